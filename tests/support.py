@@ -1,0 +1,45 @@
+"""Helpers shared by the Windows tests: threads that cannot hang a run, free ports."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any, Callable
+
+WAIT = 10.0  # seconds: the bound on every wait in the tests
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listened on a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Worker(threading.Thread):
+    """Runs ``target`` and keeps its return value or exception for ``result()``."""
+
+    def __init__(self, target: Callable[[], Any], name: str = "worker") -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._value = self._target_fn()
+        except BaseException as exc:  # re-raised in the test's thread by result()
+            self._error = exc
+
+    def result(self, timeout: float = WAIT) -> Any:
+        self.join(timeout)
+        if self.is_alive():
+            raise TimeoutError(f"{self.name} still running after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def wait_for(event: threading.Event, what: str, timeout: float = WAIT) -> None:
+    if not event.wait(timeout):
+        raise TimeoutError(f"timed out waiting for {what}")

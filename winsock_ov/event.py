@@ -1,0 +1,99 @@
+"""Event objects for event-notified operations (WSACreateEvent and friends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .raw import (
+    WAIT_OBJECT_0,
+    WSACloseEvent,
+    WSACreateEvent,
+    WSAResetEvent,
+    WSASetEvent,
+    WaitForSingleObjectEx,
+)
+from .waits import milliseconds, raise_routine_errors
+
+__all__ = ["Event"]
+
+
+class Event:
+    """A manual-reset Winsock event (WSACreateEvent), nonsignaled at first.
+
+    Pass it as ``event=`` to an operation: Windows signals it when the operation
+    completes, as in the seed's first program.  Closing an event while operations
+    that use it are pending is deferred until the last of them completes, since
+    Windows would otherwise signal a closed (or reused) handle.
+    """
+
+    __slots__ = ("_handle", "_users", "_close_requested", "__weakref__")
+
+    def __init__(self) -> None:
+        self._handle: Any = WSACreateEvent()
+        self._users = 0
+        self._close_requested = False
+
+    @property
+    def handle(self) -> int:
+        if self._close_requested:
+            raise ValueError("I/O operation on a closed Event")
+        return int(self._handle.value)
+
+    @property
+    def closed(self) -> bool:
+        return self._close_requested
+
+    def set(self) -> None:
+        WSASetEvent(self.handle)
+
+    def reset(self) -> None:
+        WSAResetEvent(self.handle)
+
+    def is_set(self) -> bool:
+        return bool(WaitForSingleObjectEx(self.handle, 0, False) == WAIT_OBJECT_0)
+
+    def wait(self, timeout: float | None = None, alertable: bool = False) -> bool:
+        """True once signaled, False on timeout or when routines ended an alertable wait."""
+        code = WaitForSingleObjectEx(self.handle, milliseconds(timeout), bool(alertable))
+        raise_routine_errors()
+        return bool(code == WAIT_OBJECT_0)
+
+    def close(self) -> None:
+        """Close now, or once the pending operations using this event are done."""
+        if self._close_requested:
+            return
+        self._close_requested = True
+        if self._users == 0:
+            self._close_handle()
+
+    def _acquire(self) -> int:
+        """An operation starts using this event; returns the handle to put in hEvent."""
+        handle = self.handle
+        self._users += 1
+        return handle
+
+    def _release(self) -> None:
+        self._users -= 1
+        if self._users == 0 and self._close_requested:
+            self._close_handle()
+
+    def _close_handle(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            WSACloseEvent(handle)
+
+    def __enter__(self) -> Event:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None and self._users == 0:
+            self._close_handle()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._close_requested else f"handle={self._handle.value:#x}"
+        return f"<Event {state}>"
+
+

@@ -1,0 +1,258 @@
+"""One loader for the DLLs, one factory for prototypes, one way to build errors.
+
+Every raw function is declared once with argtypes, restype and an error check
+chosen by its return convention.  ``use_last_error=True`` makes ctypes save the
+thread's last error right after each call; the checks read it from there
+(``ctypes.get_last_error()``), never later.  The same saved value is restored
+before the next call through these DLLs, so seed-style code that calls
+``WSAGetLastError()`` after a ``SOCKET_ERROR`` return reads the same code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import Any, Callable, Sequence
+
+from .constants import (
+    ERROR_IO_PENDING,
+    INVALID_SOCKET,
+    SOCKET_ERROR,
+    WAIT_FAILED,
+    WSA_IO_INCOMPLETE,
+)
+
+ON_WINDOWS = sys.platform == "win32"
+
+
+class WindowsOnlyError(NotImplementedError):
+    """A Windows function was called on another operating system."""
+
+
+def format_winerror(code: int) -> str:
+    """The system's message for a Win32 or Winsock error code."""
+    if ON_WINDOWS:
+        message = ctypes.FormatError(code).strip()
+        if message and not message.startswith("<no description"):
+            return message
+    return f"Windows error {code}"
+
+
+def winerror_exception(code: int) -> OSError:
+    """An OSError for ``code``; CPython picks the subclass from ``winerror``.
+
+    ``OSError(0, strerror, None, winerror)`` is how CPython itself builds them
+    (``ctypes.WinError``), so WSAECONNRESET gives ConnectionResetError, and so on.
+    """
+    return OSError(0, format_winerror(code), None, code)
+
+
+class _DLLs:
+    """Each DLL loaded once, on first use, with the last error saved per call."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if not ON_WINDOWS:
+            raise WindowsOnlyError(f"{name}.dll exists only on Windows")
+        dll = self._loaded.get(name)
+        if dll is None:
+            dll = self._loaded[name] = ctypes.WinDLL(name, use_last_error=True)
+        return dll
+
+
+dlls = _DLLs()
+
+ErrCheck = Callable[[Any, Any, tuple], Any]
+
+
+def function_factory(dll: str, name: str, restype: Any, argtypes: Sequence[Any],
+                     errcheck: ErrCheck | None = None) -> Any:
+    """Declare ``dll!name``; elsewhere than Windows, a stub that raises WindowsOnlyError."""
+    if not ON_WINDOWS:
+        def unavailable(*args: object, **kwargs: object) -> Any:
+            raise WindowsOnlyError(f"{name} ({dll}.dll) can only be called on Windows, "
+                                   f"not on {sys.platform}")
+
+        unavailable.__name__ = unavailable.__qualname__ = name
+        unavailable.argtypes = list(argtypes)  # type: ignore[attr-defined]
+        unavailable.restype = restype  # type: ignore[attr-defined]
+        unavailable.errcheck = errcheck  # type: ignore[attr-defined]
+        return unavailable
+    function = getattr(dlls, dll)[name]  # a fresh function object of our own
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    if errcheck is not None:
+        function.errcheck = errcheck
+    return function
+
+
+def declare_prototype(prototype: Any, address: int, name: str, errcheck: ErrCheck | None) -> Any:
+    """A callable for a function pointer (an extension function from WSAIoctl)."""
+    function = prototype(address)
+    function.__name__ = name
+    if errcheck is not None:
+        function.errcheck = errcheck
+    return function
+
+
+# --- error checks, by return convention -------------------------------------------
+# ctypes calls errcheck(result, function, arguments) right after the call; what it
+# returns is what the caller gets.
+
+
+def _raise_last_error() -> Any:
+    raise winerror_exception(ctypes.get_last_error())
+
+
+def check_socket_error(result: int, func: Any, args: tuple) -> int:
+    """int-returning Winsock calls: SOCKET_ERROR means failure."""
+    if result == SOCKET_ERROR:
+        _raise_last_error()
+    return result
+
+
+def check_socket_error_pending(result: int, func: Any, args: tuple) -> int:
+    """Overlapped Winsock calls: SOCKET_ERROR with WSA_IO_PENDING means started.
+
+    Then SOCKET_ERROR is returned (not raised) and WSAGetLastError() answers
+    WSA_IO_PENDING, as the seed expects.
+    """
+    if result == SOCKET_ERROR and ctypes.get_last_error() != ERROR_IO_PENDING:
+        _raise_last_error()
+    return result
+
+
+def check_invalid_socket(result: int, func: Any, args: tuple) -> int:
+    if result == INVALID_SOCKET:
+        _raise_last_error()
+    return result
+
+
+def check_bool(result: int, func: Any, args: tuple) -> int:
+    """BOOL-returning calls: FALSE means failure."""
+    if not result:
+        _raise_last_error()
+    return result
+
+
+def check_bool_pending(result: int, func: Any, args: tuple) -> int:
+    """Overlapped BOOL calls (AcceptEx, ConnectEx, ...): FALSE with ERROR_IO_PENDING means started."""
+    if not result and ctypes.get_last_error() != ERROR_IO_PENDING:
+        _raise_last_error()
+    return result
+
+
+def check_overlapped_result(result: int, func: Any, args: tuple) -> int:
+    """WSAGetOverlappedResult: FALSE with WSA_IO_INCOMPLETE means "not finished yet".
+
+    Any other FALSE is the failed operation's own error, raised.
+    """
+    if not result and ctypes.get_last_error() != WSA_IO_INCOMPLETE:
+        _raise_last_error()
+    return result
+
+
+def check_null(result: Any, func: Any, args: tuple) -> Any:
+    """Handle- or pointer-returning calls: NULL means failure."""
+    if not result or (isinstance(result, ctypes.c_void_p) and not result.value):
+        _raise_last_error()
+    return result
+
+
+def check_nonzero(result: int, func: Any, args: tuple) -> int:
+    """DWORD-returning calls where 0 means failure (QueueUserAPC)."""
+    if result == 0:
+        _raise_last_error()
+    return result
+
+
+def check_wait(result: int, func: Any, args: tuple) -> int:
+    """Wait functions: WAIT_FAILED means failure; every other value is an outcome."""
+    if result == WAIT_FAILED:
+        _raise_last_error()
+    return result
+
+
+def check_returned_code(result: int, func: Any, args: tuple) -> int:
+    """Calls that return the error code itself (WSAStartup, getaddrinfo)."""
+    if result != 0:
+        raise winerror_exception(result)
+    return result
+
+
+def check_inet_pton(result: int, func: Any, args: tuple) -> int:
+    """inet_pton: 1 parsed, 0 not an address of that family (no error code), -1 failure."""
+    if result == -1:
+        _raise_last_error()
+    return result
+
+
+def _dereferenced(argument: Any) -> Any:
+    """What a by-reference ctypes argument points at (byref() or pointer())."""
+    if hasattr(argument, "_obj"):  # byref(x)
+        return argument._obj
+    if isinstance(argument, ctypes._Pointer):
+        return argument.contents
+    return argument
+
+
+def check_dequeue(result: int, func: Any, args: tuple) -> int:
+    """GetQueuedCompletionStatus: FALSE is a failure only if nothing was dequeued.
+
+    When ``*lpOverlapped`` is set, a packet of a failed I/O was dequeued: the
+    call returns FALSE and the I/O's error stays readable with
+    ``ctypes.get_last_error()`` / ``WSAGetLastError()``.
+    """
+    if not result and not _dereferenced(args[3]):
+        _raise_last_error()
+    return result
+
+
+# --- argument types that accept what C code passes -----------------------------
+
+
+class PointerTo:
+    """An argtype accepting ``byref(x)`` / ``pointer(x)`` for x of some ctypes types.
+
+    C casts freely (``(SOCKADDR*)&addr``); these parameters take the address of
+    any of the listed structures instead, and reject everything else.
+    """
+
+    accepted: tuple[type, ...] = ()
+    accepts_bytes = False
+
+    @classmethod
+    def from_param(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        target = _dereferenced(value) if (hasattr(value, "_obj") or
+                                         isinstance(value, ctypes._Pointer)) else None
+        if target is not None and isinstance(target, cls.accepted):
+            return value
+        if isinstance(value, ctypes.Array) and issubclass(value._type_, cls.accepted):
+            return value
+        if cls.accepts_bytes and isinstance(value, bytes):
+            return value
+        raise TypeError(f"expected byref() or pointer() to one of "
+                        f"{', '.join(t.__name__ for t in cls.accepted)}, "
+                        f"not {type(value).__name__}")
+
+
+def pointer_to(name: str, *accepted: type, accepts_bytes: bool = False) -> type[PointerTo]:
+    return type(name, (PointerTo,), {"accepted": accepted, "accepts_bytes": accepts_bytes})
+
+
+ANY_CTYPES = (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array, ctypes._Pointer)
+
+
+def nullable(prototype: Any) -> type:
+    """An argtype for a callback parameter that also accepts None (NULL)."""
+
+    def from_param(cls: type, value: Any) -> Any:
+        return None if value is None else prototype.from_param(value)
+
+    return type(prototype.__name__ + "_OR_NULL", (), {"from_param": classmethod(from_param)})

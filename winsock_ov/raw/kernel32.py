@@ -1,0 +1,174 @@
+"""kernel32.dll: alertable waits, completion ports, cancellation, handles and threads.
+
+The wait functions return their outcome (WAIT_OBJECT_0 + i, WAIT_TIMEOUT,
+WAIT_IO_COMPLETION, ...) and raise only for WAIT_FAILED.  BOOL functions raise on
+FALSE, except that ERROR_IO_PENDING from ReadFile / WriteFile / ConnectNamedPipe
+means "started", and GetQueuedCompletionStatus returns FALSE (not raising) when it
+dequeued the packet of a failed I/O.
+"""
+
+from __future__ import annotations
+
+from ctypes import POINTER
+from typing import Any
+
+from ._loader import (
+    check_bool,
+    check_bool_pending,
+    check_dequeue,
+    check_nonzero,
+    check_null,
+    check_wait,
+    function_factory,
+)
+from .types import (
+    BOOL,
+    DWORD,
+    HANDLE,
+    LPCWSTR,
+    LPDWORD,
+    LPHANDLE,
+    LPOVERLAPPED,
+    LPOVERLAPPED_ENTRY,
+    LPSECURITY_ATTRIBUTES,
+    LPVOID,
+    PAPCFUNC,
+    PHANDLE,
+    PULONG,
+    PULONG_PTR,
+    PVOID,
+    UCHAR,
+    ULONG,
+    ULONG_PTR,
+    WAITORTIMERCALLBACK,
+)
+
+
+def _k32(name: str, restype: Any, argtypes: list[Any], errcheck: Any = None) -> Any:
+    return function_factory("kernel32", name, restype, argtypes, errcheck)
+
+
+# --- waits ----------------------------------------------------------------------------
+SleepEx = _k32("SleepEx", DWORD, [DWORD, BOOL])  # dwMilliseconds, bAlertable
+WaitForSingleObjectEx = _k32("WaitForSingleObjectEx", DWORD, [
+    HANDLE,
+    DWORD,  # dwMilliseconds
+    BOOL,  # bAlertable
+], check_wait)
+WaitForMultipleObjectsEx = _k32("WaitForMultipleObjectsEx", DWORD, [
+    DWORD,  # nCount
+    POINTER(HANDLE),  # lpHandles
+    BOOL,  # bWaitAll
+    DWORD,  # dwMilliseconds
+    BOOL,  # bAlertable
+], check_wait)
+
+# --- handles, events, threads -------------------------------------------------------
+CloseHandle = _k32("CloseHandle", BOOL, [HANDLE], check_bool)
+CreateEventW = _k32("CreateEventW", HANDLE, [
+    LPSECURITY_ATTRIBUTES,
+    BOOL,  # bManualReset
+    BOOL,  # bInitialState
+    LPCWSTR,  # lpName
+], check_null)
+SetEvent = _k32("SetEvent", BOOL, [HANDLE], check_bool)
+ResetEvent = _k32("ResetEvent", BOOL, [HANDLE], check_bool)
+GetCurrentThreadId = _k32("GetCurrentThreadId", DWORD, [])
+GetCurrentThread = _k32("GetCurrentThread", HANDLE, [])  # a pseudo-handle: no CloseHandle
+GetCurrentProcess = _k32("GetCurrentProcess", HANDLE, [])
+OpenThread = _k32("OpenThread", HANDLE, [
+    DWORD,  # dwDesiredAccess
+    BOOL,  # bInheritHandle
+    DWORD,  # dwThreadId
+], check_null)
+DuplicateHandle = _k32("DuplicateHandle", BOOL, [
+    HANDLE,  # hSourceProcessHandle
+    HANDLE,  # hSourceHandle
+    HANDLE,  # hTargetProcessHandle
+    LPHANDLE,  # lpTargetHandle
+    DWORD,  # dwDesiredAccess
+    BOOL,  # bInheritHandle
+    DWORD,  # dwOptions
+], check_bool)
+QueueUserAPC = _k32("QueueUserAPC", DWORD, [PAPCFUNC, HANDLE, ULONG_PTR], check_nonzero)
+
+# --- cancellation and results -----------------------------------------------------------
+CancelIoEx = _k32("CancelIoEx", BOOL, [HANDLE, LPOVERLAPPED], check_bool)
+GetOverlappedResult = _k32("GetOverlappedResult", BOOL, [
+    HANDLE,
+    LPOVERLAPPED,
+    LPDWORD,  # lpNumberOfBytesTransferred
+    BOOL,  # bWait
+], check_bool)
+
+# --- completion ports ----------------------------------------------------------------------
+CreateIoCompletionPort = _k32("CreateIoCompletionPort", HANDLE, [
+    HANDLE,  # FileHandle (INVALID_HANDLE_VALUE for a new port)
+    HANDLE,  # ExistingCompletionPort
+    ULONG_PTR,  # CompletionKey
+    DWORD,  # NumberOfConcurrentThreads
+], check_null)
+GetQueuedCompletionStatus = _k32("GetQueuedCompletionStatus", BOOL, [
+    HANDLE,  # CompletionPort
+    LPDWORD,  # lpNumberOfBytesTransferred
+    PULONG_PTR,  # lpCompletionKey
+    POINTER(LPOVERLAPPED),  # lpOverlapped
+    DWORD,  # dwMilliseconds
+], check_dequeue)
+GetQueuedCompletionStatusEx = _k32("GetQueuedCompletionStatusEx", BOOL, [
+    HANDLE,  # CompletionPort
+    LPOVERLAPPED_ENTRY,  # lpCompletionPortEntries
+    ULONG,  # ulCount
+    PULONG,  # ulNumEntriesRemoved
+    DWORD,  # dwMilliseconds
+    BOOL,  # fAlertable
+], check_bool)
+PostQueuedCompletionStatus = _k32("PostQueuedCompletionStatus", BOOL, [
+    HANDLE,  # CompletionPort
+    DWORD,  # dwNumberOfBytesTransferred
+    ULONG_PTR,  # dwCompletionKey
+    LPOVERLAPPED,
+], check_bool)
+SetFileCompletionNotificationModes = _k32("SetFileCompletionNotificationModes", BOOL,
+                                          [HANDLE, UCHAR], check_bool)  # FileHandle, Flags
+
+# --- thread-pool waits ---------------------------------------------------------------------
+RegisterWaitForSingleObject = _k32("RegisterWaitForSingleObject", BOOL, [
+    PHANDLE,  # phNewWaitObject
+    HANDLE,  # hObject
+    WAITORTIMERCALLBACK,  # Callback
+    PVOID,  # Context
+    ULONG,  # dwMilliseconds
+    ULONG,  # dwFlags
+], check_bool)
+UnregisterWait = _k32("UnregisterWait", BOOL, [HANDLE], check_bool_pending)
+UnregisterWaitEx = _k32("UnregisterWaitEx", BOOL, [HANDLE, HANDLE], check_bool_pending)
+
+# --- files and named pipes ------------------------------------------------------------------
+ReadFile = _k32("ReadFile", BOOL, [
+    HANDLE,
+    LPVOID,  # lpBuffer
+    DWORD,  # nNumberOfBytesToRead
+    LPDWORD,  # lpNumberOfBytesRead
+    LPOVERLAPPED,
+], check_bool_pending)
+WriteFile = _k32("WriteFile", BOOL, [
+    HANDLE,
+    LPVOID,  # lpBuffer
+    DWORD,  # nNumberOfBytesToWrite
+    LPDWORD,  # lpNumberOfBytesWritten
+    LPOVERLAPPED,
+], check_bool_pending)
+ConnectNamedPipe = _k32("ConnectNamedPipe", BOOL, [HANDLE, LPOVERLAPPED], check_bool_pending)
+
+__all__ = [
+    "SleepEx", "WaitForSingleObjectEx", "WaitForMultipleObjectsEx",
+    "CloseHandle", "CreateEventW", "SetEvent", "ResetEvent",
+    "GetCurrentThreadId", "GetCurrentThread", "GetCurrentProcess", "OpenThread",
+    "DuplicateHandle", "QueueUserAPC",
+    "CancelIoEx", "GetOverlappedResult",
+    "CreateIoCompletionPort", "GetQueuedCompletionStatus", "GetQueuedCompletionStatusEx",
+    "PostQueuedCompletionStatus", "SetFileCompletionNotificationModes",
+    "RegisterWaitForSingleObject", "UnregisterWait", "UnregisterWaitEx",
+    "ReadFile", "WriteFile", "ConnectNamedPipe",
+]

@@ -1,0 +1,246 @@
+"""ws2_32.dll: the Winsock2 functions, declared as winsock2.h / ws2tcpip.h declare them.
+
+Return conventions (see ``_loader``): calls returning SOCKET_ERROR or
+INVALID_SOCKET raise OSError with the Winsock code as ``winerror``; the
+overlapped calls (WSASend, WSARecv, WSASendTo, WSARecvFrom, WSAIoctl) return
+SOCKET_ERROR instead of raising when the code is WSA_IO_PENDING: the operation
+started and will complete later.
+"""
+
+from __future__ import annotations
+
+from ctypes import POINTER, byref, c_void_p, sizeof
+from typing import Any
+
+from . import _loader
+from ._loader import (
+    ANY_CTYPES,
+    check_bool,
+    check_inet_pton,
+    check_invalid_socket,
+    check_null,
+    check_overlapped_result,
+    check_returned_code,
+    check_socket_error,
+    check_socket_error_pending,
+    check_wait,
+    function_factory,
+    nullable,
+    pointer_to,
+)
+from .constants import SIO_GET_EXTENSION_FUNCTION_POINTER
+from .types import (
+    BOOL,
+    DWORD,
+    GROUP,
+    GUID,
+    INT,
+    LONG,
+    LPDWORD,
+    LPINT,
+    LPWSABUF,
+    LPWSADATA,
+    LPWSANETWORKEVENTS,
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+    LPWSAPROTOCOL_INFOA,
+    LPWSAPROTOCOL_INFOW,
+    PADDRINFOA,
+    PADDRINFOW,
+    PCSTR,
+    PCWSTR,
+    PSTR,
+    PVOID,
+    SIZE_T,
+    SOCKADDR,
+    SOCKADDR_IN,
+    SOCKADDR_IN6,
+    SOCKADDR_STORAGE,
+    SOCKET,
+    ADDRINFOA,
+    ADDRINFOW,
+    WORD,
+    WSAEVENT,
+    u_long,
+    u_short,
+)
+
+# const struct sockaddr *name: the address of any sockaddr structure, as C casts.
+LPSOCKADDR_ANY = pointer_to("LPSOCKADDR_ANY", SOCKADDR, SOCKADDR_IN, SOCKADDR_IN6,
+                            SOCKADDR_STORAGE)
+# const char *optval, LPVOID lpvInBuffer, const void *pAddr: bytes, or the address
+# of any ctypes object; out-parameters take only the latter.
+LPCVOID_ANY = pointer_to("LPCVOID_ANY", *ANY_CTYPES, accepts_bytes=True)
+LPVOID_ANY = pointer_to("LPVOID_ANY", *ANY_CTYPES)
+LPADDRINFOA_ANY = pointer_to("LPADDRINFOA_ANY", ADDRINFOA)
+LPADDRINFOW_ANY = pointer_to("LPADDRINFOW_ANY", ADDRINFOW)
+LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL = nullable(LPWSAOVERLAPPED_COMPLETION_ROUTINE)
+
+
+def _ws2(name: str, restype: Any, argtypes: list[Any], errcheck: Any = None) -> Any:
+    return function_factory("ws2_32", name, restype, argtypes, errcheck)
+
+
+# --- start-up and errors ------------------------------------------------------------
+WSAStartup = _ws2("WSAStartup", INT, [WORD, LPWSADATA], check_returned_code)
+WSACleanup = _ws2("WSACleanup", INT, [], check_socket_error)
+WSAGetLastError = _ws2("WSAGetLastError", INT, [])
+WSASetLastError = _ws2("WSASetLastError", None, [INT])
+
+# --- sockets ------------------------------------------------------------------------
+WSASocketW = _ws2("WSASocketW", SOCKET, [
+    INT,  # af
+    INT,  # type
+    INT,  # protocol
+    LPWSAPROTOCOL_INFOW,
+    GROUP,  # g
+    DWORD,  # dwFlags
+], check_invalid_socket)
+WSASocketA = _ws2("WSASocketA", SOCKET,
+                  [INT, INT, INT, LPWSAPROTOCOL_INFOA, GROUP, DWORD], check_invalid_socket)
+WSASocket = WSASocketW  # winsock2.h: #define WSASocket WSASocketW (UNICODE)
+socket = _ws2("socket", SOCKET, [INT, INT, INT], check_invalid_socket)
+bind = _ws2("bind", INT, [SOCKET, LPSOCKADDR_ANY, INT], check_socket_error)
+listen = _ws2("listen", INT, [SOCKET, INT], check_socket_error)
+accept = _ws2("accept", SOCKET, [SOCKET, LPSOCKADDR_ANY, LPINT], check_invalid_socket)
+connect = _ws2("connect", INT, [SOCKET, LPSOCKADDR_ANY, INT], check_socket_error)
+WSAConnect = _ws2("WSAConnect", INT, [
+    SOCKET,
+    LPSOCKADDR_ANY,  # name
+    INT,  # namelen
+    LPWSABUF,  # lpCallerData
+    LPWSABUF,  # lpCalleeData
+    c_void_p,  # LPQOS lpSQOS
+    c_void_p,  # LPQOS lpGQOS
+], check_socket_error)
+closesocket = _ws2("closesocket", INT, [SOCKET], check_socket_error)
+shutdown = _ws2("shutdown", INT, [SOCKET, INT], check_socket_error)
+getsockname = _ws2("getsockname", INT, [SOCKET, LPSOCKADDR_ANY, LPINT], check_socket_error)
+getpeername = _ws2("getpeername", INT, [SOCKET, LPSOCKADDR_ANY, LPINT], check_socket_error)
+setsockopt = _ws2("setsockopt", INT, [
+    SOCKET, INT,  # level
+    INT,  # optname
+    LPCVOID_ANY,  # const char *optval
+    INT,  # optlen
+], check_socket_error)
+getsockopt = _ws2("getsockopt", INT, [SOCKET, INT, INT, LPVOID_ANY, LPINT], check_socket_error)
+ioctlsocket = _ws2("ioctlsocket", INT, [SOCKET, LONG, POINTER(u_long)], check_socket_error)
+
+# --- overlapped I/O -------------------------------------------------------------------
+WSASend = _ws2("WSASend", INT, [
+    SOCKET,
+    LPWSABUF,  # lpBuffers
+    DWORD,  # dwBufferCount
+    LPDWORD,  # lpNumberOfBytesSent
+    DWORD,  # dwFlags
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
+], check_socket_error_pending)
+WSARecv = _ws2("WSARecv", INT, [
+    SOCKET,
+    LPWSABUF,  # lpBuffers
+    DWORD,  # dwBufferCount
+    LPDWORD,  # lpNumberOfBytesRecvd
+    LPDWORD,  # lpFlags (in and out)
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
+], check_socket_error_pending)
+WSASendTo = _ws2("WSASendTo", INT, [
+    SOCKET,
+    LPWSABUF,
+    DWORD,  # dwBufferCount
+    LPDWORD,  # lpNumberOfBytesSent
+    DWORD,  # dwFlags
+    LPSOCKADDR_ANY,  # lpTo
+    INT,  # iTolen
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
+], check_socket_error_pending)
+WSARecvFrom = _ws2("WSARecvFrom", INT, [
+    SOCKET,
+    LPWSABUF,
+    DWORD,  # dwBufferCount
+    LPDWORD,  # lpNumberOfBytesRecvd
+    LPDWORD,  # lpFlags
+    LPSOCKADDR_ANY,  # lpFrom: written when the operation completes
+    LPINT,  # lpFromlen: likewise; both must outlive the operation
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
+], check_socket_error_pending)
+WSAIoctl = _ws2("WSAIoctl", INT, [
+    SOCKET,
+    DWORD,  # dwIoControlCode
+    LPCVOID_ANY,  # lpvInBuffer
+    DWORD,  # cbInBuffer
+    LPVOID_ANY,  # lpvOutBuffer
+    DWORD,  # cbOutBuffer
+    LPDWORD,  # lpcbBytesReturned
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
+], check_socket_error_pending)
+WSAGetOverlappedResult = _ws2("WSAGetOverlappedResult", BOOL, [
+    SOCKET,
+    LPWSAOVERLAPPED,
+    LPDWORD,  # lpcbTransfer
+    BOOL,  # fWait
+    LPDWORD,  # lpdwFlags
+], check_overlapped_result)
+
+# --- event objects ----------------------------------------------------------------------
+WSACreateEvent = _ws2("WSACreateEvent", WSAEVENT, [], check_null)
+WSACloseEvent = _ws2("WSACloseEvent", BOOL, [WSAEVENT], check_bool)
+WSASetEvent = _ws2("WSASetEvent", BOOL, [WSAEVENT], check_bool)
+WSAResetEvent = _ws2("WSAResetEvent", BOOL, [WSAEVENT], check_bool)
+WSAWaitForMultipleEvents = _ws2("WSAWaitForMultipleEvents", DWORD, [
+    DWORD,  # cEvents
+    POINTER(WSAEVENT),  # lphEvents
+    BOOL,  # fWaitAll
+    DWORD,  # dwTimeout (milliseconds, or WSA_INFINITE)
+    BOOL,  # fAlertable
+], check_wait)
+WSAEventSelect = _ws2("WSAEventSelect", INT, [SOCKET, WSAEVENT, LONG], check_socket_error)
+WSAEnumNetworkEvents = _ws2("WSAEnumNetworkEvents", INT,
+                            [SOCKET, WSAEVENT, LPWSANETWORKEVENTS], check_socket_error)
+
+# --- addresses and byte order --------------------------------------------------------------
+inet_addr = _ws2("inet_addr", u_long, [PCSTR])  # INADDR_NONE for a malformed string
+inet_pton = _ws2("inet_pton", INT, [INT, PCSTR, LPVOID_ANY], check_inet_pton)
+inet_ntop = _ws2("inet_ntop", PSTR, [INT, LPCVOID_ANY, PSTR, SIZE_T], check_null)
+htons = _ws2("htons", u_short, [u_short])
+ntohs = _ws2("ntohs", u_short, [u_short])
+htonl = _ws2("htonl", u_long, [u_long])
+ntohl = _ws2("ntohl", u_long, [u_long])
+getaddrinfo = _ws2("getaddrinfo", INT, [PCSTR, PCSTR, LPADDRINFOA_ANY, POINTER(PADDRINFOA)],
+                   check_returned_code)
+freeaddrinfo = _ws2("freeaddrinfo", None, [PADDRINFOA])
+GetAddrInfoW = _ws2("GetAddrInfoW", INT, [PCWSTR, PCWSTR, LPADDRINFOW_ANY, POINTER(PADDRINFOW)],
+                    check_returned_code)
+FreeAddrInfoW = _ws2("FreeAddrInfoW", None, [PADDRINFOW])
+
+
+def get_extension_function(s: int, guid: GUID, prototype: Any, name: str,
+                           errcheck: Any = None) -> Any:
+    """Fetch a Microsoft extension function (AcceptEx, ConnectEx, ...) for socket ``s``.
+
+    WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) answers the pointer of the
+    provider behind ``s``; the result is callable with ``prototype``'s argtypes.
+    """
+    pointer = PVOID()
+    returned = DWORD()
+    WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, byref(guid), sizeof(guid),
+             byref(pointer), sizeof(pointer), byref(returned), None, None)
+    return _loader.declare_prototype(prototype, pointer.value, name, errcheck)
+
+
+__all__ = [
+    "WSAStartup", "WSACleanup", "WSAGetLastError", "WSASetLastError",
+    "WSASocketW", "WSASocketA", "WSASocket", "socket", "bind", "listen", "accept",
+    "connect", "WSAConnect", "closesocket", "shutdown", "getsockname", "getpeername",
+    "setsockopt", "getsockopt", "ioctlsocket",
+    "WSASend", "WSARecv", "WSASendTo", "WSARecvFrom", "WSAIoctl", "WSAGetOverlappedResult",
+    "WSACreateEvent", "WSACloseEvent", "WSASetEvent", "WSAResetEvent",
+    "WSAWaitForMultipleEvents", "WSAEventSelect", "WSAEnumNetworkEvents",
+    "inet_addr", "inet_pton", "inet_ntop", "htons", "ntohs", "htonl", "ntohl",
+    "getaddrinfo", "freeaddrinfo", "GetAddrInfoW", "FreeAddrInfoW",
+    "get_extension_function", "LPSOCKADDR_ANY", "LPVOID_ANY", "LPCVOID_ANY",
+]

@@ -1,0 +1,245 @@
+"""Sockets created for overlapped I/O, whose operations are objects."""
+
+from __future__ import annotations
+
+import select
+import socket as _pysocket
+from ctypes import byref, sizeof
+from typing import Any
+
+from . import _addresses
+from .event import Event
+from .operations import (
+    Operation,
+    RecvFromOperation,
+    RecvOperation,
+    Routine,
+    SendOperation,
+    SendToOperation,
+)
+from .raw import (
+    AF_INET,
+    INT,
+    MAKEWORD,
+    SOCK_STREAM,
+    SOL_SOCKET,
+    SO_TYPE,
+    WSA_FLAG_NO_HANDLE_INHERIT,
+    WSA_FLAG_OVERLAPPED,
+    WSADATA,
+    WSAENOTSOCK,
+    CancelIoEx,
+    WSASocketW,
+    WSAStartup,
+    accept,
+    bind,
+    closesocket,
+    connect,
+    getpeername,
+    getsockname,
+    getsockopt,
+    listen,
+    setsockopt,
+    shutdown,
+)
+from .errors import error_from_code
+
+__all__ = ["Socket"]
+
+_started = False
+
+
+def _ensure_winsock() -> None:
+    """WSAStartup once for the process (never undone: sockets may outlive anything)."""
+    global _started
+    if not _started:
+        WSAStartup(MAKEWORD(2, 2), byref(WSADATA()))
+        _started = True
+
+
+class Socket:
+    """A socket opened with WSA_FLAG_OVERLAPPED.
+
+    Set-up calls (bind, listen, accept, connect) block like the seed's; the I/O
+    calls (send, recv, recv_into, sendto, recvfrom, recvfrom_into) start an
+    overlapped operation and return its object at once.  Each takes at most one
+    of ``event=`` (an Event to be signaled) or ``routine=`` (a callable run as
+    ``routine(op)`` during an alertable wait of this thread); with neither, the
+    operation signals an event of its own.
+
+    Closing cancels the operations in flight; they complete as aborted
+    (OperationAbortedError), and their memory stays owned until they do.
+    """
+
+    __slots__ = ("_handle", "family", "type", "proto", "_inflight", "_port", "__weakref__")
+
+    def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
+                 _handle: int | None = None) -> None:
+        _ensure_winsock()
+        self.family, self.type, self.proto = family, type, proto
+        self._inflight: set[Operation] = set()
+        self._port: Any = None
+        if _handle is None:
+            _handle = WSASocketW(family, type, proto, None, 0,
+                                 WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT)
+        self._handle: int | None = int(_handle)
+
+    @classmethod
+    def from_handle(cls, handle: int, family: int = AF_INET, type: int | None = None,
+                    proto: int = 0) -> Socket:
+        """Own an existing SOCKET handle (it must have been made for overlapped I/O)."""
+        if isinstance(handle, bool) or not isinstance(handle, int):
+            raise TypeError(f"handle must be an int, not {type(handle).__name__}")
+        _ensure_winsock()
+        if type is None:
+            value, size = INT(), INT(sizeof(INT))
+            getsockopt(handle, SOL_SOCKET, SO_TYPE, byref(value), byref(size))
+            type = value.value
+        return cls(family, type, proto, _handle=handle)
+
+    @classmethod
+    def from_socket(cls, sock: _pysocket.socket) -> Socket:
+        """Take over a ``socket.socket`` (CPython opens them overlapped); it is detached."""
+        if not isinstance(sock, _pysocket.socket):
+            raise TypeError(f"expected a socket.socket, not {type(sock).__name__}")
+        family, type_, proto = int(sock.family), int(sock.type), sock.proto
+        return cls.from_handle(sock.detach(), family, type_, proto)
+
+    # --- handle and lifetime -------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def fileno(self) -> int:
+        if self._handle is None:
+            raise error_from_code(WSAENOTSOCK)
+        return self._handle
+
+    def _io_handle(self) -> int:
+        return self.fileno()
+
+    def _check_notification(self, event: Event | None, routine: Routine | None) -> None:
+        """Hook for completion ports, which refuse events and routines."""
+
+    def close(self) -> None:
+        """Cancel the operations in flight, then close the socket."""
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        if self._inflight:
+            try:
+                CancelIoEx(handle, None)  # all of them, whichever thread issued them
+            except OSError:
+                pass  # ERROR_NOT_FOUND: they had all finished
+        closesocket(handle)
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            import warnings
+
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2)
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else f"handle={self._handle}"
+        return f"<winsock_ov.Socket {state} family={self.family} type={self.type}>"
+
+    # --- set-up calls (blocking) ----------------------------------------------------
+
+    def bind(self, address: Any) -> None:
+        sockaddr, length = _addresses.to_sockaddr(self.family, address)
+        bind(self.fileno(), byref(sockaddr), length)
+
+    def listen(self, backlog: int = 128) -> None:
+        listen(self.fileno(), backlog)
+
+    def accept(self, timeout: float | None = None) -> tuple[Socket, Any]:
+        """Wait for a connection (at most ``timeout`` seconds); the new socket and address."""
+        if timeout is not None:
+            readable, _, _ = select.select([self.fileno()], [], [], timeout)
+            if not readable:
+                error = TimeoutError(f"no connection within {timeout} s")
+                error.winerror = 258  # type: ignore[attr-defined] - WAIT_TIMEOUT
+                raise error
+        storage, length = _addresses.new_storage()
+        handle = accept(self.fileno(), byref(storage), byref(length))
+        peer = Socket(self.family, self.type, self.proto, _handle=handle)
+        return peer, _addresses.from_sockaddr(storage, length.value)
+
+    def connect(self, address: Any) -> None:
+        sockaddr, length = _addresses.to_sockaddr(self.family, address)
+        connect(self.fileno(), byref(sockaddr), length)
+
+    def getsockname(self) -> Any:
+        storage, length = _addresses.new_storage()
+        getsockname(self.fileno(), byref(storage), byref(length))
+        return _addresses.from_sockaddr(storage, length.value)
+
+    def getpeername(self) -> Any:
+        storage, length = _addresses.new_storage()
+        getpeername(self.fileno(), byref(storage), byref(length))
+        return _addresses.from_sockaddr(storage, length.value)
+
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        if isinstance(value, int):
+            setsockopt(self.fileno(), level, option, byref(INT(value)), sizeof(INT))
+        else:
+            data = bytes(value)
+            setsockopt(self.fileno(), level, option, data, len(data))
+
+    def getsockopt(self, level: int, option: int) -> int:
+        value, size = INT(), INT(sizeof(INT))
+        getsockopt(self.fileno(), level, option, byref(value), byref(size))
+        return int(value.value)
+
+    def shutdown(self, how: int) -> None:
+        shutdown(self.fileno(), how)
+
+    # --- overlapped I/O ---------------------------------------------------------------
+
+    def send(self, data: Any, *, flags: int = 0, event: Event | None = None,
+             routine: Routine | None = None) -> SendOperation:
+        """WSASend ``data``: one bytes-like object, or a list/tuple of them (gather)."""
+        return SendOperation(self, data, flags=flags, event=event, routine=routine).start()  # type: ignore[return-value]
+
+    def sendto(self, data: Any, address: Any, *, flags: int = 0, event: Event | None = None,
+               routine: Routine | None = None) -> SendToOperation:
+        """WSASendTo ``data`` (one bytes-like object or several) to ``address``."""
+        return SendToOperation(self, data, address, flags=flags, event=event,  # type: ignore[return-value]
+                               routine=routine).start()
+
+    def recv(self, nbytes: int, *, flags: int = 0, event: Event | None = None,
+             routine: Routine | None = None) -> RecvOperation:
+        """WSARecv up to ``nbytes`` into a buffer of the operation's own; result() is bytes."""
+        return RecvOperation(self, nbytes, flags=flags, event=event,  # type: ignore[return-value]
+                             routine=routine).start()
+
+    def recv_into(self, buffers: Any, nbytes: int | None = None, *, flags: int = 0,
+                  event: Event | None = None, routine: Routine | None = None) -> RecvOperation:
+        """WSARecv into writable buffers (one, or a list/tuple: scatter); result() is a count.
+
+        The buffers are pinned until the operation is done: a bytearray cannot
+        be resized meanwhile (BufferError).
+        """
+        return RecvOperation(self, buffers=buffers, limit=nbytes, flags=flags,  # type: ignore[return-value]
+                             event=event, routine=routine).start()
+
+    def recvfrom(self, nbytes: int, *, flags: int = 0, event: Event | None = None,
+                 routine: Routine | None = None) -> RecvFromOperation:
+        """WSARecvFrom up to ``nbytes``; result() is (bytes, address)."""
+        return RecvFromOperation(self, nbytes, flags=flags, event=event,  # type: ignore[return-value]
+                                 routine=routine).start()
+
+    def recvfrom_into(self, buffers: Any, nbytes: int | None = None, *, flags: int = 0,
+                      event: Event | None = None,
+                      routine: Routine | None = None) -> RecvFromOperation:
+        """WSARecvFrom into writable buffers; result() is (count, address)."""
+        return RecvFromOperation(self, buffers=buffers, limit=nbytes, flags=flags,  # type: ignore[return-value]
+                                 event=event, routine=routine).start()

@@ -1,0 +1,202 @@
+"""Waits, alertable or not, and the delivery of completion-routine exceptions.
+
+A completion routine runs only on the thread that issued its operation, and only
+while that thread sits in an *alertable* wait: ``sleep_ex``,
+``wait_for_single_object_ex``, ``wait_for_multiple_objects_ex`` or
+``wait_for_multiple_events`` with ``alertable=True`` (the seed's SleepEx,
+WaitForSingleObjectEx, WaitForMultipleObjectsEx and WSAWaitForMultipleEvents).
+Such a wait returns ``WaitStatus.IO_COMPLETION`` once routines ran.  Waiting on
+another thread never runs them.
+
+An exception raised inside a routine is kept (never printed and swallowed) and
+re-raised by the wait that ran it, after every other queued routine has run; if
+several raised, ``RoutineErrors`` holds them all.  Routines run by an alertable
+wait made outside these helpers raise from the next helper called on that thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import threading
+from typing import Any, Iterable, NamedTuple
+
+from .errors import RoutineErrors
+from .raw import (
+    HANDLE,
+    INFINITE,
+    MAXIMUM_WAIT_OBJECTS,
+    WAIT_ABANDONED_0,
+    WAIT_IO_COMPLETION,
+    WAIT_OBJECT_0,
+    WAIT_TIMEOUT,
+    WSA_MAXIMUM_WAIT_EVENTS,
+    WSAEVENT,
+    SleepEx,
+    WaitForMultipleObjectsEx,
+    WaitForSingleObjectEx,
+    WSAWaitForMultipleEvents,
+)
+
+__all__ = [
+    "WaitStatus",
+    "WaitResult",
+    "sleep_ex",
+    "wait_for_single_object_ex",
+    "wait_for_multiple_objects_ex",
+    "wait_for_multiple_events",
+    "milliseconds",
+]
+
+MAX_TIMEOUT_MS = INFINITE - 1
+
+
+class WaitStatus(enum.Enum):
+    SIGNALED = "signaled"
+    ABANDONED = "abandoned"
+    TIMEOUT = "timeout"
+    IO_COMPLETION = "io_completion"  # completion routines (or APCs) ran
+
+
+class WaitResult(NamedTuple):
+    status: WaitStatus
+    index: int | None = None  # which handle, for SIGNALED and ABANDONED
+
+    @property
+    def signaled(self) -> bool:
+        return self.status is WaitStatus.SIGNALED
+
+
+def milliseconds(timeout: float | None) -> int:
+    """A timeout in seconds (None: forever) as a Win32 millisecond count."""
+    if timeout is None:
+        return INFINITE
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+    ms = math.ceil(timeout * 1000)
+    if ms > MAX_TIMEOUT_MS:
+        raise ValueError(f"timeout {timeout} s is too long (at most {MAX_TIMEOUT_MS / 1000} s); "
+                         "use None to wait forever")
+    return ms
+
+
+# --- routine exceptions, per thread -------------------------------------------------
+
+_local = threading.local()
+
+
+def stash_routine_error(error: BaseException) -> None:
+    """Keep an exception raised by a completion routine for the wait that ran it."""
+    errors = getattr(_local, "errors", None)
+    if errors is None:
+        errors = _local.errors = []
+    errors.append(error)
+
+
+def raise_routine_errors() -> None:
+    """Raise what routines run on this thread raised, if anything."""
+    errors = getattr(_local, "errors", None)
+    if not errors:
+        return
+    _local.errors = []
+    if len(errors) == 1:
+        raise errors[0]
+    raise RoutineErrors(f"{len(errors)} completion routines raised", errors)
+
+
+# --- the waits ------------------------------------------------------------------------
+
+
+def _handle_of(obj: Any) -> int:
+    handle = getattr(obj, "handle", obj)
+    if isinstance(handle, (WSAEVENT, HANDLE)):
+        handle = handle.value
+    if isinstance(handle, bool) or not isinstance(handle, int):
+        raise TypeError(f"expected an Event or a handle, not {type(obj).__name__}")
+    return handle
+
+
+def _outcome(code: int, count: int) -> WaitResult:
+    if code == WAIT_TIMEOUT:
+        return WaitResult(WaitStatus.TIMEOUT)
+    if code == WAIT_IO_COMPLETION:
+        return WaitResult(WaitStatus.IO_COMPLETION)
+    if WAIT_OBJECT_0 <= code < WAIT_OBJECT_0 + count:
+        return WaitResult(WaitStatus.SIGNALED, code - WAIT_OBJECT_0)
+    if WAIT_ABANDONED_0 <= code < WAIT_ABANDONED_0 + count:
+        return WaitResult(WaitStatus.ABANDONED, code - WAIT_ABANDONED_0)
+    raise OSError(0, f"unexpected wait result {code:#x}", None, code)
+
+
+def _after(result: WaitResult) -> WaitResult:
+    raise_routine_errors()
+    return result
+
+
+def sleep_ex(timeout: float | None, alertable: bool = True) -> WaitResult:
+    """SleepEx: TIMEOUT once ``timeout`` passed, IO_COMPLETION if routines ran first."""
+    code = SleepEx(milliseconds(timeout), bool(alertable))
+    return _after(WaitResult(WaitStatus.IO_COMPLETION if code == WAIT_IO_COMPLETION
+                             else WaitStatus.TIMEOUT))
+
+
+def wait_for_single_object_ex(obj: Any, timeout: float | None = None,
+                              alertable: bool = True) -> WaitResult:
+    """WaitForSingleObjectEx on an Event (or any waitable handle)."""
+    code = WaitForSingleObjectEx(_handle_of(obj), milliseconds(timeout), bool(alertable))
+    return _after(_outcome(code, 1))
+
+
+def _handle_array(objs: Iterable[Any], limit: int, array_type: Any) -> Any:
+    handles = [_handle_of(obj) for obj in objs]
+    if not handles:
+        raise ValueError("nothing to wait for")
+    if len(handles) > limit:
+        raise ValueError(f"at most {limit} objects can be waited on at once, not {len(handles)}")
+    return (array_type * len(handles))(*handles)
+
+
+def wait_for_multiple_objects_ex(objs: Iterable[Any], wait_all: bool = False,
+                                 timeout: float | None = None,
+                                 alertable: bool = True) -> WaitResult:
+    """WaitForMultipleObjectsEx on up to MAXIMUM_WAIT_OBJECTS (64) objects."""
+    array = _handle_array(objs, MAXIMUM_WAIT_OBJECTS, HANDLE)
+    code = WaitForMultipleObjectsEx(len(array), array, bool(wait_all), milliseconds(timeout),
+                                    bool(alertable))
+    return _after(_outcome(code, len(array)))
+
+
+def wait_for_multiple_events(events: Iterable[Any], wait_all: bool = False,
+                             timeout: float | None = None,
+                             alertable: bool = False) -> WaitResult:
+    """WSAWaitForMultipleEvents on up to WSA_MAXIMUM_WAIT_EVENTS (64) events.
+
+    With ``wait_all`` the result's index is that of some signaled event (the
+    lowest, per MSDN); otherwise the index of the event that ended the wait.
+    """
+    array = _handle_array(events, WSA_MAXIMUM_WAIT_EVENTS, WSAEVENT)
+    code = WSAWaitForMultipleEvents(len(array), array, bool(wait_all), milliseconds(timeout),
+                                    bool(alertable))
+    return _after(_outcome(code, len(array)))
+
+
+def poll_until(predicate: Any, timeout: float | None) -> bool:
+    """Check ``predicate`` at growing intervals (1 ms to 50 ms) until true or timed out.
+
+    For the rare completions nothing can be waited on (see Operation.wait).
+    """
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    interval = 0.001
+    while not predicate():
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        step = interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+        SleepEx(milliseconds(step), False)
+        interval = min(interval * 2, 0.05)
+    return True
+
+
