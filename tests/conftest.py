@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -79,3 +80,42 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--tier-report")
     if path:
         config.pluginmanager.register(TierReport(path), "winsock_ov-tier-report")
+
+
+def close_and_settle(*sockets: Any) -> None:
+    """Close the sockets, then see every operation on them finish.
+
+    Closing aborts what is in flight; routines of aborted operations run at this
+    thread's next alertable wait, which must not be some later test's.
+    """
+    from support import WAIT
+
+    from winsock_ov._registry import registry
+
+    for sock in sockets:
+        sock.close()
+    for op in registry.operations():
+        if op.socket in sockets:
+            try:
+                op.wait(WAIT)
+            except Exception:  # a routine's error belongs to the test that is over
+                pass
+
+
+@pytest.fixture
+def tcp() -> Any:
+    """A connected (client, server) pair of winsock_ov Sockets, closed afterwards."""
+    from support import tcp_pair
+
+    client, server = tcp_pair()
+    yield client, server
+    close_and_settle(client, server)
+
+
+@pytest.fixture
+def udp() -> Any:
+    from support import udp_pair
+
+    first, second = udp_pair()
+    yield first, second
+    close_and_settle(first, second)

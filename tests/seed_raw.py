@@ -101,18 +101,21 @@ class NoSync:
     def recv_posted(self) -> None: ...
 
 
-def ErrorHandling(con: Console, message: str) -> None:  # noqa: N802
+NO_SYNC = NoSync()
+
+
+def ErrorHandling(con: Console, message: str) -> None:
     con.stderr.write(message + "\n")
     raise ProgramExit(1)
 
 
-def OverlappedSend_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  # noqa: N802
+def OverlappedSend_win(argv: list[str], con: Console, sync: NoSync = NO_SYNC,
                        timeout_ms: int = WSA_INFINITE) -> int:
-    wsaData = WSADATA()  # noqa: N806
-    sendAdr = SOCKADDR_IN()  # noqa: N806
-    dataBuf = WSABUF()  # noqa: N806
+    wsaData = WSADATA()
+    sendAdr = SOCKADDR_IN()
+    dataBuf = WSABUF()
     msg = create_string_buffer(b"Network is Computer")
-    sendBytes = DWORD(0)  # noqa: N806
+    sendBytes = DWORD(0)
     overlapped = WSAOVERLAPPED()
 
     if len(argv) != 3:
@@ -122,7 +125,7 @@ def OverlappedSend_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  
     if WSAStartup(MAKEWORD(2, 2), byref(wsaData)) != 0:
         ErrorHandling(con, "WSAStartup() error")
 
-    hSocket = WSASocket(PF_INET, SOCK_STREAM, 0, None, 0, WSA_FLAG_OVERLAPPED)  # noqa: N806
+    hSocket = WSASocket(PF_INET, SOCK_STREAM, 0, None, 0, WSA_FLAG_OVERLAPPED)
 
     memset(byref(sendAdr), 0, sizeof(sendAdr))
     sendAdr.sin_family = AF_INET
@@ -133,7 +136,7 @@ def OverlappedSend_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  
         ErrorHandling(con, "connect() error!")
     sync.connected()
 
-    evObj = WSACreateEvent()  # noqa: N806
+    evObj = WSACreateEvent()
     memset(byref(overlapped), 0, sizeof(overlapped))
     overlapped.hEvent = evObj
     dataBuf.len = len(msg.value) + 1  # strlen(msg) + 1
@@ -158,9 +161,9 @@ def OverlappedSend_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  
 
 def _listen_and_accept(argv: list[str], con: Console, sync: NoSync) -> tuple[int, int]:
     """The receivers' common opening: WSAStartup, WSASocket, bind, listen, accept."""
-    wsaData = WSADATA()  # noqa: N806
-    lisnAdr = SOCKADDR_IN()  # noqa: N806
-    recvAdr = SOCKADDR_IN()  # noqa: N806
+    wsaData = WSADATA()
+    lisnAdr = SOCKADDR_IN()
+    recvAdr = SOCKADDR_IN()
 
     if len(argv) != 2:
         con.printf("Usage : %s <port> \n", argv[0])
@@ -169,7 +172,7 @@ def _listen_and_accept(argv: list[str], con: Console, sync: NoSync) -> tuple[int
     if WSAStartup(MAKEWORD(2, 2), byref(wsaData)) != 0:
         ErrorHandling(con, "WSAStartup() error!")
 
-    hLisnSock = WSASocket(PF_INET, SOCK_STREAM, 0, None, 0, WSA_FLAG_OVERLAPPED)  # noqa: N806
+    hLisnSock = WSASocket(PF_INET, SOCK_STREAM, 0, None, 0, WSA_FLAG_OVERLAPPED)
     memset(byref(lisnAdr), 0, sizeof(lisnAdr))
     lisnAdr.sin_family = AF_INET
     lisnAdr.sin_addr.S_un.S_addr = htonl(INADDR_ANY)
@@ -181,25 +184,25 @@ def _listen_and_accept(argv: list[str], con: Console, sync: NoSync) -> tuple[int
         ErrorHandling(con, "listen() error!")
     sync.listening(hLisnSock)
 
-    recvAdrSz = c_int(sizeof(recvAdr))  # noqa: N806
-    hRecvSock = accept(hLisnSock, byref(recvAdr), byref(recvAdrSz))  # noqa: N806
+    recvAdrSz = c_int(sizeof(recvAdr))
+    hRecvSock = accept(hLisnSock, byref(recvAdr), byref(recvAdrSz))
     if hRecvSock == INVALID_SOCKET:
         ErrorHandling(con, "accept error!")
     sync.accepted(hRecvSock)
     return hLisnSock, hRecvSock
 
 
-def OverlappedRecv_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  # noqa: N802
+def OverlappedRecv_win(argv: list[str], con: Console, sync: NoSync = NO_SYNC,
                        timeout_ms: int = WSA_INFINITE) -> int:
-    dataBuf = WSABUF()  # noqa: N806
+    dataBuf = WSABUF()
     overlapped = WSAOVERLAPPED()
     buf = create_string_buffer(BUF_SIZE)
-    recvBytes = DWORD(0)  # noqa: N806
+    recvBytes = DWORD(0)
     flags = DWORD(0)
 
-    hLisnSock, hRecvSock = _listen_and_accept(argv, con, sync)  # noqa: N806
+    hLisnSock, hRecvSock = _listen_and_accept(argv, con, sync)
 
-    evObj = WSACreateEvent()  # noqa: N806
+    evObj = WSACreateEvent()
     memset(byref(overlapped), 0, sizeof(overlapped))
     overlapped.hEvent = evObj
     dataBuf.len = BUF_SIZE
@@ -225,16 +228,16 @@ def OverlappedRecv_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  
     return 0
 
 
-def CmplRoutinesRecv_win(argv: list[str], con: Console, sync: NoSync = NoSync(),  # noqa: N802
+def CmplRoutinesRecv_win(argv: list[str], con: Console, sync: NoSync = NO_SYNC,
                          timeout_ms: int = WSA_INFINITE) -> int:
     # The C program's globals, shared with its completion routine.
-    dataBuf = WSABUF()  # noqa: N806
+    dataBuf = WSABUF()
     buf = create_string_buffer(BUF_SIZE)
-    recvBytes = 0  # noqa: N806
+    recvBytes = 0
     routine_failed = []
 
     @LPWSAOVERLAPPED_COMPLETION_ROUTINE
-    def CompRoutine(dwError: int, szRecvBytes: int, lpOverlapped: Any, flags: int) -> None:  # noqa: N802, N803
+    def CompRoutine(dwError: int, szRecvBytes: int, lpOverlapped: Any, flags: int) -> None:
         nonlocal recvBytes
         if dwError != 0:
             # exit(1) cannot leave a callback; main ends the program for it.
@@ -247,12 +250,12 @@ def CmplRoutinesRecv_win(argv: list[str], con: Console, sync: NoSync = NoSync(),
     overlapped = WSAOVERLAPPED()
     flags = DWORD(0)
 
-    hLisnSock, hRecvSock = _listen_and_accept(argv, con, sync)  # noqa: N806
+    hLisnSock, hRecvSock = _listen_and_accept(argv, con, sync)
 
     memset(byref(overlapped), 0, sizeof(overlapped))
     dataBuf.len = BUF_SIZE
     dataBuf.buf = buf  # type: ignore[assignment]
-    evObj = WSACreateEvent()  # noqa: N806
+    evObj = WSACreateEvent()
 
     if WSARecv(hRecvSock, byref(dataBuf), 1, byref(DWORD(recvBytes)), byref(flags),
                byref(overlapped), CompRoutine) == SOCKET_ERROR:

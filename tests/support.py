@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from typing import Any, Callable
 
@@ -42,4 +43,47 @@ class Worker(threading.Thread):
 
 def wait_for(event: threading.Event, what: str, timeout: float = WAIT) -> None:
     if not event.wait(timeout):
+        raise TimeoutError(f"timed out waiting for {what}")
+
+
+def running_under_wine() -> bool:
+    """True under Wine: its ntdll exports wine_get_version, Windows' does not."""
+    import ctypes
+
+    return sys.platform == "win32" and hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
+
+
+def tcp_pair() -> tuple[Any, Any]:
+    """A connected pair of winsock_ov Sockets on loopback: (client, server side)."""
+    import winsock_ov
+
+    with winsock_ov.Socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = winsock_ov.Socket()
+        client.connect(listener.getsockname())
+        server, _ = listener.accept(timeout=WAIT)
+    return client, server
+
+
+def udp_pair() -> tuple[Any, Any]:
+    """Two bound UDP winsock_ov Sockets on loopback."""
+    import winsock_ov
+    from winsock_ov.raw import AF_INET, SOCK_DGRAM
+
+    first, second = winsock_ov.Socket(AF_INET, SOCK_DGRAM), winsock_ov.Socket(AF_INET, SOCK_DGRAM)
+    first.bind(("127.0.0.1", 0))
+    second.bind(("127.0.0.1", 0))
+    return first, second
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Poll ``predicate`` (1 ms to 50 ms apart) until true; fail after ``timeout``.
+
+    For completions nothing can be waited on, such as OVERLAPPED.Internal
+    flipping for an operation whose routine is queued to another thread.
+    """
+    from winsock_ov.waits import poll_until
+
+    if not poll_until(predicate, timeout):
         raise TimeoutError(f"timed out waiting for {what}")

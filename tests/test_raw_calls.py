@@ -138,6 +138,8 @@ INVALID_CALLS: dict[str, tuple[Callable[[], Any], int]] = {
     "DuplicateHandle": (lambda: raw.DuplicateHandle(
         raw.GetCurrentProcess(), NULL_HANDLE, raw.GetCurrentProcess(), byref(raw.HANDLE()),
         0, raw.FALSE, raw.DUPLICATE_SAME_ACCESS), raw.ERROR_INVALID_HANDLE),
+    "GetProcessHandleCount": (lambda: raw.GetProcessHandleCount(NULL_HANDLE, byref(D())),
+                              raw.ERROR_INVALID_HANDLE),
     "QueueUserAPC": (lambda: raw.QueueUserAPC(raw.PAPCFUNC(lambda _: None), NULL_HANDLE, 0),
                      raw.ERROR_INVALID_HANDLE),
     "CancelIoEx": (lambda: raw.CancelIoEx(NULL_HANDLE, None), raw.ERROR_INVALID_HANDLE),

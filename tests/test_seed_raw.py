@@ -13,8 +13,6 @@ import threading
 from typing import Callable
 
 import pytest
-
-import winsock_ov.raw as raw
 from seed_raw import (
     CmplRoutinesRecv_win,
     Console,
@@ -23,6 +21,8 @@ from seed_raw import (
     OverlappedSend_win,
 )
 from support import WAIT, Worker, free_port, wait_for
+
+import winsock_ov.raw as raw
 
 pytestmark = pytest.mark.windows
 TIMEOUT_MS = int(WAIT * 1000)

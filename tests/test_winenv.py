@@ -85,8 +85,10 @@ def test_parse_args_run_takes_version_and_the_rest_verbatim() -> None:
     assert (args.version, args.args) == ("3.11", ["-c", "print(1)"])
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "3.12", "-V"], ["test", "--python", "2.7"]])
-def test_parse_args_rejects_bad_commands(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "3.12", "-V"],
+                                  ["test", "--python", "2.7"]])
+def test_parse_args_rejects_bad_commands(argv: list[str],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         winenv.parse_args(argv)
     assert exc.value.code == 2
@@ -114,7 +116,8 @@ def test_windows_interpreter_is_installed_then_reused_without_network(env: Any) 
     assert env.runner.calls == []
 
 
-def test_interpreter_is_rebuilt_when_the_pinned_tools_change(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interpreter_is_rebuilt_when_the_pinned_tools_change(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     winenv.ensure_windows_python(env, "3.11")
     env.runner.calls.clear()
     monkeypatch.setattr(winenv, "WINDOWS_WHEELS", ("pytest==9.0.4",))

@@ -32,9 +32,10 @@ import tarfile
 import tempfile
 import threading
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,6 +52,7 @@ LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2")
 DEBIAN_PACKAGES = {"wine": "wine64", "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64"}
 
 ABI_PROBE_SOURCE = REPO / "tools" / "abi_probe.c"
+SEED_SOURCES = REPO / "tools" / "seed"
 ABI_REFERENCE = REPO / "tests" / "data" / "abi_mingw_x64.json"
 
 TIER_TIMEOUT = 600  # seconds: a hung test fails its tier instead of hanging CI
@@ -174,7 +176,8 @@ def ensure_debian_packages(env: Env) -> None:
             )
         apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         check(env, "apt-get update", ["apt-get", "update", "-qq"], environ=apt_env)
-        check(env, "apt-get install", ["apt-get", "install", "-y", "-qq", *missing], environ=apt_env)
+        check(env, "apt-get install", ["apt-get", "install", "-y", "-qq", *missing],
+              environ=apt_env)
 
 
 def ensure_wineprefix(env: Env) -> None:
@@ -413,9 +416,29 @@ def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierRes
     report = env.cache / "reports" / f"windows-{version}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)
+    seed_bin = build_seed_programs(env)
     env.out(f"==> {name}: pytest under Wine")
-    code = run_windows_python(env, version, [*pytest_args(windows_path(report)), *pytest_extra])
+    code = run_windows_python(env, version, [*pytest_args(windows_path(report)), *pytest_extra],
+                              extra_env={"WINSOCK_OV_SEED_BIN": windows_path(seed_bin)})
     return read_tier_report(name, report, code, windows=True)
+
+
+def build_seed_programs(env: Env) -> Path:
+    """Compile the seed's three C programs (tools/seed/*.c) for the CLI tests."""
+    sources = sorted(SEED_SOURCES.glob("*.c"))
+    folder = env.cache / "seed"
+    inputs = hashlib.sha256(b"".join(src.read_bytes() for src in sources)).hexdigest()
+    if stamped(folder, inputs):
+        return folder
+    with step(env, "compile the seed's C programs with x86_64-w64-mingw32-gcc"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            check(env, f"x86_64-w64-mingw32-gcc {source.name}", [
+                "x86_64-w64-mingw32-gcc", "-w", "-o", str(folder / (source.stem + ".exe")),
+                str(source), "-lws2_32",
+            ])
+        write_stamp(folder, inputs)
+    return folder
 
 
 def build_abi_probe(env: Env) -> Path:
@@ -449,8 +472,8 @@ def tier_abi(env: Env) -> TierResult:
     name = "ABI probe (mingw-w64 headers)"
     fresh = run_abi_probe(env)
     reference = json.loads(ABI_REFERENCE.read_text()) if ABI_REFERENCE.is_file() else {}
-    counts = (f"{len(fresh.get('structures', {}))} structures, {len(fresh.get('fields', {}))} fields, "
-              f"{len(fresh.get('constants', {}))} constants")
+    counts = ", ".join(f"{len(fresh.get(part, {}))} {part}"
+                       for part in ("structures", "fields", "constants"))
     if fresh == reference:
         return TierResult(name, True, "win32", "mingw-w64", note=f"{counts}: reference is current")
     env.out(f"!! {ABI_REFERENCE.relative_to(env.repo)} differs from the probe's output; "
@@ -459,7 +482,8 @@ def tier_abi(env: Env) -> TierResult:
 
 
 def print_table(env: Env, results: Sequence[TierResult]) -> None:
-    header = f"{'tier':<34} {'platform':<8} {'python':<10} {'pass':>5} {'fail':>5} {'skip':>5}  result"
+    header = (f"{'tier':<34} {'platform':<8} {'python':<10} {'pass':>5} {'fail':>5} "
+              f"{'skip':>5}  result")
     env.out("")
     env.out(header)
     env.out("-" * len(header))

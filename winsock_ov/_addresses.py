@@ -10,11 +10,11 @@ from __future__ import annotations
 import ctypes
 import socket
 from ctypes import sizeof
-from typing import Any, Tuple, Union
+from typing import Any, Union
 
 from .raw import AF_INET, AF_INET6, SOCKADDR_IN, SOCKADDR_IN6, SOCKADDR_STORAGE
 
-Address = Union[Tuple[str, int], Tuple[str, int, int, int]]
+Address = Union[tuple[str, int], tuple[str, int, int, int]]
 
 
 def _port(value: Any) -> int:
@@ -28,7 +28,7 @@ def _port(value: Any) -> int:
 def _packed_host(family: int, host: Any) -> bytes:
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
-    if host == "":
+    if host == "":  # as the socket module: any address
         host = "0.0.0.0" if family == AF_INET else "::"
     python_family = socket.AF_INET if family == AF_INET else socket.AF_INET6
     try:
@@ -36,7 +36,7 @@ def _packed_host(family: int, host: Any) -> bytes:
     except OSError:
         pass
     infos = socket.getaddrinfo(host, None, python_family)
-    return socket.inet_pton(python_family, infos[0][4][0])
+    return socket.inet_pton(python_family, str(infos[0][4][0]))
 
 
 def to_sockaddr(family: int, address: Any) -> tuple[Any, int]:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Sequence
 from ctypes import POINTER, Structure, c_char_p, c_int, c_ssize_t, c_void_p, py_object
-from typing import Any, Sequence
+from typing import Any
 
 from .raw import WSABUF
 
 MAX_LENGTH = 0xFFFFFFFF  # WSABUF.len and the byte counts are 32-bit
 
 
-class Py_buffer(Structure):  # noqa: N801 - CPython's name; stable layout since 3.3
+class Py_buffer(Structure):
     _fields_ = [
         ("buf", c_void_p),
         ("obj", c_void_p),

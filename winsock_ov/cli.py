@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
 from .event import Event
 from .operations import Operation
@@ -46,13 +47,16 @@ class Hooks:
     def recv_posted(self) -> None: ...
 
 
+NO_HOOKS = Hooks()
+
+
 def _text(buffer: bytearray, nbytes: int) -> bytes:
     """What C's printf("%s", buf) shows: the received bytes up to the first NUL."""
     return bytes(buffer[:nbytes]).split(b"\0", 1)[0]
 
 
 def run_sender(host: str, port: int, message: bytes, notify: str, out: Output = emit,
-               hooks: Hooks = Hooks(), timeout: float | None = None) -> int:
+               hooks: Hooks = NO_HOOKS, timeout: float | None = None) -> int:
     """OverlappedSend_win.c: connect, send the message and its NUL, report the size."""
     with Socket() as sock:
         try:
@@ -84,7 +88,7 @@ def run_sender(host: str, port: int, message: bytes, notify: str, out: Output = 
 
 
 def run_receiver(port: int, host: str, notify: str, out: Output = emit,
-                 hooks: Hooks = Hooks(), timeout: float | None = None) -> int:
+                 hooks: Hooks = NO_HOOKS, timeout: float | None = None) -> int:
     """OverlappedRecv_win.c (event) or CmplRoutinesRecv_win.c (routine)."""
     with Socket() as listener:
         try:
@@ -158,7 +162,8 @@ def _port(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m winsock_ov", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m winsock_ov",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     send = sub.add_parser("send", help="connect and send one message (OverlappedSend_win.c)")

@@ -16,10 +16,11 @@ from .raw import format_winerror
 
 __all__ = [
     "OperationAbortedError",
-    "ThreadExitedError",
     "RoutineErrors",
+    "ThreadExitedError",
     "error_from_code",
     "error_from_ntstatus",
+    "timeout_error",
 ]
 
 
@@ -56,7 +57,7 @@ else:
             self.exceptions = tuple(exceptions)
 
 
-class RoutineErrors(_GroupBase):  # type: ignore[misc, valid-type]
+class RoutineErrors(_GroupBase):
     """Several completion routines raised during one alertable wait.
 
     An ExceptionGroup on Python 3.11+; ``.exceptions`` holds them in the order
@@ -102,6 +103,13 @@ def error_from_code(code: int) -> OSError:
     else:
         error = cls(code, message)  # Windows' errno values are the WSA codes
     error.winerror = code  # set explicitly: OSError ignores it off Windows
+    return error
+
+
+def timeout_error(message: str) -> TimeoutError:
+    """A wait of ours that ran out: TimeoutError with winerror WAIT_TIMEOUT."""
+    error = TimeoutError(c.WAIT_TIMEOUT, message)
+    error.winerror = c.WAIT_TIMEOUT
     return error
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from .raw import (
     WAIT_OBJECT_0,
+    WaitForSingleObjectEx,
     WSACloseEvent,
     WSACreateEvent,
     WSAResetEvent,
     WSASetEvent,
-    WaitForSingleObjectEx,
 )
 from .waits import milliseconds, raise_routine_errors
 
@@ -26,7 +26,7 @@ class Event:
     Windows would otherwise signal a closed (or reused) handle.
     """
 
-    __slots__ = ("_handle", "_users", "_close_requested", "__weakref__")
+    __slots__ = ("__weakref__", "_close_requested", "_handle", "_users")
 
     def __init__(self) -> None:
         self._handle: Any = WSACreateEvent()

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import _addresses
 from ._buffers import MAX_LENGTH, PinnedBuffers, build_wsabufs
 from ._registry import registry
-from .errors import ThreadExitedError, error_from_code, error_from_ntstatus
+from .errors import ThreadExitedError, error_from_code, error_from_ntstatus, timeout_error
 from .event import Event
 from .raw import (
     DWORD,
@@ -59,10 +59,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Notify",
     "Operation",
+    "RecvFromOperation",
+    "RecvOperation",
     "SendOperation",
     "SendToOperation",
-    "RecvOperation",
-    "RecvFromOperation",
 ]
 
 Routine = Callable[["Operation"], Any]
@@ -96,7 +96,7 @@ class _IssuingThread:
     thread that issued an operation.
     """
 
-    __slots__ = ("ident", "_handle", "__weakref__")
+    __slots__ = ("__weakref__", "_handle", "ident")
 
     def __init__(self) -> None:
         self.ident = int(GetCurrentThreadId())
@@ -134,7 +134,7 @@ def _run_completion_routine(error: int, nbytes: int, overlapped: int | None, fla
         op = registry.claim(overlapped or 0)
         if op is not None:
             op._finish_from_routine(error, nbytes, flags)
-    except BaseException as exc:  # noqa: BLE001 - re-raised by the alertable wait
+    except BaseException as exc:
         stash_routine_error(exc)
 
 
@@ -178,8 +178,20 @@ class Operation:
     """
 
     __slots__ = (
-        "socket", "address", "_ov", "_notify", "_event", "_owns_event", "_routine",
-        "_thread", "_state", "_nbytes", "_error", "_flags_out", "_immediate", "__weakref__",
+        "__weakref__",
+        "_error",
+        "_event",
+        "_flags_out",
+        "_immediate",
+        "_nbytes",
+        "_notify",
+        "_ov",
+        "_owns_event",
+        "_routine",
+        "_state",
+        "_thread",
+        "address",
+        "socket",
     )
 
     def __init__(self, sock: Socket, *, event: Event | None = None,
@@ -258,7 +270,7 @@ class Operation:
     # --- finishing (exactly once, by whoever claimed the operation) --------------
 
     def _os_finished(self) -> bool:
-        return (self._ov.Internal & _STATUS_MASK) != STATUS_PENDING
+        return bool((self._ov.Internal & _STATUS_MASK) != STATUS_PENDING)
 
     def _overlapped_outcome(self) -> tuple[OSError | None, int]:
         status = self._ov.Internal & _STATUS_MASK
@@ -313,6 +325,13 @@ class Operation:
                 io_error, nbytes = self._overlapped_outcome()
                 self._routine = None
                 self._finish(ThreadExitedError(nbytes, io_error), nbytes, None)
+
+    def _is_done(self) -> bool:
+        return self._state is _State.DONE
+
+    def _poll_done(self) -> bool:
+        self._poll()
+        return self._is_done()
 
     def _cancel_for_exit(self) -> None:
         if self._state is _State.PENDING and not self.socket.closed:
@@ -411,14 +430,14 @@ class Operation:
         assert self._thread is not None
         if self._thread.is_current():
             deadline = None if timeout is None else time.monotonic() + timeout
-            while self._state is not _State.DONE:
+            while not self._is_done():
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 sleep_ex(remaining, alertable=True)
-                if remaining == 0.0 and self._state is not _State.DONE:
-                    return False
+                if remaining == 0.0:
+                    return self._is_done()
             return True
         if self._thread.exited():
-            return poll_until(lambda: (self._poll(), self._state is _State.DONE)[1], timeout)
+            return poll_until(self._poll_done, timeout)
         raise RuntimeError(
             f"this operation's completion routine runs only on the thread that issued it "
             f"(thread id {self._thread.ident}), during an alertable wait there")
@@ -426,9 +445,7 @@ class Operation:
     def result(self, timeout: float | None = None) -> Any:
         """The operation's value once done, or its exception raised."""
         if not self.wait(timeout):
-            error = TimeoutError(f"the operation is still pending after {timeout} s")
-            error.winerror = WAIT_TIMEOUT  # type: ignore[attr-defined]
-            raise error
+            raise timeout_error(f"the operation is still pending after {timeout} s")
         if self._error is not None:
             raise self._error
         return self._value()
@@ -436,7 +453,7 @@ class Operation:
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The operation's exception (None if it succeeded), waiting like result()."""
         if not self.wait(timeout):
-            raise TimeoutError(f"the operation is still pending after {timeout} s")
+            raise timeout_error(f"the operation is still pending after {timeout} s")
         return self._error
 
     def _value(self) -> Any:
@@ -470,16 +487,20 @@ class Operation:
 class _BufferOperation(Operation):
     """An operation over pinned caller buffers, or a buffer of its own."""
 
-    __slots__ = ("_pinned", "_own", "_wsabufs", "_count", "_data")
+    __slots__ = ("_count", "_data", "_own", "_pinned", "_wsabufs")
+    _pinned: PinnedBuffers | None
+    _own: Any  # a c_char array while the kernel may write it, then None
+    _wsabufs: Any
+    _count: int
+    _data: bytes | None
 
     def _use_caller_buffers(self, buffers: Any, *, writable: bool,
                             limit: int | None = None) -> None:
-        self._pinned: PinnedBuffers | None = PinnedBuffers(buffers, writable=writable,
-                                                           limit=limit)
+        self._pinned = PinnedBuffers(buffers, writable=writable, limit=limit)
         self._own = None
         self._wsabufs = self._pinned.wsabufs
         self._count = self._pinned.count
-        self._data: bytes | None = None
+        self._data = None
 
     def _use_own_buffer(self, nbytes: int) -> None:
         self._pinned = None

@@ -8,6 +8,7 @@ from ctypes import byref, sizeof
 from typing import Any
 
 from . import _addresses
+from .errors import error_from_code, timeout_error
 from .event import Event
 from .operations import (
     Operation,
@@ -21,9 +22,9 @@ from .raw import (
     AF_INET,
     INT,
     MAKEWORD,
+    SO_TYPE,
     SOCK_STREAM,
     SOL_SOCKET,
-    SO_TYPE,
     WSA_FLAG_NO_HANDLE_INHERIT,
     WSA_FLAG_OVERLAPPED,
     WSADATA,
@@ -42,7 +43,6 @@ from .raw import (
     setsockopt,
     shutdown,
 )
-from .errors import error_from_code
 
 __all__ = ["Socket"]
 
@@ -71,7 +71,7 @@ class Socket:
     (OperationAbortedError), and their memory stays owned until they do.
     """
 
-    __slots__ = ("_handle", "family", "type", "proto", "_inflight", "_port", "__weakref__")
+    __slots__ = ("__weakref__", "_handle", "_inflight", "_port", "family", "proto", "type")
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  _handle: int | None = None) -> None:
@@ -89,7 +89,7 @@ class Socket:
                     proto: int = 0) -> Socket:
         """Own an existing SOCKET handle (it must have been made for overlapped I/O)."""
         if isinstance(handle, bool) or not isinstance(handle, int):
-            raise TypeError(f"handle must be an int, not {type(handle).__name__}")
+            raise TypeError(f"handle must be an int, not {handle.__class__.__name__}")
         _ensure_winsock()
         if type is None:
             value, size = INT(), INT(sizeof(INT))
@@ -165,9 +165,7 @@ class Socket:
         if timeout is not None:
             readable, _, _ = select.select([self.fileno()], [], [], timeout)
             if not readable:
-                error = TimeoutError(f"no connection within {timeout} s")
-                error.winerror = 258  # type: ignore[attr-defined] - WAIT_TIMEOUT
-                raise error
+                raise timeout_error(f"no connection within {timeout} s")
         storage, length = _addresses.new_storage()
         handle = accept(self.fileno(), byref(storage), byref(length))
         peer = Socket(self.family, self.type, self.proto, _handle=handle)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import enum
 import math
 import threading
-from typing import Any, Iterable, NamedTuple
+import time
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from .errors import RoutineErrors
 from .raw import (
@@ -39,13 +41,13 @@ from .raw import (
 )
 
 __all__ = [
-    "WaitStatus",
     "WaitResult",
-    "sleep_ex",
-    "wait_for_single_object_ex",
-    "wait_for_multiple_objects_ex",
-    "wait_for_multiple_events",
+    "WaitStatus",
     "milliseconds",
+    "sleep_ex",
+    "wait_for_multiple_events",
+    "wait_for_multiple_objects_ex",
+    "wait_for_single_object_ex",
 ]
 
 MAX_TIMEOUT_MS = INFINITE - 1
@@ -60,7 +62,7 @@ class WaitStatus(enum.Enum):
 
 class WaitResult(NamedTuple):
     status: WaitStatus
-    index: int | None = None  # which handle, for SIGNALED and ABANDONED
+    which: int | None = None  # the index of the handle, for SIGNALED and ABANDONED
 
     @property
     def signaled(self) -> bool:
@@ -72,7 +74,8 @@ def milliseconds(timeout: float | None) -> int:
     if timeout is None:
         return INFINITE
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        raise TypeError("timeout must be a number of seconds or None, "
+                        f"not {type(timeout).__name__}")
     if math.isnan(timeout) or timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
     ms = math.ceil(timeout * 1000)
@@ -173,8 +176,8 @@ def wait_for_multiple_events(events: Iterable[Any], wait_all: bool = False,
                              alertable: bool = False) -> WaitResult:
     """WSAWaitForMultipleEvents on up to WSA_MAXIMUM_WAIT_EVENTS (64) events.
 
-    With ``wait_all`` the result's index is that of some signaled event (the
-    lowest, per MSDN); otherwise the index of the event that ended the wait.
+    With ``wait_all`` the result's ``which`` is some signaled event's index (the
+    lowest, per MSDN); otherwise that of the event that ended the wait.
     """
     array = _handle_array(events, WSA_MAXIMUM_WAIT_EVENTS, WSAEVENT)
     code = WSAWaitForMultipleEvents(len(array), array, bool(wait_all), milliseconds(timeout),
@@ -187,15 +190,13 @@ def poll_until(predicate: Any, timeout: float | None) -> bool:
 
     For the rare completions nothing can be waited on (see Operation.wait).
     """
-    import time
-
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = 0.001
     while not predicate():
-        if deadline is not None and time.monotonic() >= deadline:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
             return False
-        step = interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
-        SleepEx(milliseconds(step), False)
+        SleepEx(milliseconds(interval if remaining is None else min(interval, remaining)), False)
         interval = min(interval * 2, 0.05)
     return True
 

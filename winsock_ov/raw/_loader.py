@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 from .constants import (
     ERROR_IO_PENDING,
@@ -66,7 +67,7 @@ class _DLLs:
 
 dlls = _DLLs()
 
-ErrCheck = Callable[[Any, Any, tuple], Any]
+ErrCheck = Callable[[Any, Any, tuple[Any, ...]], Any]
 
 
 def function_factory(dll: str, name: str, restype: Any, argtypes: Sequence[Any],
@@ -108,14 +109,14 @@ def _raise_last_error() -> Any:
     raise winerror_exception(ctypes.get_last_error())
 
 
-def check_socket_error(result: int, func: Any, args: tuple) -> int:
+def check_socket_error(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """int-returning Winsock calls: SOCKET_ERROR means failure."""
     if result == SOCKET_ERROR:
         _raise_last_error()
     return result
 
 
-def check_socket_error_pending(result: int, func: Any, args: tuple) -> int:
+def check_socket_error_pending(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """Overlapped Winsock calls: SOCKET_ERROR with WSA_IO_PENDING means started.
 
     Then SOCKET_ERROR is returned (not raised) and WSAGetLastError() answers
@@ -126,27 +127,27 @@ def check_socket_error_pending(result: int, func: Any, args: tuple) -> int:
     return result
 
 
-def check_invalid_socket(result: int, func: Any, args: tuple) -> int:
+def check_invalid_socket(result: int, func: Any, args: tuple[Any, ...]) -> int:
     if result == INVALID_SOCKET:
         _raise_last_error()
     return result
 
 
-def check_bool(result: int, func: Any, args: tuple) -> int:
+def check_bool(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """BOOL-returning calls: FALSE means failure."""
     if not result:
         _raise_last_error()
     return result
 
 
-def check_bool_pending(result: int, func: Any, args: tuple) -> int:
-    """Overlapped BOOL calls (AcceptEx, ConnectEx, ...): FALSE with ERROR_IO_PENDING means started."""
+def check_bool_pending(result: int, func: Any, args: tuple[Any, ...]) -> int:
+    """Overlapped BOOL calls (AcceptEx, ConnectEx, ...): FALSE + ERROR_IO_PENDING is "started"."""
     if not result and ctypes.get_last_error() != ERROR_IO_PENDING:
         _raise_last_error()
     return result
 
 
-def check_overlapped_result(result: int, func: Any, args: tuple) -> int:
+def check_overlapped_result(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """WSAGetOverlappedResult: FALSE with WSA_IO_INCOMPLETE means "not finished yet".
 
     Any other FALSE is the failed operation's own error, raised.
@@ -156,35 +157,35 @@ def check_overlapped_result(result: int, func: Any, args: tuple) -> int:
     return result
 
 
-def check_null(result: Any, func: Any, args: tuple) -> Any:
+def check_null(result: Any, func: Any, args: tuple[Any, ...]) -> Any:
     """Handle- or pointer-returning calls: NULL means failure."""
     if not result or (isinstance(result, ctypes.c_void_p) and not result.value):
         _raise_last_error()
     return result
 
 
-def check_nonzero(result: int, func: Any, args: tuple) -> int:
+def check_nonzero(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """DWORD-returning calls where 0 means failure (QueueUserAPC)."""
     if result == 0:
         _raise_last_error()
     return result
 
 
-def check_wait(result: int, func: Any, args: tuple) -> int:
+def check_wait(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """Wait functions: WAIT_FAILED means failure; every other value is an outcome."""
     if result == WAIT_FAILED:
         _raise_last_error()
     return result
 
 
-def check_returned_code(result: int, func: Any, args: tuple) -> int:
+def check_returned_code(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """Calls that return the error code itself (WSAStartup, getaddrinfo)."""
     if result != 0:
         raise winerror_exception(result)
     return result
 
 
-def check_inet_pton(result: int, func: Any, args: tuple) -> int:
+def check_inet_pton(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """inet_pton: 1 parsed, 0 not an address of that family (no error code), -1 failure."""
     if result == -1:
         _raise_last_error()
@@ -200,7 +201,7 @@ def _dereferenced(argument: Any) -> Any:
     return argument
 
 
-def check_dequeue(result: int, func: Any, args: tuple) -> int:
+def check_dequeue(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """GetQueuedCompletionStatus: FALSE is a failure only if nothing was dequeued.
 
     When ``*lpOverlapped`` is set, a packet of a failed I/O was dequeued: the

@@ -91,6 +91,7 @@ DuplicateHandle = _k32("DuplicateHandle", BOOL, [
     DWORD,  # dwOptions
 ], check_bool)
 QueueUserAPC = _k32("QueueUserAPC", DWORD, [PAPCFUNC, HANDLE, ULONG_PTR], check_nonzero)
+GetProcessHandleCount = _k32("GetProcessHandleCount", BOOL, [HANDLE, LPDWORD], check_bool)
 
 # --- cancellation and results -----------------------------------------------------------
 CancelIoEx = _k32("CancelIoEx", BOOL, [HANDLE, LPOVERLAPPED], check_bool)
@@ -162,13 +163,31 @@ WriteFile = _k32("WriteFile", BOOL, [
 ConnectNamedPipe = _k32("ConnectNamedPipe", BOOL, [HANDLE, LPOVERLAPPED], check_bool_pending)
 
 __all__ = [
-    "SleepEx", "WaitForSingleObjectEx", "WaitForMultipleObjectsEx",
-    "CloseHandle", "CreateEventW", "SetEvent", "ResetEvent",
-    "GetCurrentThreadId", "GetCurrentThread", "GetCurrentProcess", "OpenThread",
-    "DuplicateHandle", "QueueUserAPC",
-    "CancelIoEx", "GetOverlappedResult",
-    "CreateIoCompletionPort", "GetQueuedCompletionStatus", "GetQueuedCompletionStatusEx",
-    "PostQueuedCompletionStatus", "SetFileCompletionNotificationModes",
-    "RegisterWaitForSingleObject", "UnregisterWait", "UnregisterWaitEx",
-    "ReadFile", "WriteFile", "ConnectNamedPipe",
+    "CancelIoEx",
+    "CloseHandle",
+    "ConnectNamedPipe",
+    "CreateEventW",
+    "CreateIoCompletionPort",
+    "DuplicateHandle",
+    "GetCurrentProcess",
+    "GetCurrentThread",
+    "GetCurrentThreadId",
+    "GetOverlappedResult",
+    "GetProcessHandleCount",
+    "GetQueuedCompletionStatus",
+    "GetQueuedCompletionStatusEx",
+    "OpenThread",
+    "PostQueuedCompletionStatus",
+    "QueueUserAPC",
+    "ReadFile",
+    "RegisterWaitForSingleObject",
+    "ResetEvent",
+    "SetEvent",
+    "SetFileCompletionNotificationModes",
+    "SleepEx",
+    "UnregisterWait",
+    "UnregisterWaitEx",
+    "WaitForMultipleObjectsEx",
+    "WaitForSingleObjectEx",
+    "WriteFile",
 ]

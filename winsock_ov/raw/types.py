@@ -31,6 +31,7 @@ from ctypes import (
     c_wchar,
     c_wchar_p,
 )
+from typing import Any
 
 if sys.platform == "win32":
     _FUNCTYPE = ctypes.WINFUNCTYPE  # stdcall on 32-bit; the only convention on x64
@@ -327,7 +328,7 @@ class WSAPROTOCOLCHAIN(Structure):
     _fields_ = [("ChainLen", INT), ("ChainEntries", DWORD * MAX_PROTOCOL_CHAIN)]
 
 
-def _protocol_info_fields(text: type) -> list[tuple[str, object]]:
+def _protocol_info_fields(text: Any) -> list[Any]:
     return [
         ("dwServiceFlags1", DWORD),
         ("dwServiceFlags2", DWORD),
@@ -427,7 +428,13 @@ LPFN_GETACCEPTEXSOCKADDRS = _FUNCTYPE(
     POINTER(LPSOCKADDR),  # RemoteSockaddr
     LPINT,  # RemoteSockaddrLength
 )
-LPFN_DISCONNECTEX = _FUNCTYPE(BOOL, SOCKET, LPOVERLAPPED, DWORD, DWORD)  # s, lpOverlapped, dwFlags, reserved
+LPFN_DISCONNECTEX = _FUNCTYPE(
+    BOOL,
+    SOCKET,  # s
+    LPOVERLAPPED,
+    DWORD,  # dwFlags
+    DWORD,  # dwReserved
+)
 LPFN_TRANSMITFILE = _FUNCTYPE(
     BOOL,
     SOCKET,  # hSocket
@@ -439,6 +446,24 @@ LPFN_TRANSMITFILE = _FUNCTYPE(
     DWORD,  # dwReserved (dwFlags)
 )
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in {
-    "annotations", "ctypes", "sys", "Structure", "Union", "POINTER",
-} and not name.startswith("c_")]
+__all__ = [
+    "ADDRESS_FAMILY", "ADDRINFOA", "ADDRINFOW", "BOOL", "BYTE", "CCHAR", "CHAR", "DWORD",
+    "DWORD64", "DWORD_PTR", "FD_MAX_EVENTS", "GROUP", "GUID", "HANDLE", "HMODULE", "IN6_ADDR",
+    "INT", "INT64", "INT_PTR", "IN_ADDR", "LINGER", "LONG", "LONGLONG", "LONG_PTR", "LPBOOL",
+    "LPBYTE", "LPCSTR", "LPCVOID", "LPCWSTR", "LPDWORD", "LPFN_ACCEPTEX", "LPFN_CONNECTEX",
+    "LPFN_DISCONNECTEX", "LPFN_GETACCEPTEXSOCKADDRS", "LPFN_TRANSMITFILE", "LPGUID",
+    "LPHANDLE", "LPINT", "LPOVERLAPPED", "LPOVERLAPPED_ENTRY", "LPSECURITY_ATTRIBUTES",
+    "LPSOCKADDR", "LPSOCKADDR_IN", "LPSOCKADDR_IN6", "LPSOCKADDR_STORAGE", "LPSTR",
+    "LPTRANSMIT_FILE_BUFFERS", "LPVOID", "LPWORD", "LPWSABUF", "LPWSADATA", "LPWSAEVENT",
+    "LPWSANETWORKEVENTS", "LPWSAOVERLAPPED", "LPWSAOVERLAPPED_COMPLETION_ROUTINE",
+    "LPWSAPROTOCOL_INFOA", "LPWSAPROTOCOL_INFOW", "LPWSTR", "MAX_PROTOCOL_CHAIN", "NTSTATUS",
+    "OVERLAPPED", "OVERLAPPED_ENTRY", "PADDRINFOA", "PADDRINFOW", "PAPCFUNC", "PCSTR",
+    "PCWSTR", "PDWORD", "PHANDLE", "PINT", "PSOCKADDR", "PSOCKADDR_IN", "PSOCKADDR_IN6",
+    "PSOCKADDR_STORAGE", "PSTR", "PULONG", "PULONG_PTR", "PVOID", "PWSTR",
+    "SECURITY_ATTRIBUTES", "SHORT", "SIZE_T", "SOCKADDR", "SOCKADDR_IN", "SOCKADDR_IN6",
+    "SOCKADDR_STORAGE", "SOCKET", "SSIZE_T", "TRANSMIT_FILE_BUFFERS", "UCHAR", "UINT",
+    "UINT64", "UINT_PTR", "ULONG", "ULONGLONG", "ULONG_PTR", "USHORT", "WAITORTIMERCALLBACK",
+    "WCHAR", "WORD", "WSABUF", "WSADATA", "WSADESCRIPTION_LEN", "WSAEVENT", "WSANETWORKEVENTS",
+    "WSAOVERLAPPED", "WSAPROTOCOLCHAIN", "WSAPROTOCOL_INFOA", "WSAPROTOCOL_INFOW",
+    "WSAPROTOCOL_LEN", "WSASYS_STATUS_LEN", "socklen_t", "u_char", "u_int", "u_long", "u_short",
+]

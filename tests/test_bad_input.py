@@ -1,0 +1,103 @@
+"""Bad input raises a clear exception before anything is submitted, and leaks nothing."""
+
+from __future__ import annotations
+
+import array
+from typing import Any, Callable
+
+import pytest
+from support import WAIT
+
+import winsock_ov
+
+pytestmark = pytest.mark.windows
+
+
+def rejected(start: Callable[[], Any], error: type[BaseException], match: str) -> None:
+    before = winsock_ov.pending_operations()
+    with pytest.raises(error, match=match):
+        start()
+    assert winsock_ov.pending_operations() == before, "a refused operation stayed registered"
+
+
+def test_lengths_must_be_non_negative_ints_under_4_gib(tcp: Any) -> None:
+    _, server = tcp
+    rejected(lambda: server.recv(-1), ValueError, ">= 0")
+    rejected(lambda: server.recv(2**32), ValueError, "4 GiB")
+    rejected(lambda: server.recv(1.5), TypeError, "must be an int")  # type: ignore[arg-type]
+    rejected(lambda: server.recv(True), TypeError, "must be an int")
+    rejected(lambda: server.recv_into(bytearray(4), -1), ValueError, ">= 0")
+    rejected(lambda: server.recv_into(bytearray(4), 5), ValueError, "greater than the length")
+
+
+def test_buffers_must_be_bytes_like_and_writable_for_receives(tcp: Any) -> None:
+    client, server = tcp
+    rejected(lambda: client.send("text"), TypeError, "bytes-like object is required, not 'str'")
+    rejected(lambda: client.send(12), TypeError, "bytes-like")
+    rejected(lambda: client.send([b"ok", None]), TypeError, "buffer 1")
+    rejected(lambda: client.send([]), ValueError, "at least one buffer")
+    rejected(lambda: server.recv_into(b"read-only"), TypeError, "writable")
+    rejected(lambda: server.recv_into([bytearray(2), memoryview(b"ro")]), TypeError, "buffer 1")
+    rejected(lambda: server.recv_into(memoryview(bytearray(8))[::2]), ValueError, "contiguous")
+
+
+def test_a_refused_operation_unpins_the_buffers_it_had_pinned(tcp: Any) -> None:
+    _, server = tcp
+    first = bytearray(4)
+    rejected(lambda: server.recv_into([first, b"read-only"]), TypeError, "writable")
+    first.extend(b"resizable again")  # would raise BufferError if still exported
+
+
+def test_flags_and_notification_arguments_are_checked(tcp: Any) -> None:
+    client, server = tcp
+    rejected(lambda: client.send(b"x", flags=-1), ValueError, "DWORD")
+    rejected(lambda: client.send(b"x", flags="0"), TypeError, "flags")  # type: ignore[arg-type]
+    with winsock_ov.Event() as event:
+        rejected(lambda: server.recv(1, event=event, routine=print), ValueError, "not both")
+    rejected(lambda: server.recv(1, routine=42), TypeError, "callable")  # type: ignore[arg-type]
+    rejected(lambda: server.recv(1, event=object()), TypeError, "Event")  # type: ignore[arg-type]
+
+
+def test_an_operation_cannot_be_started_twice(tcp: Any) -> None:
+    client, server = tcp
+    op = winsock_ov.RecvOperation(server, 4).start()
+    rejected(op.start, ValueError, "already started")
+    client.send(b"once").result(WAIT)
+    assert op.result(WAIT) == b"once"
+    rejected(op.start, ValueError, "already started")
+
+
+def test_unsupported_flags_are_winsocks_error_and_nothing_stays_pending(udp: Any) -> None:
+    first, second = udp
+    # MSG_OOB has no meaning on a datagram socket: Winsock refuses it.
+    before = winsock_ov.pending_operations()
+    with pytest.raises(OSError) as exc:
+        first.sendto(b"x", second.getsockname(), flags=0x1)
+    assert exc.value.winerror == 10045  # WSAEOPNOTSUPP
+    assert winsock_ov.pending_operations() == before
+
+
+def test_a_buffer_over_4_gib_is_refused_before_submitting(tcp: Any) -> None:
+    import mmap
+
+    client, _ = tcp
+    with mmap.mmap(-1, 2**32 + 1) as huge:  # reserved, never touched
+        rejected(lambda: client.send(huge), ValueError, "4 GiB")
+        rejected(lambda: client.send([memoryview(huge)[: 2**31], memoryview(huge)[: 2**31]]),
+                 ValueError, "4 GiB")
+
+
+def test_accepted_buffer_kinds_send_without_copying(tcp: Any) -> None:
+    import mmap
+
+    client, server = tcp
+    with mmap.mmap(-1, 4) as mapped:
+        mapped[:] = b"mmap"
+        parts = [b"bytes", bytearray(b"bytearray"), memoryview(b"-slice-")[1:-1],
+                 array.array("B", b"array"), mapped]
+        total = sum(len(memoryview(p).cast("B")) for p in parts)
+        assert client.send(parts).result(WAIT) == total
+    received = b""
+    while len(received) < total:
+        received += server.recv(total).result(WAIT)
+    assert received == b"bytesbytearrayslicearraymmap"

@@ -1,0 +1,172 @@
+"""``python -m winsock_ov``: the seed's lines, and talking to the seed's C programs.
+
+The C programs (tools/seed/*.c) are built by tools/winenv.py, which passes their
+folder as WINSOCK_OV_SEED_BIN; under Wine every one of these tests runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import WAIT, free_port
+
+from winsock_ov.cli import main, parse_args
+from winsock_ov.demo import run_demo
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_BIN = os.environ.get("WINSOCK_OV_SEED_BIN")
+needs_seed = pytest.mark.skipif(not SEED_BIN, reason="the seed's C programs are built by "
+                                "tools/winenv.py (WINSOCK_OV_SEED_BIN)")
+windows = pytest.mark.windows
+MESSAGE = "Received message : Network is Computer "
+
+
+def start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def python_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "winsock_ov", *args]
+
+
+def seed_program(name: str, *args: str) -> list[str]:
+    assert SEED_BIN
+    return [str(Path(SEED_BIN) / f"{name}.exe"), *args]
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, list[str], str]:
+    try:
+        out, err = proc.communicate(timeout=3 * WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"{proc.args} still running after {3 * WAIT} s: {out!r} {err!r}")
+    return proc.returncode, out.splitlines(), err
+
+
+def wait_until_bound(port: int) -> None:
+    """Until a receiver has bound ``port`` (a wildcard bind of our own then fails)."""
+    deadline = time.monotonic() + 3 * WAIT
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if sys.platform == "win32":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                return
+        time.sleep(0.02)  # polling a port another process opens: nothing to wait on
+    pytest.fail(f"nobody bound port {port}")
+
+
+def run_pair(receiver: list[str], sender_for_port: Any, port: int) -> tuple[list[str], list[str]]:
+    """Start the receiver, then the sender (again, if it came before listen())."""
+    recv_proc = start(receiver)
+    try:
+        wait_until_bound(port)
+        for _ in range(5):
+            code, sent, err = finish(start(sender_for_port(port)))
+            if code == 0 or "connect" not in err:
+                break  # a refusal means bind() had run but not yet listen()
+        assert (code, err) == (0, ""), sent
+        code, received, err = finish(recv_proc)
+        assert (code, err) == (0, ""), received
+    finally:
+        if recv_proc.poll() is None:
+            recv_proc.kill()
+            recv_proc.communicate()
+    return sent, received
+
+
+@windows
+@needs_seed
+def test_python_sender_talks_to_the_c_event_receiver() -> None:
+    port = free_port()
+    sent, received = run_pair(seed_program("OverlappedRecv_win", str(port)),
+                              lambda p: python_cli("send", "127.0.0.1", str(p)), port)
+    assert sent == ["Send data size : 20 "]
+    assert received[-1:] == [MESSAGE]
+    assert set(received[:-1]) <= {"Background data receive"}
+
+
+@windows
+@needs_seed
+def test_python_routine_sender_talks_to_the_c_routine_receiver() -> None:
+    port = free_port()
+    sent, received = run_pair(
+        seed_program("CmplRoutinesRecv_win", str(port)),
+        lambda p: python_cli("send", "127.0.0.1", str(p), "--notify", "routine"), port)
+    assert sent == ["Send data size : 20 "]
+    assert received[-2:] == [MESSAGE, "Overlapped I/O Completed"]
+
+
+@windows
+@needs_seed
+@pytest.mark.parametrize("notify", ["event", "routine"])
+def test_c_sender_talks_to_the_python_receiver(notify: str) -> None:
+    port = free_port()
+    sent, received = run_pair(python_cli("recv", str(port), "--notify", notify),
+                              lambda p: seed_program("OverlappedSend_win", "127.0.0.1", str(p)),
+                              port)
+    assert sent == ["Send data size : 20 "]
+    expected = [MESSAGE] if notify == "event" else [MESSAGE, "Overlapped I/O Completed"]
+    assert received[-len(expected):] == expected
+    assert set(received[:-len(expected)]) <= {"Background data receive"}
+
+
+@windows
+def test_python_sender_and_receiver_carry_a_custom_message() -> None:
+    port = free_port()
+    sent, received = run_pair(python_cli("recv", str(port), "--host", "127.0.0.1"),
+                              lambda p: python_cli("send", "127.0.0.1", str(p), "--message",
+                                                   "hello, seed"), port)
+    assert sent == ["Send data size : 12 "]
+    assert received[-1] == "Received message : hello, seed "
+
+
+@windows
+def test_send_to_a_closed_port_prints_one_line_and_exits_1() -> None:
+    code, out, err = finish(start(python_cli("send", "127.0.0.1", str(free_port()))))
+    assert code == 1
+    assert out == []
+    assert len(err.splitlines()) == 1 and err.startswith("connect() error!")
+
+
+@windows
+def test_recv_on_a_port_in_use_prints_one_line_and_exits_1() -> None:
+    with socket.socket() as holder:
+        if sys.platform == "win32":
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        holder.bind(("0.0.0.0", 0))
+        port = holder.getsockname()[1]
+        code, _, err = finish(start(python_cli("recv", str(port))))
+    assert code == 1
+    assert len(err.splitlines()) == 1 and err.startswith("bind() error!")
+
+
+@windows
+def test_demo_runs_every_style_and_case_as_the_seed_describes() -> None:
+    lines: list[bytes] = []
+    assert run_demo(lines.append) == 0
+    assert lines[-1] == b"8 of 8 cases behaved as the seed describes"
+    assert lines.count(b"[recv] Overlapped I/O Completed") == 4
+    assert lines.count(b"[recv] Background data receive") == 4
+
+
+def test_arguments_are_checked_before_any_socket_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["send", "127.0.0.1"], ["send", "h", "70000"], ["recv", "1", "--notify", "x"],
+                 []):
+        with pytest.raises(SystemExit) as exc:
+            parse_args(argv)
+        assert exc.value.code == 2
+    args = parse_args(["send", "10.0.0.1", "9190"])
+    assert (args.message, args.notify) == ("Network is Computer", "event")
+    assert callable(main)
