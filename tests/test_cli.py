@@ -156,9 +156,9 @@ def test_recv_on_a_port_in_use_prints_one_line_and_exits_1() -> None:
 def test_demo_runs_every_style_and_case_as_the_seed_describes() -> None:
     lines: list[bytes] = []
     assert run_demo(lines.append) == 0
-    assert lines[-1] == b"8 of 8 cases behaved as the seed describes"
-    assert lines.count(b"[recv] Overlapped I/O Completed") == 4
-    assert lines.count(b"[recv] Background data receive") == 4
+    assert lines[-1] == b"18 of 18 cases behaved as the seed describes"
+    assert lines.count(b"[recv] Overlapped I/O Completed") == 6
+    assert lines.count(b"[recv] Background data receive") == 9
 
 
 def test_arguments_are_checked_before_any_socket_exists(capsys: pytest.CaptureFixture[str]) -> None:

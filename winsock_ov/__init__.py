@@ -12,6 +12,8 @@ Two layers:
 from ._registry import pending_operations, reap
 from .errors import OperationAbortedError, RoutineErrors, ThreadExitedError
 from .event import Event
+from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
+from .iocp import CompletionPort, Packet, Posted, skip_on_success_supported
 from .operations import (
     Notify,
     Operation,
@@ -33,10 +35,16 @@ from .waits import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcceptOperation",
+    "CompletionPort",
+    "ConnectOperation",
+    "DisconnectOperation",
     "Event",
     "Notify",
     "Operation",
     "OperationAbortedError",
+    "Packet",
+    "Posted",
     "RecvFromOperation",
     "RecvOperation",
     "RoutineErrors",
@@ -48,6 +56,7 @@ __all__ = [
     "WaitStatus",
     "pending_operations",
     "reap",
+    "skip_on_success_supported",
     "sleep_ex",
     "wait_for_multiple_events",
     "wait_for_multiple_objects_ex",

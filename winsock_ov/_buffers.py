@@ -76,7 +76,7 @@ class PinnedBuffers:
     into the exported memory and must not outlive it.
     """
 
-    __slots__ = ("_views", "count", "lengths", "total", "wsabufs")
+    __slots__ = ("_views", "count", "spans", "total", "wsabufs")
 
     def __init__(self, buffers: Any, *, writable: bool, limit: int | None = None) -> None:
         objects = as_buffer_list(buffers)
@@ -95,9 +95,9 @@ class PinnedBuffers:
                 self.release()
                 raise ValueError(f"nbytes ({limit}) is greater than the length of the buffers")
             spans = _truncate(spans, limit)
-        self.lengths = [length for _, length in spans]
-        self.total = sum(self.lengths)
-        if any(length > MAX_LENGTH for length in self.lengths) or self.total > MAX_LENGTH:
+        self.spans = spans  # (address, length) of each buffer, in order
+        self.total = sum(length for _, length in spans)
+        if any(length > MAX_LENGTH for _, length in spans) or self.total > MAX_LENGTH:
             self.release()
             raise ValueError(f"buffers longer than {MAX_LENGTH} bytes (4 GiB - 1) in all "
                              "cannot be described to Winsock")

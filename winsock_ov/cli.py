@@ -10,19 +10,21 @@ stderr and exit 1, as the seed's ErrorHandling does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Callable
+from typing import Any, Callable
 
 from .event import Event
+from .iocp import CompletionPort
 from .operations import Operation
 from .sockets import Socket
 from .waits import WaitStatus, wait_for_multiple_events
 
 DEFAULT_MESSAGE = "Network is Computer"
 BUF_SIZE = 1024
-NOTIFY_STYLES = ("event", "routine")
+NOTIFY_STYLES = ("event", "routine", "port")
 
 Output = Callable[[bytes], None]
 
@@ -55,34 +57,42 @@ def _text(buffer: bytearray, nbytes: int) -> bytes:
     return bytes(buffer[:nbytes]).split(b"\0", 1)[0]
 
 
+def _outcome(op: Operation, port: CompletionPort | None, timeout: float | None) -> Any:
+    """Wait for ``op`` the way its style requires, then return its result."""
+    if port is not None:
+        # The port's only socket: its next packet is this operation's.
+        if port.dequeue(timeout) is not op:
+            raise ProgramError("GetQueuedCompletionStatus() error! no completion came")
+        return op.result()
+    # An event operation waits on its event; a routine one waits alertably on
+    # this thread, where its routine then runs.
+    return op.result(timeout)
+
+
 def run_sender(host: str, port: int, message: bytes, notify: str, out: Output = emit,
                hooks: Hooks = NO_HOOKS, timeout: float | None = None) -> int:
     """OverlappedSend_win.c: connect, send the message and its NUL, report the size."""
-    with Socket() as sock:
+    with Socket() as sock, contextlib.ExitStack() as resources:
         try:
             sock.connect((host, port))
         except OSError as exc:
             raise ProgramError(f"connect() error! {exc}") from exc
         hooks.connected()
-        data = message + b"\0"
-        event = Event() if notify == "event" else None
+        completion_port = None
+        event = None
+        if notify == "port":
+            completion_port = resources.enter_context(CompletionPort())
+            completion_port.associate(sock)
+        elif notify == "event":
+            event = resources.enter_context(Event())
+        routine = (lambda op: None) if notify == "routine" else None
         try:
-            try:
-                op: Operation = sock.send(data, event=event,
-                                          routine=(lambda op: None) if event is None else None)
-            except OSError as exc:
-                raise ProgramError(f"WSASend() error! {exc}") from exc
+            op: Operation = sock.send(message + b"\0", event=event, routine=routine)
             if not op.completed_immediately:
                 out(b"Background data send")
-            try:
-                # An event operation waits on its event; a routine one waits
-                # alertably on this thread, where its routine then runs.
-                sent = op.result(timeout)
-            except OSError as exc:
-                raise ProgramError(f"WSASend() error! {exc}") from exc
-        finally:
-            if event is not None:
-                event.close()
+            sent = _outcome(op, completion_port, timeout)
+        except OSError as exc:
+            raise ProgramError(f"WSASend() error! {exc}") from exc
     out(b"Send data size : %d " % sent)
     return 0
 
@@ -104,25 +114,30 @@ def run_receiver(port: int, host: str, notify: str, out: Output = emit,
         with conn:
             hooks.accepted(conn)
             buffer = bytearray(BUF_SIZE)
-            if notify == "event":
-                _receive_with_event(conn, buffer, out, hooks, timeout)
-            else:
+            if notify == "routine":
                 _receive_with_routine(conn, buffer, out, hooks, timeout)
+            else:
+                _receive(conn, buffer, notify, out, hooks, timeout)
     return 0
 
 
-def _receive_with_event(conn: Socket, buffer: bytearray, out: Output, hooks: Hooks,
-                        timeout: float | None) -> None:
-    with Event() as event:
+def _receive(conn: Socket, buffer: bytearray, notify: str, out: Output, hooks: Hooks,
+             timeout: float | None) -> None:
+    """OverlappedRecv_win.c, told by an event, or by a completion port."""
+    with contextlib.ExitStack() as resources:
+        completion_port = None
+        event = None
+        if notify == "port":
+            completion_port = resources.enter_context(CompletionPort())
+            completion_port.associate(conn)
+        else:
+            event = resources.enter_context(Event())
         try:
             op = conn.recv_into(buffer, event=event)
-        except OSError as exc:
-            raise ProgramError(f"WSARecv() error! {exc}") from exc
-        if not op.completed_immediately:
-            out(b"Background data receive")
-        hooks.recv_posted()
-        try:
-            received = op.result(timeout)
+            if not op.completed_immediately:
+                out(b"Background data receive")
+            hooks.recv_posted()
+            received = _outcome(op, completion_port, timeout)
         except OSError as exc:
             raise ProgramError(f"WSARecv() error! {exc}") from exc
     out(b"Received message : " + _text(buffer, received) + b" ")
@@ -154,6 +169,21 @@ def _receive_with_routine(conn: Socket, buffer: bytearray, out: Output, hooks: H
         raise ProgramError(f"WSARecv() error! the wait ended with {outcome.status.value}")
 
 
+def run_echo_server(host: str, port: int) -> int:
+    from .echo import EchoServer
+
+    try:
+        server = EchoServer((host, port))
+    except OSError as exc:
+        raise ProgramError(f"bind() error! {exc}") from exc
+    emit(b"echo server on %s port %d (Ctrl-C stops it)" % (host.encode(), server.address[1]))
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 < value < 65536:
@@ -179,6 +209,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     recv.add_argument("--notify", choices=NOTIFY_STYLES, default="event")
 
     sub.add_parser("demo", help="sender against receiver on loopback, in every style and case")
+
+    echo = sub.add_parser("echo", help="an echo server on a completion port (Ctrl-C stops it)")
+    echo.add_argument("port", type=_port)
+    echo.add_argument("--host", default="127.0.0.1")
     return parser.parse_args(argv)
 
 
@@ -190,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sender(args.host, args.port, message, args.notify)
         if args.command == "recv":
             return run_receiver(args.port, args.host, args.notify)
+        if args.command == "echo":
+            return run_echo_server(args.host, args.port)
         from .demo import run_demo
 
         return run_demo(emit)

@@ -1,7 +1,8 @@
 """``python -m winsock_ov demo``: the seed's sender against its receivers, for real.
 
-Every notification style of the receiver (event, completion routine) against
-every style of the sender, each in the two cases the seed describes:
+Every notification style of the receiver (event, completion routine, and the
+completion port the seed points on to) against every style of the sender,
+each in the two cases the seed describes:
 
 * pending: the receive is posted before any data arrives ("Background data
   receive", then the message when the I/O completes);
@@ -17,7 +18,15 @@ import select
 import threading
 from typing import Any, Callable
 
-from .cli import DEFAULT_MESSAGE, Hooks, Output, ProgramError, run_receiver, run_sender
+from .cli import (
+    DEFAULT_MESSAGE,
+    NOTIFY_STYLES,
+    Hooks,
+    Output,
+    ProgramError,
+    run_receiver,
+    run_sender,
+)
 from .sockets import Socket
 
 WAIT = 10.0  # seconds: the bound on every wait of the demo
@@ -27,6 +36,8 @@ SENT_LINE = b"Send data size : %d " % (len(DEFAULT_MESSAGE) + 1)
 EXPECTED_RECEIVER = {
     ("event", True): [b"Background data receive", MESSAGE_LINE],
     ("event", False): [MESSAGE_LINE],
+    ("port", True): [b"Background data receive", MESSAGE_LINE],
+    ("port", False): [MESSAGE_LINE],
     ("routine", True): [b"Background data receive", MESSAGE_LINE, b"Overlapped I/O Completed"],
     ("routine", False): [MESSAGE_LINE, b"Overlapped I/O Completed"],
 }
@@ -96,8 +107,8 @@ def run_case(receiver_notify: str, sender_notify: str, pending: bool
 
 def run_demo(out: Output) -> int:
     rows = []
-    for receiver_notify in ("event", "routine"):
-        for sender_notify in ("event", "routine"):
+    for receiver_notify in NOTIFY_STYLES:
+        for sender_notify in NOTIFY_STYLES:
             for pending in (True, False):
                 case = "pending" if pending else "immediate"
                 out(b"")

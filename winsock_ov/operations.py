@@ -262,9 +262,12 @@ class Operation:
         return self
 
     def _completed_at_once(self) -> None:
-        # Event style: Internal/InternalHigh hold the outcome now.  A routine still
-        # runs at the next alertable wait, and a port still gets a packet.
-        if self._notify is Notify.EVENT and registry.claim(self.address) is self:
+        # Internal/InternalHigh hold the outcome now.  A routine still runs at the
+        # next alertable wait, and a port still gets a packet, unless the socket
+        # skips packets on success (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS).
+        at_once = self._notify is Notify.EVENT or (
+            self._notify is Notify.PORT and self.socket._skip_on_success)
+        if at_once and registry.claim(self.address) is self:
             self._finish_from_overlapped()
 
     # --- finishing (exactly once, by whoever claimed the operation) --------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import select
 import socket as _pysocket
+import warnings
 from ctypes import byref, sizeof
 from typing import Any
 
 from . import _addresses
 from .errors import error_from_code, timeout_error
 from .event import Event
+from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
 from .operations import (
     Operation,
     RecvFromOperation,
@@ -28,6 +30,7 @@ from .raw import (
     WSA_FLAG_NO_HANDLE_INHERIT,
     WSA_FLAG_OVERLAPPED,
     WSADATA,
+    WSAEINVAL,
     WSAENOTSOCK,
     CancelIoEx,
     WSASocketW,
@@ -71,14 +74,16 @@ class Socket:
     (OperationAbortedError), and their memory stays owned until they do.
     """
 
-    __slots__ = ("__weakref__", "_handle", "_inflight", "_port", "family", "proto", "type")
+    __slots__ = ("__weakref__", "_handle", "_inflight", "_port", "_skip_on_success", "family",
+                 "proto", "type")
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  _handle: int | None = None) -> None:
         _ensure_winsock()
         self.family, self.type, self.proto = family, type, proto
         self._inflight: set[Operation] = set()
-        self._port: Any = None
+        self._port: Any = None  # the CompletionPort it is associated with
+        self._skip_on_success = False
         if _handle is None:
             _handle = WSASocketW(family, type, proto, None, 0,
                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT)
@@ -120,7 +125,18 @@ class Socket:
         return self.fileno()
 
     def _check_notification(self, event: Event | None, routine: Routine | None) -> None:
-        """Hook for completion ports, which refuse events and routines."""
+        if self._port is None:
+            return
+        if routine is not None:
+            # Windows answers WSAEINVAL for a completion routine on a socket
+            # associated with a completion port: refused before submitting.
+            error = error_from_code(WSAEINVAL)
+            error.strerror = ("a completion routine cannot be used on a socket associated "
+                              "with a completion port")
+            raise error
+        if event is not None:
+            raise ValueError("operations on a socket associated with a completion port "
+                             "complete through the port; event= does not apply")
 
     def close(self) -> None:
         """Cancel the operations in flight, then close the socket."""
@@ -142,8 +158,6 @@ class Socket:
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:
-            import warnings
-
             warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2)
             self.close()
 
@@ -234,6 +248,29 @@ class Socket:
         """WSARecvFrom up to ``nbytes``; result() is (bytes, address)."""
         return RecvFromOperation(self, nbytes, flags=flags, event=event,  # type: ignore[return-value]
                                  routine=routine).start()
+
+    def accept_ex(self, accept_socket: Socket | None = None, *, recv_nbytes: int = 0,
+                  event: Event | None = None) -> AcceptOperation:
+        """AcceptEx on this listening socket; result() is (socket, remote_address).
+
+        ``accept_socket`` defaults to a new socket of the same kind; with
+        ``recv_nbytes``, the operation completes once that much data came too.
+        """
+        return AcceptOperation(self, accept_socket, recv_nbytes=recv_nbytes,  # type: ignore[return-value]
+                               event=event).start()
+
+    def connect_ex(self, address: Any, data: Any = b"", *,
+                   event: Event | None = None) -> ConnectOperation:
+        """ConnectEx to ``address`` (binding first if unbound), sending ``data`` with it.
+
+        Unlike socket.connect_ex, this returns an operation: result() is the
+        number of bytes of ``data`` sent, or raises (ConnectionRefusedError, ...).
+        """
+        return ConnectOperation(self, address, data, event=event).start()  # type: ignore[return-value]
+
+    def disconnect_ex(self, flags: int = 0, *, event: Event | None = None) -> DisconnectOperation:
+        """DisconnectEx: end the connection, keeping the socket (TF_REUSE_SOCKET to reuse it)."""
+        return DisconnectOperation(self, flags, event=event).start()  # type: ignore[return-value]
 
     def recvfrom_into(self, buffers: Any, nbytes: int | None = None, *, flags: int = 0,
                       event: Event | None = None,

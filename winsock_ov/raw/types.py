@@ -406,6 +406,7 @@ LPFN_ACCEPTEX = _FUNCTYPE(
     DWORD,  # dwRemoteAddressLength
     LPDWORD,  # lpdwBytesReceived
     LPOVERLAPPED,
+    use_last_error=True,
 )
 LPFN_CONNECTEX = _FUNCTYPE(
     BOOL,
@@ -416,6 +417,7 @@ LPFN_CONNECTEX = _FUNCTYPE(
     DWORD,  # dwSendDataLength
     LPDWORD,  # lpdwBytesSent
     LPOVERLAPPED,
+    use_last_error=True,
 )
 LPFN_GETACCEPTEXSOCKADDRS = _FUNCTYPE(
     None,
@@ -434,6 +436,7 @@ LPFN_DISCONNECTEX = _FUNCTYPE(
     LPOVERLAPPED,
     DWORD,  # dwFlags
     DWORD,  # dwReserved
+    use_last_error=True,
 )
 LPFN_TRANSMITFILE = _FUNCTYPE(
     BOOL,
@@ -444,6 +447,7 @@ LPFN_TRANSMITFILE = _FUNCTYPE(
     LPOVERLAPPED,
     LPTRANSMIT_FILE_BUFFERS,
     DWORD,  # dwReserved (dwFlags)
+    use_last_error=True,
 )
 
 __all__ = [

@@ -1,0 +1,400 @@
+"""Completion ports: one packet per operation, dequeued as the operation itself."""
+
+from __future__ import annotations
+
+import gc
+import random
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import close_and_settle
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from support import WAIT, tcp_pair
+
+import winsock_ov
+from winsock_ov import CompletionPort, OperationAbortedError, Posted
+
+pytestmark = pytest.mark.windows
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def port() -> Any:
+    with CompletionPort() as completion_port:
+        yield completion_port
+
+
+def associated_pair(port: CompletionPort, **options: Any) -> tuple[Any, Any]:
+    client, server = tcp_pair()
+    port.associate(client, **options)
+    port.associate(server, **options)
+    return client, server
+
+
+def collect(port: CompletionPort, count: int) -> list[Any]:
+    """Dequeue until ``count`` completions came (failing after WAIT seconds without one)."""
+    got: list[Any] = []
+    while len(got) < count:
+        batch = port.dequeue_many(timeout=WAIT)
+        assert batch, f"only {len(got)} of {count} completions arrived"
+        got += batch
+    return got
+
+
+def test_immediate_success_still_queues_exactly_one_packet(port: CompletionPort) -> None:
+    client, server = associated_pair(port)
+    try:
+        op = client.send(b"at once")
+        assert op.completed_immediately
+        ref = weakref.ref(op)
+        before = winsock_ov.pending_operations()
+        del op
+        gc.collect()
+        assert ref() is not None and winsock_ov.pending_operations() == before, \
+            "released before its packet was dequeued"
+        dequeued = port.dequeue(timeout=WAIT)
+        assert dequeued is ref()
+        assert dequeued.result() == 7
+        assert port.dequeue(timeout=0) is None, "a second packet for one operation"
+    finally:
+        close_and_settle_port(port, client, server)
+
+
+def test_skip_on_success_is_used_only_when_it_suppresses_packets(port: CompletionPort) -> None:
+    client, server = associated_pair(port, skip_on_success=True)
+    try:
+        op = client.send(b"at once")
+        assert op.completed_immediately
+        if client._skip_on_success:
+            assert op.done and op.result() == 7
+            assert port.dequeue(timeout=0) is None
+        else:
+            assert port.dequeue(timeout=WAIT) is op
+        receive = server.recv(16)
+        if not (receive.completed_immediately and server._skip_on_success):
+            assert collect(port, 1) == [receive]
+        assert receive.result() == b"at once"
+    finally:
+        close_and_settle_port(port, client, server)
+
+
+def close_and_settle_port(port: CompletionPort, *sockets: Any) -> None:
+    """Close the sockets and dequeue what their closing aborted."""
+    from winsock_ov._registry import registry
+
+    for sock in sockets:
+        sock.close()
+    mine = [op for op in registry.operations() if getattr(op, "socket", None) in sockets]
+    while any(op.address in registry for op in mine):
+        assert port.dequeue_many(timeout=WAIT), "an aborted operation never reported"
+
+
+def test_dequeue_many_returns_finished_operations_and_posted_values(port: CompletionPort) -> None:
+    client, server = associated_pair(port)
+    try:
+        receives = [server.recv(1) for _ in range(3)]
+        port.post("wake up", key=7, nbytes=3)
+        client.send(b"abc")
+        got = collect(port, 5)
+        posted = [item for item in got if isinstance(item, Posted)]
+        assert [(p.value, p.key, p.nbytes) for p in posted] == [("wake up", 7, 3)]
+        assert sorted(op.result() for op in receives) == [b"a", b"b", b"c"]
+        assert all(op in got for op in receives)
+    finally:
+        close_and_settle_port(port, client, server)
+
+
+def test_closing_aborts_pending_recv_send_and_accept_once_then_the_port_is_empty(
+        port: CompletionPort) -> None:
+    client, server = associated_pair(port)
+    listener = winsock_ov.Socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port.associate(listener)
+    recv = client.recv(64)
+    send = client.send(bytes(32 * 1024 * 1024))  # the server never reads
+    accept = listener.accept_ex()
+    assert not (recv.done or send.done or accept.done)
+    client.close()
+    listener.close()
+    got = collect(port, 3)
+    assert sorted(map(id, got)) == sorted(map(id, [recv, send, accept]))
+    for op in got:
+        assert isinstance(op.exception(), OperationAbortedError), op
+    assert accept.accept_socket.closed, "the accept socket it made is closed on failure"
+    assert port.dequeue(timeout=0) is None
+    server.close()
+
+
+def test_accept_ex_and_connect_ex_connect_both_ways_with_first_data(port: CompletionPort) -> None:
+    listener = winsock_ov.Socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port.associate(listener)
+    client = winsock_ov.Socket()
+    port.associate(client)
+    accept = listener.accept_ex(recv_nbytes=5)
+    connect = client.connect_ex(listener.getsockname(), b"first")
+    collect(port, 2)
+    accepted, remote = accept.result()
+    assert connect.result() == 5
+    assert accept.data == b"first"
+    assert remote == client.getsockname()
+    assert accept.local_address == listener.getsockname()
+    assert accepted.getpeername() == client.getsockname(), "SO_UPDATE_ACCEPT_CONTEXT"
+    assert client.getpeername() == listener.getsockname(), "SO_UPDATE_CONNECT_CONTEXT"
+    port.associate(accepted)
+    receive = client.recv(5)
+    accepted.send(b"reply")
+    collect(port, 2)
+    assert receive.result() == b"reply"
+    close_and_settle_port(port, client, accepted, listener)
+
+
+def test_accept_ex_and_connect_ex_over_ipv6_with_events() -> None:
+    from winsock_ov.raw import AF_INET6
+
+    with winsock_ov.Socket(AF_INET6) as listener, winsock_ov.Socket(AF_INET6) as client:
+        listener.bind(("::1", 0))
+        listener.listen(1)
+        accept = listener.accept_ex()
+        connect = client.connect_ex(listener.getsockname())
+        assert connect.result(WAIT) == 0
+        accepted, remote = accept.result(WAIT)
+        with accepted:
+            assert remote[:2] == client.getsockname()[:2]
+            done = accepted.disconnect_ex()
+            assert done.result(WAIT) is None
+            assert client.recv(1).result(WAIT) == b"", "DisconnectEx ends the connection"
+
+
+def test_connect_ex_to_a_closed_port_is_refused(port: CompletionPort) -> None:
+    probe = winsock_ov.Socket()
+    probe.bind(("127.0.0.1", 0))
+    address = probe.getsockname()
+    probe.close()
+    client = winsock_ov.Socket()
+    port.associate(client)
+    op = client.connect_ex(address)
+    assert port.dequeue(timeout=WAIT) is op
+    with pytest.raises(ConnectionRefusedError) as exc:
+        op.result()
+    assert exc.value.winerror == 10061
+    client.close()
+
+
+@pytest.mark.parametrize("how", ["cancel", "close"])
+def test_connect_ex_stopped_midway_completes_exactly_once(port: CompletionPort, how: str) -> None:
+    # A listener whose backlog is full leaves further connection attempts pending.
+    listener = winsock_ov.Socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    fillers = []
+    pending = None
+    for _ in range(16):
+        client = winsock_ov.Socket()
+        port.associate(client)
+        op = client.connect_ex(listener.getsockname())
+        batch = port.dequeue_many(timeout=0.5)
+        if op in batch:
+            fillers.append(client)
+            continue
+        pending = (client, op)
+        break
+    assert pending is not None, "the backlog never filled"
+    client, op = pending
+    if how == "cancel":
+        assert op.cancel()
+    else:
+        client.close()
+    got = collect(port, 1)
+    assert got == [op]
+    assert isinstance(op.exception(), OperationAbortedError)
+    assert port.dequeue(timeout=0) is None
+    close_and_settle_port(port, client, listener, *fillers)
+
+
+def test_thousands_of_cancelled_receives_each_report_once_memory_and_handles_flat(
+        port: CompletionPort) -> None:
+    from test_leaks import handle_gauge
+
+    pairs = [associated_pair(port) for _ in range(100)]
+    rng = random.Random(5)
+
+    def round_trip() -> tuple[int, int]:
+        receives = [server.recv(8) for _, server in pairs]
+        issued = list(receives)
+        for (client, _), op in zip(pairs, receives):
+            if rng.random() < 0.5:
+                op.cancel()
+            else:
+                issued.append(client.send(b"12345678"))
+        got = collect(port, len(issued))
+        assert sorted(map(id, got)) == sorted(map(id, issued)), "lost or doubled packets"
+        return len(issued), len(got)
+
+    try:
+        for _ in range(3):
+            round_trip()
+        gc.collect()
+        tracemalloc.start()
+        handles = handle_gauge()
+        before, _ = tracemalloc.get_traced_memory()
+        totals = [round_trip() for _ in range(30)]
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        issued, dequeued = map(sum, zip(*totals))
+        assert issued == dequeued > 3000
+        assert after - before < 128 * 1024, (before, after)
+        assert handle_gauge() - handles <= 2
+        assert port.dequeue(timeout=0) is None
+    finally:
+        close_and_settle_port(port, *[s for pair in pairs for s in pair])
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-X", "dev", "-c", textwrap.dedent(code)], cwd=REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=6 * WAIT)
+
+
+def test_closing_the_port_or_exiting_with_operations_pending_is_clean() -> None:
+    result = run_python("""
+        import sys
+        sys.path.insert(0, "tests")
+        import winsock_ov
+        from support import tcp_pair
+        first = winsock_ov.CompletionPort()
+        client, server = tcp_pair()
+        first.associate(client)
+        pending = [client.recv(8), client.recv(8)]
+        first.close()  # cancels, collects what it can
+        print("after port close:", winsock_ov.pending_operations(), [op.done for op in pending])
+        second = winsock_ov.CompletionPort()
+        second.associate(server)
+        server.recv(8), server.send(bytes(32 * 1024 * 1024))
+        second.post("never dequeued")
+        print("exiting with", winsock_ov.pending_operations(), "pending")
+        client.close()
+        server.close()
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["after port close: 0 [True, True]",
+                                          "exiting with 3 pending"]
+    assert result.stderr == ""
+
+
+class PortMachine(RuleBasedStateMachine):
+    """Random starts, cancels, closes, posts and dequeues on one port.
+
+    Invariant: every started operation (and posted packet) is reported exactly
+    once, and nothing is reported that was not started.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = CompletionPort()
+        self.pairs = [associated_pair(self.port) for _ in range(2)]
+        self.started: dict[int, Any] = {}
+        self.reported: dict[int, int] = {}
+
+    def _start(self, op: Any) -> None:
+        self.started[id(op)] = op
+
+    def _report(self, items: list[Any]) -> None:
+        for item in items:
+            assert id(item) in self.started, f"reported but never started: {item!r}"
+            self.reported[id(item)] = self.reported.get(id(item), 0) + 1
+
+    @rule(pair=st.integers(0, 1), size=st.integers(0, 16))
+    def start_recv(self, pair: int, size: int) -> None:
+        _, server = self.pairs[pair]
+        if not server.closed:
+            self._start(server.recv(size))
+
+    @rule(pair=st.integers(0, 1), data=st.binary(max_size=16))
+    def start_send(self, pair: int, data: bytes) -> None:
+        client, _ = self.pairs[pair]
+        if not client.closed:
+            self._start(client.send(data))
+
+    @rule(value=st.integers())
+    def post(self, value: int) -> None:
+        self._start(self.port.post(value))
+
+    @precondition(lambda self: any(not getattr(op, "done", True) for op in self.started.values()))
+    @rule(choice=st.randoms(use_true_random=False))
+    def cancel(self, choice: random.Random) -> None:
+        pending = [op for op in self.started.values() if not getattr(op, "done", True)]
+        choice.choice(pending).cancel()
+
+    @rule(pair=st.integers(0, 1))
+    def close_pair(self, pair: int) -> None:
+        client, server = self.pairs[pair]
+        client.close()
+        server.close()
+        self.pairs[pair] = associated_pair(self.port)
+
+    @rule()
+    def dequeue(self) -> None:
+        self._report(self.port.dequeue_many(timeout=0))
+
+    @invariant()
+    def reported_at_most_once(self) -> None:
+        assert all(count == 1 for count in self.reported.values())
+
+    def teardown(self) -> None:
+        for client, server in self.pairs:
+            client.close()
+            server.close()
+        while len(self.reported) < len(self.started):
+            batch = self.port.dequeue_many(timeout=WAIT)
+            assert batch, f"{len(self.started) - len(self.reported)} never reported"
+            self._report(batch)
+        assert all(count == 1 for count in self.reported.values())
+        assert self.port.dequeue(timeout=0) is None
+        self.port.close()
+
+
+TestPortMachine = PortMachine.TestCase
+TestPortMachine.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+
+
+def test_echo_server_echoes_many_connections_then_stops_cleanly() -> None:
+    from support import Worker
+
+    from winsock_ov.echo import EchoServer
+
+    server = EchoServer()
+    worker = Worker(server.serve, name="echo")
+    worker.start()
+    clients = []
+    try:
+        for _ in range(64):
+            client = winsock_ov.Socket()
+            client.connect(server.address)
+            clients.append(client)
+        messages = [b"message %03d " % i * (i + 1) for i in range(64)]
+        receives = [client.recv(len(m)) for client, m in zip(clients, messages)]
+        for client, message in zip(clients, messages):
+            client.send(message)
+        for client, message, receive in zip(clients, messages, receives):
+            echoed = receive.result(WAIT)
+            while len(echoed) < len(message):
+                echoed += client.recv(len(message) - len(echoed)).result(WAIT)
+            assert echoed == message
+    finally:
+        server.stop()
+        worker.result()
+        close_and_settle(*clients)
+    assert server.listener.closed and server.port.closed
+    assert server.echoed == sum(len(m) for m in messages)

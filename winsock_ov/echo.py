@@ -1,0 +1,92 @@
+"""An echo server on a completion port: the shape of an IOCP server, in one thread.
+
+The listening socket keeps a few AcceptEx operations posted; each accepted
+connection alternates one receive and one send of what was received; every
+completion of every socket comes back through one ``dequeue_many`` loop.
+
+    server = EchoServer(("127.0.0.1", 9190))
+    server.serve()            # until server.stop() is called from another thread
+
+``python -m winsock_ov echo PORT`` runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .extensions import AcceptOperation
+from .iocp import CompletionPort, Posted
+from .operations import Operation, RecvOperation, SendOperation
+from .sockets import Socket
+
+__all__ = ["EchoServer"]
+
+_STOP = object()
+
+
+class EchoServer:
+    def __init__(self, address: tuple[str, int] = ("127.0.0.1", 0), *, backlog: int = 128,
+                 accepts: int = 4, bufsize: int = 65536) -> None:
+        self.port = CompletionPort()
+        self.listener = Socket()
+        self.listener.bind(address)
+        self.listener.listen(backlog)
+        self.port.associate(self.listener)
+        self.bufsize = bufsize
+        self.connections: set[Socket] = set()
+        self.echoed = 0  # bytes sent back, in all
+        for _ in range(accepts):
+            self.listener.accept_ex()
+
+    @property
+    def address(self) -> Any:
+        return self.listener.getsockname()
+
+    def stop(self) -> None:
+        """Make ``serve()`` return (safe from any thread)."""
+        self.port.post(_STOP)
+
+    def serve(self, poll_seconds: float = 0.5) -> None:
+        """Handle completions until ``stop()``; then close every socket and the port.
+
+        Waits at most ``poll_seconds`` at a time, so Ctrl-C is seen.
+        """
+        try:
+            while True:
+                for done in self.port.dequeue_many(timeout=poll_seconds):
+                    if isinstance(done, Posted) and done.value is _STOP:
+                        return
+                    if isinstance(done, Operation):
+                        self._handle(done)
+        finally:
+            self.close()
+
+    def _handle(self, op: Operation) -> None:
+        if isinstance(op, AcceptOperation):
+            if op.exception() is None:
+                connection, _ = op.result()
+                self.port.associate(connection)
+                self.connections.add(connection)
+                connection.recv(self.bufsize)
+                self.listener.accept_ex()
+        elif op.exception() is not None:  # reset, or aborted by close()
+            self._drop(op.socket)
+        elif isinstance(op, RecvOperation):
+            data = op.result()
+            if data:
+                op.socket.send(data)
+            else:
+                self._drop(op.socket)  # the client closed: EOF
+        elif isinstance(op, SendOperation):
+            self.echoed += op.result()
+            op.socket.recv(self.bufsize)
+
+    def _drop(self, connection: Socket) -> None:
+        self.connections.discard(connection)
+        connection.close()
+
+    def close(self) -> None:
+        for connection in list(self.connections):
+            self._drop(connection)
+        self.listener.close()
+        self.port.close()

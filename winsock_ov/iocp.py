@@ -1,0 +1,298 @@
+"""I/O completion ports: the operations of many sockets, reported through one queue.
+
+How it fits together: ``CompletionPort.associate(sock)`` ties a socket to the
+port (CreateIoCompletionPort), after which every operation started on it is a
+*port* operation: Windows queues one packet per operation when it completes,
+carrying the address of its OVERLAPPED, even when the operation completed
+within the submitting call.  ``dequeue()`` (GetQueuedCompletionStatus) and
+``dequeue_many()`` (GetQueuedCompletionStatusEx) turn packets back into the
+finished operation objects.  The registry keeps each operation until its packet
+is dequeued, so a stale packet can never be taken for a newer operation that
+happens to reuse the same memory.
+
+With ``skip_on_success=True`` (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS), operations
+that complete within the call queue no packet and are finished at once; the
+mode is used only after a probe has shown that this system honours it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import threading
+import time
+from ctypes import addressof, byref, sizeof
+from typing import Any, NamedTuple, Union
+
+from ._registry import registry
+from .errors import error_from_code
+from .operations import Operation
+from .raw import (
+    DWORD,
+    ERROR_ABANDONED_WAIT_0,
+    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
+    INVALID_HANDLE_VALUE,
+    LPOVERLAPPED,
+    OVERLAPPED,
+    OVERLAPPED_ENTRY,
+    ULONG,
+    ULONG_PTR,
+    WAIT_IO_COMPLETION,
+    WAIT_TIMEOUT,
+    CloseHandle,
+    CreateIoCompletionPort,
+    GetQueuedCompletionStatus,
+    GetQueuedCompletionStatusEx,
+    PostQueuedCompletionStatus,
+    SetFileCompletionNotificationModes,
+)
+from .waits import milliseconds, raise_routine_errors
+
+__all__ = ["CompletionPort", "Packet", "Posted", "skip_on_success_supported"]
+
+_STATUS_MASK = 0xFFFFFFFF
+# OVERLAPPED_ENTRY read without ctypes attribute access: key, overlapped, Internal, bytes.
+_ENTRY = struct.Struct("@PPPI")
+_ENTRY_STRIDE = sizeof(OVERLAPPED_ENTRY)
+assert _ENTRY.size <= _ENTRY_STRIDE
+
+
+class Packet(NamedTuple):
+    """A packet that is not one of this process's operations (posted by raw code)."""
+
+    key: int
+    nbytes: int
+    overlapped: int  # the address it carried (0 for none)
+
+
+class Posted:
+    """A user packet from ``CompletionPort.post()``; ``value`` is what was posted.
+
+    It owns an OVERLAPPED of its own, held by the registry until dequeued.
+    """
+
+    __slots__ = ("__weakref__", "_ov", "address", "key", "nbytes", "value")
+
+    def __init__(self, value: Any, key: int, nbytes: int) -> None:
+        self._ov = OVERLAPPED()
+        self.address = addressof(self._ov)
+        self.value, self.key, self.nbytes = value, key, nbytes
+
+    def _poll(self) -> None:
+        """Nothing to observe: a posted packet ends only when dequeued."""
+
+    def _cancel_for_exit(self) -> None:
+        """Nothing to cancel."""
+
+    def __repr__(self) -> str:
+        return f"<Posted value={self.value!r} key={self.key} nbytes={self.nbytes}>"
+
+
+Completion = Union[Operation, Posted, Packet]
+
+
+class CompletionPort:
+    """An I/O completion port (CreateIoCompletionPort).
+
+    ``concurrency`` is the number of threads Windows lets run at once on this
+    port (0: as many as processors).  Close it (or use ``with``) when done.
+    """
+
+    def __init__(self, concurrency: int = 0) -> None:
+        self._handle: int | None = int(CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0,
+                                                              concurrency))
+        self._local = threading.local()  # each thread's OVERLAPPED_ENTRY array
+
+    @property
+    def handle(self) -> int:
+        if self._handle is None:
+            raise ValueError("I/O operation on a closed CompletionPort")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    # --- sockets ----------------------------------------------------------------------
+
+    def associate(self, sock: Any, key: int = 0, *, skip_on_success: bool = False) -> bool:
+        """Tie ``sock`` to this port; its operations then complete here.
+
+        Returns whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: only
+        if asked for and ``skip_on_success_supported()``.  A socket can belong
+        to one port only, and must have no operation in flight when tied.
+        """
+        if sock._port is not None:
+            raise ValueError("the socket is already associated with a completion port")
+        if sock._inflight:
+            raise ValueError("the socket has operations in flight; associate it before "
+                             "starting any")
+        CreateIoCompletionPort(sock.fileno(), self.handle, key, 0)
+        sock._port = self
+        skip = bool(skip_on_success) and skip_on_success_supported()
+        if skip:
+            SetFileCompletionNotificationModes(sock.fileno(),
+                                               FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+        sock._skip_on_success = skip
+        return skip
+
+    # --- packets ------------------------------------------------------------------------
+
+    def post(self, value: Any = None, *, key: int = 0, nbytes: int = 0) -> Posted:
+        """Queue a user packet (PostQueuedCompletionStatus); dequeue returns it."""
+        posted = Posted(value, key, nbytes)
+        registry.add(posted)
+        try:
+            PostQueuedCompletionStatus(self.handle, nbytes, key, byref(posted._ov))
+        except BaseException:
+            registry.claim(posted.address)
+            raise
+        return posted
+
+    def dequeue(self, timeout: float | None = None) -> Completion | None:
+        """One packet (GetQueuedCompletionStatus), or None once ``timeout`` passed.
+
+        An operation comes back finished: its ``result()`` returns or raises at once.
+        """
+        nbytes, key, overlapped = DWORD(), ULONG_PTR(), LPOVERLAPPED()
+        try:
+            GetQueuedCompletionStatus(self.handle, byref(nbytes), byref(key), byref(overlapped),
+                                      milliseconds(timeout))
+        except OSError as exc:
+            if exc.winerror == WAIT_TIMEOUT:
+                return None
+            raise self._dequeue_error(exc) from exc
+        # FALSE with a packet means the I/O failed: its status is in its OVERLAPPED.
+        address = ctypes.cast(overlapped, ctypes.c_void_p).value or 0
+        return self._completion(address, int(key.value), int(nbytes.value), None)
+
+    def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
+                     alertable: bool = False) -> list[Completion]:
+        """Up to ``max_entries`` packets in one call (GetQueuedCompletionStatusEx).
+
+        Empty once ``timeout`` passed, or (``alertable``) when completion
+        routines ran instead, whose exceptions are then raised.
+        """
+        if not 1 <= max_entries <= 0xFFFF:
+            raise ValueError(f"max_entries must be 1..65535, not {max_entries}")
+        entries = self._entries(max_entries)
+        removed = ULONG()
+        try:
+            GetQueuedCompletionStatusEx(self.handle, entries, max_entries, byref(removed),
+                                        milliseconds(timeout), bool(alertable))
+        except OSError as exc:
+            if exc.winerror == WAIT_IO_COMPLETION:
+                raise_routine_errors()
+                return []
+            if exc.winerror == WAIT_TIMEOUT:
+                return []
+            raise self._dequeue_error(exc) from exc
+        view = memoryview(entries).cast("B")
+        completions = []
+        for index in range(removed.value):
+            key, address, internal, nbytes = _ENTRY.unpack_from(view, index * _ENTRY_STRIDE)
+            completions.append(self._completion(address or 0, key, nbytes,
+                                                internal & _STATUS_MASK))
+        return completions
+
+    def _entries(self, count: int) -> Any:
+        entries = getattr(self._local, "entries", None)
+        if entries is None or len(entries) < count:
+            entries = self._local.entries = (OVERLAPPED_ENTRY * count)()
+        return entries
+
+    @staticmethod
+    def _completion(address: int, key: int, nbytes: int, status: int | None) -> Completion:
+        item = registry.claim(address) if address else None
+        if item is None:
+            return Packet(key, nbytes, address)
+        if isinstance(item, Posted):
+            return item
+        if status is None:
+            item._finish_from_overlapped()
+        else:
+            item._finish_from_packet(status, nbytes)
+        return item  # type: ignore[no-any-return]
+
+    def _dequeue_error(self, exc: OSError) -> OSError:
+        if exc.winerror == ERROR_ABANDONED_WAIT_0:
+            return error_from_code(exc.winerror)  # the port was closed during the wait
+        return exc
+
+    # --- closing --------------------------------------------------------------------------
+
+    def close(self, drain_seconds: float = 2.0) -> None:
+        """Cancel this port's pending operations, collect them, then close.
+
+        Operations still not reported after ``drain_seconds`` stay owned by the
+        registry for good (leaked on purpose): Windows may still write to them.
+        """
+        if self._handle is None:
+            return
+        mine = [op for op in registry.operations()
+                if isinstance(op, Operation) and op.socket._port is self]
+        for op in mine:
+            op.cancel()
+        deadline = time.monotonic() + drain_seconds
+        while any(op.address in registry for op in mine) and time.monotonic() < deadline:
+            self.dequeue_many(timeout=max(0.0, deadline - time.monotonic()))
+        for op in mine:
+            if op.address in registry:
+                registry.leak(op)
+        handle, self._handle = self._handle, None
+        CloseHandle(handle)
+
+    def __enter__(self) -> CompletionPort:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CompletionPort {'closed' if self._handle is None else hex(self._handle)}>"
+
+
+_skip_supported: bool | None = None
+
+
+def skip_on_success_supported() -> bool:
+    """Whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS really suppresses packets here.
+
+    Probed once per process on a loopback pair: a send that completes within
+    the call must then queue no packet.  (Wine's behaviour may differ from
+    Windows'; trusting the flag blindly would finish an operation twice.)
+    """
+    global _skip_supported
+    if _skip_supported is None:
+        _skip_supported = _probe_skip_on_success()
+    return _skip_supported
+
+
+def _probe_skip_on_success() -> bool:
+    from .sockets import Socket
+
+    with CompletionPort() as port, Socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with Socket() as client:
+            client.connect(listener.getsockname())
+            server, _ = listener.accept(timeout=10.0)
+            with server:
+                port.associate(client)  # plain: every completion queues a packet
+                try:
+                    SetFileCompletionNotificationModes(client.fileno(),
+                                                       FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+                except OSError:
+                    return False
+                op = client.send(b"probe")
+                if not op.completed_immediately:
+                    port.dequeue(timeout=10.0)
+                    return False  # inconclusive: do without the mode
+                # Packets of immediate completions are queued at once; the margin
+                # covers an emulation that queues them a little later.
+                packet = port.dequeue(timeout=0.1)
+                if packet is op:
+                    return False
+                if registry.claim(op.address) is op:  # no packet will come for it
+                    op._finish_from_overlapped()
+                return packet is None
