@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from support import WAIT
 
 from winsock_ov._buffers import PinnedBuffers
+from winsock_ov.raw import WSABUF
 
 KINDS = ["bytes", "bytearray", "memoryview", "slice", "array", "mmap"]
 
@@ -45,8 +46,10 @@ buffers = st.lists(st.tuples(st.sampled_from(KINDS), st.binary(max_size=300)),
 
 
 def wsabuf_spans(pinned: PinnedBuffers) -> list[tuple[int, int]]:
-    return [(ctypes.cast(entry.buf, ctypes.c_void_p).value or 0, entry.len)
-            for entry in pinned.wsabufs]
+    """What Winsock reads: ``count`` WSABUFs starting at ``wsabufs``."""
+    first = ctypes.addressof(pinned.wsabufs)
+    entries = (WSABUF * pinned.count).from_address(first)
+    return [(ctypes.cast(entry.buf, ctypes.c_void_p).value or 0, entry.len) for entry in entries]
 
 
 @given(buffers)

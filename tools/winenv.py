@@ -534,7 +534,10 @@ def cmd_bench(env: Env, args: argparse.Namespace) -> int:
     if not bench.is_file():
         raise StepError("bench: tools/bench.py does not exist yet")
     provision(env, [args.python])
-    return run_windows_python(env, args.python, [windows_path(bench), *args.bench_args],
+    results = env.cache / "bench" / f"bench-{args.python}.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    return run_windows_python(env, args.python, [windows_path(bench), "--json",
+                                                 windows_path(results), *args.bench_args],
                               timeout=3600)
 
 

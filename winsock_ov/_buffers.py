@@ -11,6 +11,7 @@ into the caller's object, be it bytes, bytearray, memoryview slice, array or mma
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 from collections.abc import Sequence
 from ctypes import POINTER, Structure, c_char_p, c_int, c_ssize_t, c_void_p, py_object
@@ -61,9 +62,18 @@ def as_buffer_list(buffers: Any) -> list[Any]:
     return [buffers]
 
 
+@functools.lru_cache(maxsize=64)
+def _wsabuf_array(count: int) -> Any:
+    return WSABUF * count
+
+
 def build_wsabufs(spans: Sequence[tuple[int, int]]) -> Any:
-    """A WSABUF array holding each (address, length), in order."""
-    array = (WSABUF * len(spans))()
+    """WSABUFs holding each (address, length), in order: one WSABUF, or an array."""
+    if len(spans) == 1:  # the common case: one WSABUF, no array type
+        array = WSABUF()
+        _WSABUF_LAYOUT.pack_into(array, 0, spans[0][1], spans[0][0])
+        return array
+    array = _wsabuf_array(len(spans))()
     for index, (address, length) in enumerate(spans):
         _WSABUF_LAYOUT.pack_into(array, index * _WSABUF_LAYOUT.size, length, address)
     return array
@@ -80,46 +90,36 @@ class PinnedBuffers:
 
     def __init__(self, buffers: Any, *, writable: bool, limit: int | None = None) -> None:
         objects = as_buffer_list(buffers)
+        flags = PyBUF_WRITABLE if writable else PyBUF_SIMPLE
         self._views: list[Py_buffer] = []
         spans = []
+        total = 0
         try:
             for index, obj in enumerate(objects):
-                view = self._export(obj, index, writable)
+                view = Py_buffer()
+                try:
+                    _get_buffer(obj, view, flags)
+                except (BufferError, TypeError) as exc:
+                    raise _refusal(obj, index, writable, exc) from exc
                 self._views.append(view)
                 spans.append((view.buf or 0, view.len))
+                total += view.len
         except BaseException:
             self.release()
             raise
         if limit is not None:
-            if limit > sum(length for _, length in spans):
+            if limit > total:
                 self.release()
                 raise ValueError(f"nbytes ({limit}) is greater than the length of the buffers")
-            spans = _truncate(spans, limit)
-        self.spans = spans  # (address, length) of each buffer, in order
-        self.total = sum(length for _, length in spans)
-        if any(length > MAX_LENGTH for _, length in spans) or self.total > MAX_LENGTH:
+            spans, total = _truncate(spans, limit), limit
+        if total > MAX_LENGTH:  # then no single buffer is over it either
             self.release()
             raise ValueError(f"buffers longer than {MAX_LENGTH} bytes (4 GiB - 1) in all "
                              "cannot be described to Winsock")
+        self.spans = spans  # (address, length) of each buffer, in order
+        self.total = total
         self.count = len(spans)
         self.wsabufs = build_wsabufs(spans)
-
-    @staticmethod
-    def _export(obj: Any, index: int, writable: bool) -> Py_buffer:
-        if isinstance(obj, str):
-            raise TypeError(f"buffer {index}: a bytes-like object is required, not 'str'")
-        view = Py_buffer()
-        try:
-            _get_buffer(obj, view, PyBUF_WRITABLE if writable else PyBUF_SIMPLE)
-        except BufferError as exc:
-            if writable and _is_readonly(obj):
-                raise TypeError(f"buffer {index}: a writable bytes-like object is required, "
-                                f"not read-only {type(obj).__name__}") from exc
-            raise ValueError(f"buffer {index}: {exc}") from exc
-        except TypeError as exc:
-            raise TypeError(f"buffer {index}: a bytes-like object is required, "
-                            f"not '{type(obj).__name__}'") from exc
-        return view
 
     def release(self) -> None:
         """End the exports; a bytearray can be resized again afterwards."""
@@ -132,6 +132,17 @@ class PinnedBuffers:
         # registry holds every pending operation, and the operation holds this.
         if getattr(self, "_views", None):
             self.release()
+
+
+def _refusal(obj: Any, index: int, writable: bool, exc: Exception) -> Exception:
+    """The error for an object PyObject_GetBuffer would not export."""
+    kind = type(obj).__name__
+    if isinstance(exc, TypeError):
+        return TypeError(f"buffer {index}: a bytes-like object is required, not '{kind}'")
+    if writable and _is_readonly(obj):
+        return TypeError(f"buffer {index}: a writable bytes-like object is required, "
+                         f"not read-only {kind}")
+    return ValueError(f"buffer {index}: {exc}")
 
 
 def _is_readonly(obj: Any) -> bool:

@@ -40,6 +40,7 @@ from .raw import (
     SYNCHRONIZE,
     WAIT_OBJECT_0,
     WAIT_TIMEOUT,
+    WSAENOTSOCK,
     CancelIoEx,
     CloseHandle,
     GetCurrentThreadId,
@@ -202,7 +203,8 @@ class Operation:
             raise TypeError(f"routine must be callable, not {type(routine).__name__}")
         if event is not None and not isinstance(event, Event):
             raise TypeError(f"event must be an Event, not {type(event).__name__}")
-        sock._check_notification(event, routine)
+        if sock._port is not None:
+            sock._check_port_notification(event, routine)
         self.socket = sock
         self._ov = OVERLAPPED()
         self.address = addressof(self._ov)
@@ -236,11 +238,15 @@ class Operation:
         """
         if self._state is not _State.NEW:
             raise ValueError("this operation was already started (one object, one operation)")
-        handle = self.socket._io_handle()
+        handle = self.socket._handle
+        if handle is None:
+            raise error_from_code(WSAENOTSOCK)  # closed
         ov = self._ov
         ov.Internal = STATUS_PENDING
         if self._notify is Notify.EVENT:
             if self._event is None:
+                # An event of its own, closed when done: a pooled one could still
+                # get the late signal of its previous operation.
                 self._event, self._owns_event = Event(), True
             ov.hEvent = self._event._acquire()
         elif self._notify is Notify.ROUTINE:
@@ -447,7 +453,7 @@ class Operation:
 
     def result(self, timeout: float | None = None) -> Any:
         """The operation's value once done, or its exception raised."""
-        if not self.wait(timeout):
+        if self._state is not _State.DONE and not self.wait(timeout):
             raise timeout_error(f"the operation is still pending after {timeout} s")
         if self._error is not None:
             raise self._error

@@ -121,12 +121,8 @@ class Socket:
             raise error_from_code(WSAENOTSOCK)
         return self._handle
 
-    def _io_handle(self) -> int:
-        return self.fileno()
-
-    def _check_notification(self, event: Event | None, routine: Routine | None) -> None:
-        if self._port is None:
-            return
+    def _check_port_notification(self, event: Event | None, routine: Routine | None) -> None:
+        """Refuse what a socket associated with a completion port cannot do."""
         if routine is not None:
             # Windows answers WSAEINVAL for a completion routine on a socket
             # associated with a completion port: refused before submitting.
