@@ -23,7 +23,8 @@ def test_benchmark_runs_every_workload_and_writes_ratios(tmp_path: Path) -> None
     assert bench.main(["--scale", "0.01", "--repeat", "1", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())["figures"]
     workloads = {row["workload"] for row in figures}
-    assert {"ping-pong", "bulk 64 KiB", "echo x64", "echo x256", "post + dequeue"} <= workloads
+    assert {"ping-pong", "bulk 64 KiB", "echo x64", "echo x256", "post + dequeue",
+            "asyncio echo"} <= workloads
     for row in figures:
         assert row["value"] > 0 and row["ratio"] > 0, row
     anchors = [row for row in figures if row["implementation"] == "_overlapped (C)"]

@@ -165,6 +165,9 @@ INVALID_CALLS: dict[str, tuple[Callable[[], Any], int]] = {
                                       None), raw.ERROR_INVALID_HANDLE),
     "WriteFile": (lambda: raw.WriteFile(NULL_HANDLE, b"x", 1, byref(D()), None),
                   raw.ERROR_INVALID_HANDLE),
+    "CreateFileW": (lambda: raw.CreateFileW("\\\\.\\pipe\\winsock_ov-nobody-listens",
+                                            raw.GENERIC_READ, 0, None, raw.OPEN_EXISTING, 0,
+                                            None), raw.ERROR_FILE_NOT_FOUND),
     "ConnectNamedPipe": (lambda: raw.ConnectNamedPipe(NULL_HANDLE, None),
                          raw.ERROR_INVALID_HANDLE),
 }
@@ -222,7 +225,15 @@ def _valid_calls() -> dict[str, Callable[[], Any]]:
         raw.UnregisterWaitEx(wait, raw.INVALID_HANDLE_VALUE)
         raw.CloseHandle(handle)
 
+    def format_message() -> None:
+        text = ctypes.create_unicode_buffer(512)
+        flags = raw.FORMAT_MESSAGE_FROM_SYSTEM | raw.FORMAT_MESSAGE_IGNORE_INSERTS
+        assert raw.FormatMessageW(flags, None, raw.WSAECONNRESET, 0, text, 512, None) > 0
+        assert text.value.strip()
+        assert raw.FormatMessageW(flags, None, 0x7FFFFFF0, 0, text, 512, None) == 0
+
     return {
+        "FormatMessageW": format_message,
         "RegisterWaitForSingleObject+SetEvent": registered_wait,
         "WSAStartup+WSACleanup": startup_cleanup,
         "WSASetLastError+WSAGetLastError": last_error,

@@ -10,7 +10,10 @@ ours: above 1 means faster than the anchor):
 * bulk: MB/s of a stream sent in 64 KiB writes;
 * echo: messages per second echoed over 64 and 256 connections (header and body
   sent as two buffers: gathered by winsock_ov, joined for ``_overlapped``);
-* post: microseconds for one PostQueuedCompletionStatus + dequeue, no I/O.
+* post: microseconds for one PostQueuedCompletionStatus + dequeue, no I/O;
+* asyncio: round trips per second of a streams echo on asyncio's
+  ProactorEventLoop, over winsock_ov.compat.overlapped against over the C
+  module (each in a process of its own: the module is chosen before asyncio loads).
 
 Each figure is the best of ``--repeat`` runs.  Raw numbers go to ``--json``.
 """
@@ -21,6 +24,7 @@ import argparse
 import json
 import platform
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -322,6 +326,44 @@ def post_cost_c(count: int) -> float:
     return elapsed / count * 1e6
 
 
+def asyncio_echo(rounds: int) -> float:
+    """Streams echo round trips per second on the event loop of this process."""
+    import asyncio
+
+    async def run() -> float:
+        async def echo(reader: Any, writer: Any) -> None:
+            while data := await reader.read(64):
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        message = b"m" * 64
+        start = time.perf_counter()
+        for _ in range(rounds):
+            writer.write(message)
+            await writer.drain()
+            await reader.readexactly(len(message))
+        elapsed = time.perf_counter() - start
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return rounds / elapsed
+
+    return asyncio.run(run())
+
+
+def asyncio_echo_in_child(implementation: str, rounds: int) -> float:
+    """``asyncio_echo`` in a fresh process, on the C module or on winsock_ov's."""
+    result = subprocess.run([sys.executable, __file__, "--asyncio-child", implementation,
+                             "--scale", str(rounds / 2000)], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"asyncio child ({implementation}) failed: {result.stderr}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
 def blocking_ping_pong(rounds: int) -> float:
     (a, b), = socket_pairs(1)
     with a, b:
@@ -405,8 +447,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="bench.json", help="where to write the raw numbers")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="work per figure (1 = default)")
+    parser.add_argument("--asyncio-child", choices=("c", "winsock_ov"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     scale, repeat = args.scale, args.repeat
+    if args.asyncio_child:
+        if args.asyncio_child == "winsock_ov":
+            from winsock_ov.compat import overlapped
+
+            overlapped.install()
+        print(asyncio_echo(max(1, int(2000 * scale))))
+        return 0
     rounds = int(2000 * scale)
     total = max(1, int(1024 * scale)) * CHUNK  # 64 MiB at scale 1
 
@@ -445,6 +495,18 @@ def main(argv: list[str] | None = None) -> int:
     table.add("post + dequeue", "us", "winsock_ov port",
               best(repeat, lambda: post_cost_winsock(count), lower_is_better=True), anchor,
               lower_is_better=True)
+
+    echo_trips = max(1, int(2000 * scale))
+    figures_by_impl: dict[str, list[float]] = {"c": [], "winsock_ov": []}
+    for round_number in range(repeat):  # taking turns, as above
+        order = ("c", "winsock_ov") if round_number % 2 == 0 else ("winsock_ov", "c")
+        for implementation in order:
+            figures_by_impl[implementation].append(
+                asyncio_echo_in_child(implementation, echo_trips))
+    anchor = max(figures_by_impl["c"])
+    table.add("asyncio echo", "trips/s", COverlapped.name, anchor, anchor)
+    table.add("asyncio echo", "trips/s", "winsock_ov compat", max(figures_by_impl["winsock_ov"]),
+              anchor)
 
     Path(args.json).write_text(json.dumps({
         "python": platform.python_version(), "platform": sys.platform,

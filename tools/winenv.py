@@ -50,6 +50,9 @@ WINDOWS_WHEELS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
 LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2")
 
 DEBIAN_PACKAGES = {"wine": "wine64", "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64"}
+# CPython's own asyncio tests (test_asyncio) and test.support, as Debian ships them.
+ASYNCIO_TEST_PACKAGES = ("libpython3.11-testsuite", "libpython3.11-stdlib")
+ASYNCIO_SUITE_PYTHON = "3.11"
 
 ABI_PROBE_SOURCE = REPO / "tools" / "abi_probe.c"
 SEED_SOURCES = REPO / "tools" / "seed"
@@ -298,6 +301,36 @@ def ensure_linux_test_python(env: Env) -> str:
     return python
 
 
+def ensure_asyncio_tests(env: Env) -> Path:
+    """A folder holding the ``test`` package: test_asyncio and test.support (3.11)."""
+    folder = env.cache / "asyncio-tests"
+    inputs = " ".join(ASYNCIO_TEST_PACKAGES)
+    if stamped(folder, inputs):
+        return folder / "lib"
+    with step(env, f"download and unpack Debian's {', '.join(ASYNCIO_TEST_PACKAGES)}"):
+        if folder.exists():
+            shutil.rmtree(folder)
+        debs = folder / "debs"
+        debs.mkdir(parents=True)
+        download = ["apt-get", "download", *ASYNCIO_TEST_PACKAGES]
+        if env.runner(download, cwd=debs).returncode != 0:
+            # Stale or missing package lists: refresh them (root) and try again.
+            check(env, "apt-get update", ["apt-get", "update", "-qq"])
+            check(env, "apt-get download", download, cwd=debs)
+        unpacked = folder / "unpacked"
+        for deb in sorted(debs.glob("*.deb")):
+            check(env, f"dpkg-deb -x {deb.name}", ["dpkg-deb", "-x", str(deb), str(unpacked)])
+        source = unpacked / "usr" / "lib" / "python3.11" / "test"
+        if not (source / "test_asyncio").is_dir() or not (source / "support").is_dir():
+            raise StepError(f"{', '.join(ASYNCIO_TEST_PACKAGES)} hold no test_asyncio "
+                            "and test.support")
+        (folder / "lib").mkdir()
+        shutil.copytree(source, folder / "lib" / "test")
+        shutil.rmtree(unpacked)
+        write_stamp(folder, inputs)
+    return folder / "lib"
+
+
 def provision(env: Env, versions: Sequence[str] = WINDOWS_VERSIONS) -> None:
     ensure_debian_packages(env)
     ensure_wineprefix(env)
@@ -423,6 +456,27 @@ def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierRes
     return read_tier_report(name, report, code, windows=True)
 
 
+def tier_asyncio(env: Env) -> TierResult:
+    """CPython's asyncio tests with the C _overlapped, then with winsock_ov's."""
+    name = f"CPython asyncio tests ({ASYNCIO_SUITE_PYTHON}, Wine)"
+    tests = ensure_asyncio_tests(env)
+    report = env.cache / "reports" / "asyncio-suite.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.unlink(missing_ok=True)
+    env.out(f"==> {name}: C _overlapped, then winsock_ov.compat.overlapped")
+    code = run_windows_python(env, ASYNCIO_SUITE_PYTHON, [
+        windows_path(env.repo / "tools" / "asyncio_suite.py"), "--tests-dir", windows_path(tests),
+        "--json", windows_path(report)], timeout=TIER_TIMEOUT)
+    if not report.is_file():
+        return TierResult(name, False, note=f"asyncio_suite.py exited {code} without a report")
+    data = json.loads(report.read_text())
+    ours, theirs = data["counts"]["winsock_ov"], data["counts"]["c"]
+    note = (f"C passed {theirs['pass']}, winsock_ov passed {ours['pass']}; "
+            f"{len(data['differences'])} only with C, {len(data['flaky'])} flaky")
+    return TierResult(name, code == 0 and not data["differences"], "win32", ASYNCIO_SUITE_PYTHON,
+                      ours["pass"], len(data["differences"]), ours["skip"], note)
+
+
 def build_seed_programs(env: Env) -> Path:
     """Compile the seed's three C programs (tools/seed/*.c) for the CLI tests."""
     sources = sorted(SEED_SOURCES.glob("*.c"))
@@ -482,14 +536,14 @@ def tier_abi(env: Env) -> TierResult:
 
 
 def print_table(env: Env, results: Sequence[TierResult]) -> None:
-    header = (f"{'tier':<34} {'platform':<8} {'python':<10} {'pass':>5} {'fail':>5} "
+    header = (f"{'tier':<36} {'platform':<8} {'python':<10} {'pass':>5} {'fail':>5} "
               f"{'skip':>5}  result")
     env.out("")
     env.out(header)
     env.out("-" * len(header))
     for r in results:
         verdict = "ok" if r.ok else "FAILED"
-        env.out(f"{r.name:<34} {r.platform:<8} {r.python:<10} {r.passed:>5} {r.failed:>5} "
+        env.out(f"{r.name:<36} {r.platform:<8} {r.python:<10} {r.passed:>5} {r.failed:>5} "
                 f"{r.skipped:>5}  {verdict}{'  (' + r.note + ')' if r.note else ''}")
 
 
@@ -501,6 +555,8 @@ def cmd_test(env: Env, args: argparse.Namespace) -> int:
     provision(env, versions)
     results = [tier_portable(env, args.pytest_args), tier_abi(env)]
     results += [tier_windows(env, v, args.pytest_args) for v in versions]
+    if ASYNCIO_SUITE_PYTHON in versions:
+        results.append(tier_asyncio(env))
     print_table(env, results)
     return 0 if all(r.ok for r in results) else 1
 

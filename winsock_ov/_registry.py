@@ -32,7 +32,8 @@ EXIT_DRAIN_SECONDS = 2.0
 
 
 class Pending(Protocol):
-    address: int
+    @property
+    def address(self) -> int: ...  # of its OVERLAPPED
 
     def _poll(self) -> None: ...
     def _cancel_for_exit(self) -> None: ...

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from .constants import (
     ERROR_IO_PENDING,
+    INVALID_HANDLE_VALUE,
     INVALID_SOCKET,
     SOCKET_ERROR,
     WAIT_FAILED,
@@ -160,6 +161,13 @@ def check_overlapped_result(result: int, func: Any, args: tuple[Any, ...]) -> in
 def check_null(result: Any, func: Any, args: tuple[Any, ...]) -> Any:
     """Handle- or pointer-returning calls: NULL means failure."""
     if not result or (isinstance(result, ctypes.c_void_p) and not result.value):
+        _raise_last_error()
+    return result
+
+
+def check_invalid_handle(result: Any, func: Any, args: tuple[Any, ...]) -> Any:
+    """CreateFileW: INVALID_HANDLE_VALUE means failure."""
+    if result is not None and result == INVALID_HANDLE_VALUE:
         _raise_last_error()
     return result
 

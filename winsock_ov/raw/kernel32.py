@@ -16,6 +16,7 @@ from ._loader import (
     check_bool,
     check_bool_pending,
     check_dequeue,
+    check_invalid_handle,
     check_nonzero,
     check_null,
     check_wait,
@@ -25,6 +26,7 @@ from .types import (
     BOOL,
     DWORD,
     HANDLE,
+    LPCVOID,
     LPCWSTR,
     LPDWORD,
     LPHANDLE,
@@ -32,6 +34,7 @@ from .types import (
     LPOVERLAPPED_ENTRY,
     LPSECURITY_ATTRIBUTES,
     LPVOID,
+    LPWSTR,
     PAPCFUNC,
     PHANDLE,
     PULONG,
@@ -161,14 +164,36 @@ WriteFile = _k32("WriteFile", BOOL, [
     LPOVERLAPPED,
 ], check_bool_pending)
 ConnectNamedPipe = _k32("ConnectNamedPipe", BOOL, [HANDLE, LPOVERLAPPED], check_bool_pending)
+CreateFileW = _k32("CreateFileW", HANDLE, [
+    LPCWSTR,  # lpFileName
+    DWORD,  # dwDesiredAccess
+    DWORD,  # dwShareMode
+    LPSECURITY_ATTRIBUTES,
+    DWORD,  # dwCreationDisposition
+    DWORD,  # dwFlagsAndAttributes
+    HANDLE,  # hTemplateFile
+], check_invalid_handle)
+
+# --- messages ---------------------------------------------------------------------------------
+FormatMessageW = _k32("FormatMessageW", DWORD, [
+    DWORD,  # dwFlags
+    LPCVOID,  # lpSource
+    DWORD,  # dwMessageId
+    DWORD,  # dwLanguageId
+    LPWSTR,  # lpBuffer (a wide-character buffer unless FORMAT_MESSAGE_ALLOCATE_BUFFER)
+    DWORD,  # nSize
+    LPVOID,  # Arguments (va_list *)
+])  # 0 for an unknown message: no error check, the caller decides
 
 __all__ = [
     "CancelIoEx",
     "CloseHandle",
     "ConnectNamedPipe",
     "CreateEventW",
+    "CreateFileW",
     "CreateIoCompletionPort",
     "DuplicateHandle",
+    "FormatMessageW",
     "GetCurrentProcess",
     "GetCurrentThread",
     "GetCurrentThreadId",

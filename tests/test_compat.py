@@ -1,0 +1,204 @@
+"""winsock_ov.compat.overlapped against CPython's C ``_overlapped``, side by side.
+
+The module must offer every public name of the C module, behave the same on the
+calls asyncio makes, and keep memory Windows may write alive where the C
+module would free it.
+"""
+
+from __future__ import annotations
+
+import gc
+import socket
+import subprocess
+import sys
+import textwrap
+import weakref
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from support import WAIT
+
+pytestmark = pytest.mark.windows
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def modules() -> tuple[Any, Any]:
+    import _overlapped as c_module
+
+    from winsock_ov.compat import overlapped as ours
+
+    return c_module, ours
+
+
+def public(module: Any) -> set[str]:
+    return {name for name in dir(module) if not name.startswith("_")}
+
+
+def test_every_public_name_of_the_c_module_is_here(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    assert public(c_module) - public(ours) == set()
+    assert public(c_module.Overlapped) - public(ours.Overlapped) == set()
+
+
+def test_constants_have_the_c_modules_values(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    for name in public(c_module):
+        value = getattr(c_module, name)
+        if isinstance(value, int):
+            assert getattr(ours, name) == value, name
+
+
+def test_format_message_matches(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    for code in (0, 5, 64, 995, 10054, 10061):
+        assert ours.FormatMessage(code) == c_module.FormatMessage(code)
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return ("returned", call())
+    except Exception as exc:  # compared between the two modules
+        return ("raised", type(exc), getattr(exc, "winerror", None))
+
+
+def test_misuse_raises_the_same_way(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    for module in (c_module, ours):
+        ov = module.Overlapped(module.NULL)
+        with pytest.raises(ValueError, match="operation not yet attempted"):
+            ov.getresult()
+    bad_socket = 2**32 + 7  # not a handle of this process
+
+    def start_on_bad_socket(module: Any) -> Any:
+        ov = module.Overlapped(module.NULL)
+        first = outcome(lambda: ov.WSARecv(bad_socket, 10))
+        return first, outcome(ov.getresult), outcome(lambda: ov.WSASend(bad_socket, b"x", 0)), \
+            ov.pending
+
+    assert start_on_bad_socket(ours) == start_on_bad_socket(c_module)
+
+
+def test_completion_port_round_trip_matches(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    for module in (c_module, ours):
+        port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
+        assert module.GetQueuedCompletionStatus(port, 0) is None
+        ov = module.Overlapped(module.NULL)
+        module.PostQueuedCompletionStatus(port, 7, 3, ov.address)
+        assert module.GetQueuedCompletionStatus(port, int(WAIT * 1000)) == (0, 7, 3, ov.address)
+
+
+def connected_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    return client, server
+
+
+def test_recv_send_and_getresult_match_over_a_port(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    for module in (c_module, ours):
+        client, server = connected_pair()
+        with client, server:
+            port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
+            module.CreateIoCompletionPort(server.fileno(), port, 0, 0)
+            receive = module.Overlapped(module.NULL)
+            receive.WSARecv(server.fileno(), 100)
+            assert receive.pending
+            client.sendall(b"over the port")
+            status = module.GetQueuedCompletionStatus(port, int(WAIT * 1000))
+            assert status == (0, 13, 0, receive.address)
+            assert not receive.pending
+            assert receive.getresult() == b"over the port"
+            with pytest.raises(ValueError, match="operation already attempted"):
+                receive.WSARecv(server.fileno(), 1)
+
+
+def test_connect_ex_refused_is_connection_refused_in_both(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()
+    results = []
+    for module in (c_module, ours):
+        with socket.socket() as sock:
+            module.BindLocal(sock.fileno(), socket.AF_INET)
+            ov = module.Overlapped()
+            ov.ConnectEx(sock.fileno(), closed)
+            results.append(outcome(lambda ov=ov: ov.getresult(True)))
+    assert results[0] == results[1] == ("raised", ConnectionRefusedError, 1225)
+
+
+def test_udp_recvfrom_and_sendto_match(modules: tuple[Any, Any]) -> None:
+    c_module, ours = modules
+    for module in (c_module, ours):
+        with socket.socket(type=socket.SOCK_DGRAM) as a, socket.socket(type=socket.SOCK_DGRAM) as b:
+            a.bind(("127.0.0.1", 0))
+            b.bind(("127.0.0.1", 0))
+            receive = module.Overlapped()
+            receive.WSARecvFrom(b.fileno(), 64)
+            send = module.Overlapped()
+            send.WSASendTo(a.fileno(), b"datagram", 0, b.getsockname())
+            assert send.getresult(True) == 8
+            assert receive.getresult(True) == (b"datagram", a.getsockname())
+
+
+def test_dropped_pending_overlapped_stays_alive_until_its_packet_is_dequeued(
+        modules: tuple[Any, Any]) -> None:
+    _, ours = modules
+    from winsock_ov._registry import registry
+
+    client, server = connected_pair()
+    with client, server:
+        port = ours.CreateIoCompletionPort(ours.INVALID_HANDLE_VALUE, ours.NULL, 0, 0)
+        ours.CreateIoCompletionPort(server.fileno(), port, 0, 0)
+        receive = ours.Overlapped(ours.NULL)
+        receive.WSARecv(server.fileno(), 100)
+        ref, address = weakref.ref(receive), receive.address
+        del receive  # the C module would free the OVERLAPPED and the buffer here
+        for _ in range(3):
+            gc.collect()
+        assert ref() is not None and address in registry
+        client.sendall(b"late data")
+        status = ours.GetQueuedCompletionStatus(port, int(WAIT * 1000))
+        assert status == (0, 9, 0, address)
+        assert address not in registry
+        gc.collect()
+        assert ref() is None
+
+
+def test_install_makes_asyncio_run_on_this_module() -> None:
+    code = textwrap.dedent("""
+        import sys
+        from winsock_ov.compat import overlapped
+        overlapped.install()
+        import asyncio, asyncio.windows_events as events
+        assert events._overlapped is overlapped, events._overlapped
+
+        async def main():
+            async def echo(reader, writer):
+                writer.write(await reader.read(100))
+                await writer.drain()
+                writer.close()
+            server = await asyncio.start_server(echo, "127.0.0.1", 0)
+            reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+            writer.write(b"through winsock_ov")
+            print((await reader.read(100)).decode())
+            writer.close()
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run(main())
+        try:
+            overlapped.install()
+        except RuntimeError as exc:
+            print("second install refused:", "already imported" in str(exc))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=6 * WAIT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["through winsock_ov", "second install refused: True"]

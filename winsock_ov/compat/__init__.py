@@ -1,0 +1,1 @@
+"""Drop-in replacements for CPython modules, built on winsock_ov (see ``overlapped``)."""

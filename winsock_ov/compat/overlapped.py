@@ -1,0 +1,809 @@
+"""A pure-ctypes ``_overlapped``: what asyncio's ProactorEventLoop runs on.
+
+The same public names and behaviour as CPython's private C module
+``_overlapped`` (3.9 to 3.13): completion-port functions, registered waits,
+events, and the ``Overlapped`` type with its operations (ReadFile, WSARecv,
+AcceptEx, ConnectEx, TransmitFile, ...), ``getresult()``, ``cancel()`` and the
+``address``, ``error``, ``event`` and ``pending`` attributes.
+
+One difference, on purpose: CPython's module frees an Overlapped whose I/O is
+still pending when its last reference goes (it tries CancelIoEx, then warns
+"still has pending operation at deallocation" and frees memory the kernel may
+still write).  Here every started Overlapped is held by winsock_ov's registry
+until Windows is done with it: until its packet is dequeued by
+``GetQueuedCompletionStatus`` when its handle is tied to a completion port, or
+until its completion is observed otherwise.  Also, receive operations refuse
+read-only buffers (the C module would write into a ``bytes`` object).
+
+``install()`` makes ``import _overlapped`` return this module; call it before
+``asyncio`` loads its Windows event loop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import socket
+import sys
+import threading
+from ctypes import addressof, byref, c_char, sizeof
+from typing import Any
+
+from .. import raw as _raw
+from .._buffers import PinnedBuffers, build_wsabufs
+from .._registry import registry
+from ..raw import (
+    AF_INET,
+    AF_INET6,
+    DWORD,
+    ERROR_BROKEN_PIPE,
+    ERROR_CONNECTION_ABORTED,
+    ERROR_CONNECTION_REFUSED,
+    ERROR_IO_INCOMPLETE,
+    ERROR_IO_PENDING,
+    ERROR_MORE_DATA,
+    ERROR_NETNAME_DELETED,
+    ERROR_NOT_FOUND,
+    ERROR_OPERATION_ABORTED,
+    ERROR_PIPE_BUSY,
+    ERROR_PIPE_CONNECTED,
+    ERROR_PORT_UNREACHABLE,
+    ERROR_SEM_TIMEOUT,
+    ERROR_SUCCESS,
+    FILE_FLAG_OVERLAPPED,
+    FORMAT_MESSAGE_FROM_SYSTEM,
+    FORMAT_MESSAGE_IGNORE_INSERTS,
+    GENERIC_READ,
+    GENERIC_WRITE,
+    HANDLE,
+    INFINITE,
+    INT,
+    LANG_NEUTRAL,
+    LPFN_ACCEPTEX,
+    LPFN_CONNECTEX,
+    LPFN_DISCONNECTEX,
+    LPFN_TRANSMITFILE,
+    LPOVERLAPPED,
+    OPEN_EXISTING,
+    OVERLAPPED,
+    SO_UPDATE_ACCEPT_CONTEXT,
+    SO_UPDATE_CONNECT_CONTEXT,
+    SOCKADDR_IN,
+    SOCKADDR_IN6,
+    SOCKET_ERROR,
+    STATUS_PENDING,
+    SUBLANG_DEFAULT,
+    TF_REUSE_SOCKET,
+    ULONG_PTR,
+    WAIT_TIMEOUT,
+    WAITORTIMERCALLBACK,
+    WSAEINVAL,
+    WSAID_ACCEPTEX,
+    WSAID_CONNECTEX,
+    WSAID_DISCONNECTEX,
+    WSAID_TRANSMITFILE,
+    WT_EXECUTEINWAITTHREAD,
+    WT_EXECUTEONLYONCE,
+    CancelIoEx,
+    CloseHandle,
+    ConnectNamedPipe,
+    CreateEventW,
+    CreateFileW,
+    FormatMessageW,
+    GetOverlappedResult,
+    ReadFile,
+    RegisterWaitForSingleObject,
+    WriteFile,
+    WSARecv,
+    WSARecvFrom,
+    WSASend,
+    WSASendTo,
+    bind,
+    get_extension_function,
+)
+from ..raw._loader import check_bool_pending
+
+INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
+NULL = 0
+
+__all__ = [
+    "ERROR_IO_PENDING", "ERROR_NETNAME_DELETED", "ERROR_OPERATION_ABORTED", "ERROR_PIPE_BUSY",
+    "ERROR_PORT_UNREACHABLE", "ERROR_SEM_TIMEOUT", "INFINITE", "INVALID_HANDLE_VALUE", "NULL",
+    "SO_UPDATE_ACCEPT_CONTEXT", "SO_UPDATE_CONNECT_CONTEXT", "TF_REUSE_SOCKET",
+    "BindLocal", "ConnectPipe", "CreateEvent", "CreateIoCompletionPort", "FormatMessage",
+    "GetQueuedCompletionStatus", "Overlapped", "PostQueuedCompletionStatus",
+    "RegisterWaitWithQueue", "ResetEvent", "SetEvent", "UnregisterWait", "UnregisterWaitEx",
+    "WSAConnect", "install",
+]
+
+# Operation kinds, as the C module names them.
+(TYPE_NONE, TYPE_NOT_STARTED, TYPE_READ, TYPE_READINTO, TYPE_WRITE, TYPE_ACCEPT, TYPE_CONNECT,
+ TYPE_DISCONNECT, TYPE_CONNECT_NAMED_PIPE, TYPE_WAIT_NAMED_PIPE_AND_CONNECT, TYPE_TRANSMIT_FILE,
+ TYPE_READ_FROM, TYPE_WRITE_TO, TYPE_READ_FROM_INTO) = range(14)
+
+_READS = (TYPE_READ, TYPE_READINTO)
+_STATUS_MASK = 0xFFFFFFFF
+
+
+# --- arguments and errors ------------------------------------------------------------------
+
+
+def _handle(value: Any) -> int:
+    """A HANDLE argument: any int, negative ones as the pointer they spell."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"an integer handle is required, not {type(value).__name__}")
+    return value & INVALID_HANDLE_VALUE
+
+
+def _dword(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"an integer is required, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise OverflowError(f"{value} does not fit in a DWORD")
+    return value
+
+
+def FormatMessage(error_code: int) -> str:
+    """The system's message for a Windows error code."""
+    code = _dword(error_code)
+    text = ctypes.create_unicode_buffer(1024)
+    length = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, None,
+                            code, (SUBLANG_DEFAULT << 10) | LANG_NEUTRAL, text, len(text), None)
+    if not length:
+        return f"unknown error code {code}"
+    return text.value[:length].rstrip()
+
+
+def _error(code: int) -> OSError:
+    """The C module's SetFromWindowsErr: two codes get their subclass, CPython maps the rest."""
+    if code == 0:
+        code = ctypes.get_last_error()
+    if code == ERROR_CONNECTION_REFUSED:
+        cls: type[OSError] = ConnectionRefusedError
+    elif code == ERROR_CONNECTION_ABORTED:
+        cls = ConnectionAbortedError
+    else:
+        cls = OSError
+    return cls(code, FormatMessage(code), None, code)
+
+
+def _call(function: Any, *args: Any) -> Any:
+    """A raw call, with its failure raised the way the C module raises it."""
+    try:
+        return function(*args)
+    except OSError as exc:
+        raise _error(exc.winerror or 0) from None
+
+
+# --- completion ports ------------------------------------------------------------------------
+
+# Handles tied to a completion port by this module: their operations end only
+# when their packet is dequeued, whatever getresult() saw before.
+_port_bound: set[int] = set()
+
+
+def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -> int:
+    """Create a completion port or register a handle with a port."""
+    file_handle, port_handle = _handle(handle), _handle(port)
+    result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, _handle(key),
+                   _dword(concurrency))
+    if file_handle != INVALID_HANDLE_VALUE:
+        _port_bound.add(file_handle)
+    return int(result)
+
+
+def GetQueuedCompletionStatus(port: int, msecs: int) -> tuple[int, int, int, int] | None:
+    """Get a message from completion port: (error, transferred, key, address) or None."""
+    transferred, key, overlapped = DWORD(), ULONG_PTR(), LPOVERLAPPED()
+    try:
+        ok = _raw.GetQueuedCompletionStatus(_handle(port), byref(transferred), byref(key),
+                                            byref(overlapped), _dword(msecs))
+        error = ERROR_SUCCESS if ok else ctypes.get_last_error()
+    except OSError as exc:  # nothing dequeued
+        error = exc.winerror or 0
+    address = ctypes.cast(overlapped, ctypes.c_void_p).value or 0
+    if not address:  # as the C module: a packet without OVERLAPPED is an error too
+        if error == WAIT_TIMEOUT:
+            return None
+        raise _error(error)
+    item = registry.get(address)
+    if isinstance(item, Overlapped):
+        registry.claim(address)  # its packet is out: Windows is done with it
+    return error, int(transferred.value), int(key.value), address
+
+
+def PostQueuedCompletionStatus(port: int, bytes: int, key: int, address: int) -> None:
+    """Post a message to completion port."""
+    _call(_raw.PostQueuedCompletionStatus, _handle(port), _dword(bytes), _handle(key),
+          ctypes.cast(_handle(address), LPOVERLAPPED))
+
+
+# --- registered waits ----------------------------------------------------------------------
+# Windows runs the callback on a thread-pool thread; it posts (port, overlapped)
+# to the port, as the C module's PostToQueueCallback does.  One callback object
+# for the process, never freed; each wait's target is kept until it fired or
+# was unregistered.
+
+_wait_targets: dict[int, tuple[int, int]] = {}
+_wait_handles: dict[int, int] = {}  # wait handle -> context key
+_wait_lock = threading.Lock()
+_wait_counter = 0
+
+
+def _post_to_queue(context: int | None, timer_or_wait_fired: int) -> None:
+    with _wait_lock:
+        target = _wait_targets.pop(context or 0, None)
+    if target is not None:
+        port, overlapped = target
+        try:  # ignore a failure, as the C module does
+            _raw.PostQueuedCompletionStatus(port, timer_or_wait_fired, 0,
+                                            ctypes.cast(overlapped, LPOVERLAPPED))
+        except OSError:
+            pass
+
+
+_POST_TO_QUEUE = WAITORTIMERCALLBACK(_post_to_queue)
+registry.leak(_POST_TO_QUEUE)  # Windows may call it until the process ends
+
+
+def RegisterWaitWithQueue(Object: int, CompletionPort: int, Overlapped: int,
+                          Timeout: int) -> int:
+    """Register wait for Object; when complete CompletionPort is notified."""
+    global _wait_counter
+    target = (_handle(CompletionPort), _handle(Overlapped))
+    with _wait_lock:
+        _wait_counter += 1
+        context = _wait_counter
+        _wait_targets[context] = target
+    wait = HANDLE()
+    try:
+        _call(RegisterWaitForSingleObject, byref(wait), _handle(Object), _POST_TO_QUEUE, context,
+              _dword(Timeout), WT_EXECUTEINWAITTHREAD | WT_EXECUTEONLYONCE)
+    except BaseException:
+        with _wait_lock:
+            _wait_targets.pop(context, None)
+        raise
+    handle = int(wait.value or 0)
+    with _wait_lock:
+        _wait_handles[handle] = context
+    return handle
+
+
+def _unregistered(wait_handle: int, callback_running: bool) -> None:
+    """Forget a wait; a callback already running still needs its target, and drops it."""
+    with _wait_lock:
+        context = _wait_handles.pop(wait_handle, None)
+        if context is not None and not callback_running:
+            _wait_targets.pop(context, None)
+
+
+def UnregisterWait(WaitHandle: int) -> None:
+    """Unregister wait handle (OSError ERROR_IO_PENDING if its callback is running)."""
+    _unregister(_handle(WaitHandle), None)
+
+
+def UnregisterWaitEx(WaitHandle: int, Event: int) -> None:
+    """Unregister wait handle; with INVALID_HANDLE_VALUE, after its callback returned."""
+    _unregister(_handle(WaitHandle), _handle(Event) or None)
+
+
+def _unregister(handle: int, event: int | None) -> None:
+    done = _call(_raw.UnregisterWait, handle) if event is None else \
+        _call(_raw.UnregisterWaitEx, handle, event)
+    _unregistered(handle, callback_running=not done)
+    if not done:
+        raise _error(ERROR_IO_PENDING)
+
+
+@atexit.register
+def _unregister_waits_at_exit() -> None:
+    """No callback may run Python once the interpreter is gone: wait for them."""
+    for handle in list(_wait_handles):
+        try:
+            _raw.UnregisterWaitEx(handle, INVALID_HANDLE_VALUE)
+        except OSError:
+            pass
+        _unregistered(handle, callback_running=False)
+
+
+# --- events, binding, pipes, UDP connect -------------------------------------------------------
+
+
+def CreateEvent(EventAttributes: Any, ManualReset: bool, InitialState: bool,
+                Name: str | None) -> int:
+    """Create an event.  EventAttributes must be None."""
+    if EventAttributes is not None:
+        raise ValueError("EventAttributes must be None")
+    if Name is not None and not isinstance(Name, str):
+        raise TypeError(f"Name must be str or None, not {type(Name).__name__}")
+    return int(_call(CreateEventW, None, bool(ManualReset), bool(InitialState), Name))
+
+
+def SetEvent(Handle: int) -> None:
+    _call(_raw.SetEvent, _handle(Handle))
+
+
+def ResetEvent(Handle: int) -> None:
+    _call(_raw.ResetEvent, _handle(Handle))
+
+
+def BindLocal(handle: int, family: int) -> None:
+    """Bind a socket handle to an arbitrary local port (AF_INET or AF_INET6)."""
+    address: Any
+    if family == AF_INET:
+        address = SOCKADDR_IN()  # zeroed: INADDR_ANY, port 0
+        address.sin_family = AF_INET
+    elif family == AF_INET6:
+        address = SOCKADDR_IN6()  # zeroed: in6addr_any, port 0
+        address.sin6_family = AF_INET6
+    else:
+        raise ValueError("Only AF_INET and AF_INET6 families are supported")
+    _call(bind, _handle(handle), byref(address), sizeof(address))
+
+
+def ConnectPipe(addr: str) -> int:
+    """Connect to the pipe for asynchronous I/O (overlapped)."""
+    if not isinstance(addr, str):
+        raise TypeError(f"addr must be str, not {type(addr).__name__}")
+    return int(_call(CreateFileW, addr, GENERIC_READ | GENERIC_WRITE, 0, None, OPEN_EXISTING,
+                     FILE_FLAG_OVERLAPPED, None))
+
+
+def _parse_address(address: Any) -> tuple[Any, int]:
+    """(host, port) or (host, port, flowinfo, scope_id), numeric hosts only."""
+    if not isinstance(address, tuple):
+        raise TypeError(f"address_as_bytes must be a tuple, not {type(address).__name__}")
+    if len(address) == 2:
+        family, host, port = socket.AF_INET, address[0], address[1]
+    elif len(address) == 4:
+        family, host, port = socket.AF_INET6, address[0], address[1]
+    else:
+        raise ValueError("illegal address_as_bytes argument")
+    if not isinstance(host, str):
+        raise TypeError(f"host must be str, not {type(host).__name__}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+        raise OverflowError("port must be 0-65535")
+    try:
+        packed = socket.inet_pton(family, host)
+    except OSError:
+        raise _error(WSAEINVAL) from None  # WSAStringToAddressW takes numeric hosts only
+    if family == socket.AF_INET:
+        sin = SOCKADDR_IN()
+        sin.sin_family = AF_INET
+        sin.sin_port = socket.htons(port)
+        ctypes.memmove(byref(sin.sin_addr), packed, 4)
+        return sin, sizeof(sin)
+    sin6 = SOCKADDR_IN6()
+    sin6.sin6_family = AF_INET6
+    sin6.sin6_port = socket.htons(port)
+    sin6.sin6_flowinfo = _dword(address[2])
+    sin6.sin6_scope_id = _dword(address[3])
+    ctypes.memmove(byref(sin6.sin6_addr), packed, 16)
+    return sin6, sizeof(sin6)
+
+
+def _unparse_address(storage: Any) -> Any:
+    family = ctypes.c_uint16.from_buffer(storage).value
+    if family == AF_INET:
+        sin = SOCKADDR_IN.from_buffer(storage)
+        return socket.inet_ntop(socket.AF_INET, bytes(sin.sin_addr)), socket.ntohs(sin.sin_port)
+    if family == AF_INET6:
+        sin6 = SOCKADDR_IN6.from_buffer(storage)
+        return (socket.inet_ntop(socket.AF_INET6, bytes(sin6.sin6_addr)),
+                socket.ntohs(sin6.sin6_port), socket.ntohl(sin6.sin6_flowinfo),
+                sin6.sin6_scope_id)
+    raise ValueError("recvfrom returned unsupported address family")
+
+
+def WSAConnect(client_handle: int, address_as_bytes: Any) -> None:
+    """Bind a remote address to a connectionless (UDP) socket (completes at once)."""
+    address, length = _parse_address(address_as_bytes)
+    _call(_raw.WSAConnect, _handle(client_handle), byref(address), length, None, None, None,
+          None)
+
+
+# --- extension functions, fetched once as the C module does at import ----------------------------
+
+_extensions: dict[str, Any] = {}
+
+
+def _extension(name: str) -> Any:
+    if not _extensions:
+        guids = {"AcceptEx": (WSAID_ACCEPTEX, LPFN_ACCEPTEX),
+                 "ConnectEx": (WSAID_CONNECTEX, LPFN_CONNECTEX),
+                 "DisconnectEx": (WSAID_DISCONNECTEX, LPFN_DISCONNECTEX),
+                 "TransmitFile": (WSAID_TRANSMITFILE, LPFN_TRANSMITFILE)}
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+            for key, (guid, prototype) in guids.items():
+                _extensions[key] = get_extension_function(probe.fileno(), guid, prototype, key,
+                                                          check_bool_pending)
+    return _extensions[name]
+
+
+# --- the Overlapped type ------------------------------------------------------------------------
+
+
+class Overlapped:
+    """OVERLAPPED structure wrapper: one operation per object.
+
+    ``event``: INVALID_HANDLE_VALUE (the default) makes a manual-reset event of
+    its own; NULL means none; any other handle is used, and closed with the
+    object, as the C module does.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_address",
+        "_buffer",
+        "_from",
+        "_fromlen",
+        "_handle",
+        "_ov",
+        "_pinned",
+        "_result",
+        "_type",
+        "error",
+    )
+
+    def __init__(self, event: int = INVALID_HANDLE_VALUE) -> None:
+        event = _handle(event)
+        if event == INVALID_HANDLE_VALUE:
+            event = int(_call(CreateEventW, None, True, False, None))
+        self._ov = OVERLAPPED()
+        self._ov.hEvent = event or None
+        self._address = addressof(self._ov)
+        self._handle = 0
+        self.error = 0
+        self._type = TYPE_NONE
+        self._buffer: Any = None  # a buffer of ours the kernel writes (reads, AcceptEx)
+        self._pinned: PinnedBuffers | None = None  # the caller's buffer, exported
+        self._from: Any = None
+        self._fromlen: Any = None
+        self._result: Any = None
+
+    # --- attributes ----------------------------------------------------------------------
+
+    @property
+    def address(self) -> int:
+        """Address of overlapped structure."""
+        return self._address
+
+    @property
+    def event(self) -> int:
+        """Overlapped event handle."""
+        return int(self._ov.hEvent or 0)
+
+    @property
+    def pending(self) -> bool:
+        """Whether the operation is pending."""
+        return not self._completed() and self._type != TYPE_NOT_STARTED
+
+    def _completed(self) -> bool:
+        return bool((self._ov.Internal & _STATUS_MASK) != STATUS_PENDING)
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def _begin(self, kind: int, handle: int) -> int:
+        if self._type != TYPE_NONE:
+            raise ValueError("operation already attempted")
+        self._type = kind
+        self._handle = _handle(handle)
+        self._ov.Internal = STATUS_PENDING
+        registry.add(self)  # before the call: its packet may be dequeued at once
+        return self._handle
+
+    def _started(self, error: int, *, accepted: tuple[int, ...] = (ERROR_IO_PENDING,),
+                 broken_pipe_completes: bool = False) -> None:
+        """The C module's switch on the error a start call left."""
+        self.error = error
+        if error == ERROR_SUCCESS or error in accepted:
+            return
+        registry.claim(self._address)  # refused: Windows queues nothing for it
+        if error == ERROR_BROKEN_PIPE and broken_pipe_completes:
+            self._mark_as_completed()
+        else:
+            self._ov.Internal = 0
+            self._clear()
+        raise _error(error)
+
+    def _mark_as_completed(self) -> None:
+        """Completed without I/O (ERROR_BROKEN_PIPE, ERROR_PIPE_CONNECTED)."""
+        self._ov.Internal = 0
+        if self._ov.hEvent:
+            _raw.SetEvent(self._ov.hEvent)
+
+    def _clear(self) -> None:
+        if self._pinned is not None:
+            self._pinned.release()
+            self._pinned = None
+        self._buffer = self._from = self._fromlen = None
+        self._type = TYPE_NOT_STARTED
+
+    def _poll(self) -> None:
+        """Registry reaping: release it once Windows is done, if no packet is due."""
+        if self._handle not in _port_bound and self._completed():
+            registry.claim(self._address)
+
+    def _cancel_for_exit(self) -> None:
+        try:
+            CancelIoEx(self._handle, byref(self._ov))
+        except OSError:
+            pass
+
+    def __del__(self) -> None:
+        # Reached only once Windows is done: the registry holds pending ones.
+        event = getattr(self, "_ov", None)
+        if event is not None and event.hEvent:
+            try:
+                CloseHandle(event.hEvent)
+            except OSError:
+                pass
+        if getattr(self, "_pinned", None) is not None:
+            self._pinned.release()  # type: ignore[union-attr]
+
+    # --- results -------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel overlapped operation (CancelIoEx; ERROR_NOT_FOUND is not an error)."""
+        if self._type in (TYPE_NOT_STARTED, TYPE_WAIT_NAMED_PIPE_AND_CONNECT):
+            return
+        if not self._completed():
+            try:
+                CancelIoEx(self._handle, byref(self._ov))
+            except OSError as exc:
+                if exc.winerror != ERROR_NOT_FOUND:
+                    raise _error(exc.winerror) from None
+
+    def getresult(self, wait: bool = False) -> Any:
+        """Retrieve result of operation; with ``wait``, block until it is finished."""
+        if self._type == TYPE_NONE:
+            raise ValueError("operation not yet attempted")
+        if self._type == TYPE_NOT_STARTED:
+            raise ValueError("operation failed to start")
+        transferred = DWORD()
+        try:
+            GetOverlappedResult(self._handle, byref(self._ov), byref(transferred), bool(wait))
+            error = ERROR_SUCCESS
+        except OSError as exc:
+            error = exc.winerror or 0
+        self.error = error
+        if error != ERROR_IO_INCOMPLETE:
+            self._poll()  # finished: release it now unless its packet is still due
+        if error not in (ERROR_SUCCESS, ERROR_MORE_DATA) and not (
+                error == ERROR_BROKEN_PIPE and self._broken_pipe_is_eof()):
+            raise _error(error)
+        return self._value(int(transferred.value))
+
+    def _broken_pipe_is_eof(self) -> bool:
+        if self._type in _READS:
+            return True
+        return self._type in (TYPE_READ_FROM, TYPE_READ_FROM_INTO) and self._buffer is not None
+
+    def _value(self, transferred: int) -> Any:
+        if self._type == TYPE_READ:
+            return self._buffer[:transferred]
+        if self._type == TYPE_READ_FROM:
+            if self._result is None:
+                self._result = (self._buffer[:transferred], _unparse_address(self._from))
+            return self._result
+        if self._type == TYPE_READ_FROM_INTO:
+            if self._result is None:
+                self._result = (transferred, _unparse_address(self._from))
+            return self._result
+        return transferred
+
+    # --- buffers ------------------------------------------------------------------------------
+
+    def _own_buffer(self, size: int) -> tuple[Any, int]:
+        size = _dword(size)
+        self._buffer = (c_char * max(size, 1))()
+        return self._buffer, size
+
+    def _caller_buffer(self, buf: Any, *, writable: bool, size: int | None = None
+                       ) -> tuple[int, int]:
+        pinned = PinnedBuffers(buf, writable=writable)
+        if size is not None and pinned.total < size:
+            pinned.release()
+            raise ValueError("nbytes is greater than the length of the buffer")
+        self._pinned = pinned
+        address, length = pinned.spans[0]
+        return address, length if size is None else size
+
+    # --- operations ------------------------------------------------------------------------------
+
+    def ReadFile(self, handle: int, size: int) -> None:
+        """Start overlapped read."""
+        self._read_file(handle, *self._checked_own_buffer(size), TYPE_READ)
+
+    def ReadFileInto(self, handle: int, buf: Any) -> None:
+        """Start overlapped receive into ``buf``."""
+        self._check_unstarted()
+        address, length = self._caller_buffer(buf, writable=True)
+        self._read_file(handle, address, length, TYPE_READINTO)
+
+    def _check_unstarted(self) -> None:
+        if self._type != TYPE_NONE:
+            raise ValueError("operation already attempted")
+
+    def _checked_own_buffer(self, size: int) -> tuple[Any, int]:
+        self._check_unstarted()
+        return self._own_buffer(size)
+
+    def _read_file(self, handle: int, buffer: Any, length: int, kind: int) -> None:
+        handle = self._begin(kind, handle)
+        read = DWORD()
+        error = _last_error_of(ReadFile, handle, buffer, length, byref(read), byref(self._ov))
+        self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
+                      broken_pipe_completes=True)
+
+    def WSARecv(self, handle: int, size: int, flags: int = 0) -> None:
+        """Start overlapped receive."""
+        buffer, size = self._checked_own_buffer(size)
+        self._wsa_recv(handle, ctypes.addressof(buffer), size, flags, TYPE_READ)
+
+    def WSARecvInto(self, handle: int, buf: Any, flags: int) -> None:
+        """Start overlapped receive into ``buf``."""
+        self._check_unstarted()
+        address, length = self._caller_buffer(buf, writable=True)
+        self._wsa_recv(handle, address, length, flags, TYPE_READINTO)
+
+    def _wsa_recv(self, handle: int, address: int, length: int, flags: int, kind: int) -> None:
+        flags_in = DWORD(_dword(flags))
+        handle = self._begin(kind, handle)
+        wsabuf = _wsabuf(address, length)
+        error = _socket_error_of(WSARecv, handle, byref(wsabuf), 1, byref(DWORD()),
+                                 byref(flags_in), byref(self._ov), None)
+        self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
+                      broken_pipe_completes=True)
+
+    def WSARecvFrom(self, handle: int, size: int, flags: int = 0) -> None:
+        """Start overlapped receive of a datagram and its sender's address."""
+        buffer, size = self._checked_own_buffer(size)
+        self._wsa_recv_from(handle, ctypes.addressof(buffer), size, flags, TYPE_READ_FROM)
+
+    def WSARecvFromInto(self, handle: int, buf: Any, size: int,
+                        flags: int = 0) -> None:
+        """Start overlapped receive of a datagram into ``buf``."""
+        self._check_unstarted()
+        address, length = self._caller_buffer(buf, writable=True, size=_dword(size))
+        self._buffer = buf  # what ERROR_BROKEN_PIPE's EOF check looks for
+        self._wsa_recv_from(handle, address, length, flags, TYPE_READ_FROM_INTO)
+
+    def _wsa_recv_from(self, handle: int, address: int, length: int, flags: int,
+                       kind: int) -> None:
+        flags_in = DWORD(_dword(flags))
+        self._from = SOCKADDR_IN6()  # room for either family, as the C module has
+        self._fromlen = INT(sizeof(SOCKADDR_IN6))
+        handle = self._begin(kind, handle)
+        wsabuf = _wsabuf(address, length)
+        error = _socket_error_of(WSARecvFrom, handle, byref(wsabuf), 1, byref(DWORD()),
+                                 byref(flags_in), byref(self._from), byref(self._fromlen),
+                                 byref(self._ov), None)
+        self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
+                      broken_pipe_completes=True)
+
+    def WriteFile(self, handle: int, buf: Any) -> None:
+        """Start overlapped write."""
+        self._check_unstarted()
+        address, length = self._caller_buffer(buf, writable=False)
+        handle = self._begin(TYPE_WRITE, handle)
+        error = _last_error_of(WriteFile, handle, address, length, byref(DWORD()),
+                               byref(self._ov))
+        self._started(error)
+
+    def WSASend(self, handle: int, buf: Any, flags: int) -> None:
+        """Start overlapped send."""
+        self._check_unstarted()
+        flags = _dword(flags)
+        address, length = self._caller_buffer(buf, writable=False)
+        handle = self._begin(TYPE_WRITE, handle)
+        wsabuf = _wsabuf(address, length)
+        error = _socket_error_of(WSASend, handle, byref(wsabuf), 1, byref(DWORD()), flags,
+                                 byref(self._ov), None)
+        self._started(error)
+
+    def WSASendTo(self, handle: int, buf: Any, flags: int,
+                  address_as_bytes: Any) -> None:
+        """Start overlapped sendto over a connectionless (UDP) socket."""
+        to, tolen = _parse_address(address_as_bytes)
+        self._check_unstarted()
+        flags = _dword(flags)
+        address, length = self._caller_buffer(buf, writable=False)
+        self._from = to  # the address must outlive the call only; kept for symmetry
+        handle = self._begin(TYPE_WRITE_TO, handle)
+        wsabuf = _wsabuf(address, length)
+        error = _socket_error_of(WSASendTo, handle, byref(wsabuf), 1, byref(DWORD()), flags,
+                                 byref(to), tolen, byref(self._ov), None)
+        self._started(error)
+
+    def AcceptEx(self, listen_handle: int, accept_handle: int) -> None:
+        """Start overlapped wait for client to connect."""
+        self._check_unstarted()
+        room = sizeof(SOCKADDR_IN6) + 16
+        self._buffer = (c_char * (2 * room))()
+        handle = self._begin(TYPE_ACCEPT, listen_handle)
+        error = _bool_error_of(_extension("AcceptEx"), handle, _handle(accept_handle),
+                               self._buffer, 0, room, room, byref(DWORD()), byref(self._ov))
+        self._started(error)
+
+    def ConnectEx(self, client_handle: int, address_as_bytes: Any) -> None:
+        """Start overlapped connect; client_handle should be bound, not connected."""
+        self._check_unstarted()
+        to, tolen = _parse_address(address_as_bytes)
+        self._from = to
+        handle = self._begin(TYPE_CONNECT, client_handle)
+        error = _bool_error_of(_extension("ConnectEx"), handle, byref(to), tolen, None, 0, None,
+                               byref(self._ov))
+        self._started(error)
+
+    def DisconnectEx(self, handle: int, flags: int) -> None:
+        self._check_unstarted()
+        flags = _dword(flags)
+        handle = self._begin(TYPE_DISCONNECT, handle)
+        error = _bool_error_of(_extension("DisconnectEx"), handle, byref(self._ov), flags, 0)
+        self._started(error)
+
+    def TransmitFile(self, socket: int, file: int, offset: int, offset_high: int,
+                     count_to_write: int, count_per_send: int, flags: int) -> None:
+        """Transmit file data over a connected socket."""
+        self._check_unstarted()
+        values = [_dword(v) for v in (offset, offset_high, count_to_write, count_per_send, flags)]
+        handle = self._begin(TYPE_TRANSMIT_FILE, socket)
+        self._ov.Offset, self._ov.OffsetHigh = values[0], values[1]
+        error = _bool_error_of(_extension("TransmitFile"), handle, _handle(file), values[2],
+                               values[3], byref(self._ov), None, values[4])
+        self._started(error)
+
+    def ConnectNamedPipe(self, handle: int) -> bool:
+        """Start overlapped wait for a client to connect; True if one already is."""
+        self._check_unstarted()
+        handle = self._begin(TYPE_CONNECT_NAMED_PIPE, handle)
+        error = _last_error_of(ConnectNamedPipe, handle, byref(self._ov))
+        if error == ERROR_PIPE_CONNECTED:
+            registry.claim(self._address)  # no I/O was started
+            self.error = error
+            self._mark_as_completed()
+            return True
+        self._started(error)
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Overlapped address={self._address:#x} pending={self.pending}>"
+
+
+def _wsabuf(address: int, length: int) -> Any:
+    return build_wsabufs([(address, length)])
+
+
+def _last_error_of(function: Any, *args: Any) -> int:
+    """A BOOL call's error: ERROR_SUCCESS, ERROR_IO_PENDING, or what failed."""
+    try:
+        ok = function(*args)
+    except OSError as exc:
+        return exc.winerror or 0
+    return ERROR_SUCCESS if ok else ctypes.get_last_error()
+
+
+def _socket_error_of(function: Any, *args: Any) -> int:
+    """A Winsock call's error: 0 when done at once, else WSAGetLastError()."""
+    try:
+        result = function(*args)
+    except OSError as exc:
+        return exc.winerror or 0
+    return ERROR_SUCCESS if result != SOCKET_ERROR else ctypes.get_last_error()
+
+
+_bool_error_of = _last_error_of
+
+def install() -> None:
+    """Make ``import _overlapped`` (asyncio's Windows loop) use this module.
+
+    Call it before ``asyncio.windows_events`` is imported; afterwards asyncio
+    already holds the C module and nothing can be swapped under it.  Only
+    ``_overlapped`` is replaced: asyncio's pipes and subprocesses also use
+    ``_winapi``, which stays CPython's.
+    """
+    if "asyncio.windows_events" in sys.modules:
+        raise RuntimeError("asyncio.windows_events is already imported with the C _overlapped; "
+                           "call install() before importing asyncio's Windows event loop")
+    sys.modules["_overlapped"] = sys.modules[__name__]
