@@ -398,3 +398,46 @@ def test_echo_server_echoes_many_connections_then_stops_cleanly() -> None:
         close_and_settle(*clients)
     assert server.listener.closed and server.port.closed
     assert server.echoed == sum(len(m) for m in messages)
+
+
+def test_a_routine_on_a_port_socket_is_refused_with_wsaeinval(port: CompletionPort) -> None:
+    client, server = associated_pair(port)
+    before = winsock_ov.pending_operations()
+    with pytest.raises(OSError) as exc:
+        server.recv(8, routine=lambda op: None)
+    assert exc.value.winerror == 10022  # WSAEINVAL, as Windows answers
+    with pytest.raises(ValueError, match="complete through the port"):
+        server.recv(8, event=winsock_ov.Event())
+    assert winsock_ov.pending_operations() == before
+    close_and_settle_port(port, client, server)
+
+
+def test_alertable_dequeue_runs_this_threads_routines_and_returns_empty(
+        port: CompletionPort) -> None:
+    from support import tcp_pair
+
+    client, server = tcp_pair()  # not on the port: its routine runs as an APC
+    ran: list[bytes] = []
+    server.recv(8, routine=lambda op: ran.append(op.result()))
+    client.send(b"apc").result(WAIT)
+    assert port.dequeue_many(timeout=WAIT, alertable=True) == []
+    assert ran == [b"apc"]
+    assert port.dequeue_many(timeout=0, alertable=False) == []
+    close_and_settle(client, server)
+
+
+def test_associating_a_socket_twice_or_with_io_in_flight_is_refused(
+        port: CompletionPort) -> None:
+    from support import tcp_pair
+
+    client, server = tcp_pair()
+    pending = server.recv(8)
+    with pytest.raises(ValueError, match="in flight"):
+        port.associate(server)
+    port.associate(client)
+    with CompletionPort() as other:
+        with pytest.raises(ValueError, match="already associated"):
+            other.associate(client)
+    client.send(b"x")
+    assert pending.result(WAIT) == b"x"
+    close_and_settle_port(port, client, server)

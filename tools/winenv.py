@@ -13,8 +13,10 @@ that a fresh machine (or CI) needs nothing installed by hand:
   ``_wmi`` shim, a quiet Wine with a prefix of its own, no ``._pth`` isolation.
 
 Every download or install step leaves a stamp behind it, so a second run does no
-network work.  Subcommands: ``test``, ``demo``, ``run VERSION ARGS...``,
-``abi [--update]`` and ``bench``.
+network work.  Subcommands: ``test`` (portable tier, ABI probe, the suite under
+Windows CPython 3.11 and 3.13, then CPython's asyncio tests on both
+``_overlapped`` modules, with test_asyncio from Debian's packages), ``demo``,
+``run VERSION ARGS...``, ``abi [--update]`` and ``bench``.
 """
 
 from __future__ import annotations
@@ -601,7 +603,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="winenv.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    test = sub.add_parser("test", help="portable tier, ABI probe, then the suite under Wine")
+    test = sub.add_parser("test", help="portable tier, ABI probe, the suite under Wine, "
+                                       "CPython's asyncio tests")
     test.add_argument("--python", action="append", choices=WINDOWS_VERSIONS,
                       help="Windows CPython to test with (repeatable; default: all)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER,
