@@ -17,7 +17,7 @@ from conftest import close_and_settle
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from support import WAIT, tcp_pair
+from support import WAIT, running_under_wine, tcp_pair
 
 import winsock_ov
 from winsock_ov import CompletionPort, OperationAbortedError, Posted
@@ -193,7 +193,10 @@ def test_connect_ex_to_a_closed_port_is_refused(port: CompletionPort) -> None:
 
 @pytest.mark.parametrize("how", ["cancel", "close"])
 def test_connect_ex_stopped_midway_completes_exactly_once(port: CompletionPort, how: str) -> None:
-    # A listener whose backlog is full leaves further connection attempts pending.
+    # Connection attempts beyond a full backlog: under Wine (Linux's TCP stack)
+    # the SYN goes unanswered and ConnectEx stays pending, the case this test is
+    # for.  Windows documents the other behaviour (listen(): a full backlog
+    # refuses with WSAECONNREFUSED); there the attempt reports that, once.
     listener = winsock_ov.Socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -204,11 +207,16 @@ def test_connect_ex_stopped_midway_completes_exactly_once(port: CompletionPort, 
         port.associate(client)
         op = client.connect_ex(listener.getsockname())
         batch = port.dequeue_many(timeout=0.5)
-        if op in batch:
-            fillers.append(client)
-            continue
-        pending = (client, op)
-        break
+        if op not in batch:
+            pending = (client, op)
+            break
+        fillers.append(client)
+        if isinstance(op.exception(), ConnectionRefusedError):
+            # Not under Wine, where CI runs: there this test must take the path above.
+            assert not running_under_wine(), "a full backlog refused under Wine"
+            assert port.dequeue(timeout=0) is None
+            close_and_settle_port(port, listener, *fillers)
+            return
     assert pending is not None, "the backlog never filled"
     client, op = pending
     if how == "cancel":
