@@ -82,7 +82,7 @@ class _State(enum.Enum):
 
 
 _STATUS_MASK = 0xFFFFFFFF  # the NTSTATUS is the low 32 bits of Internal
-_NT_ERROR_BIT = 0x80000000  # NT_SUCCESS(s) is s < 0 as a signed 32-bit value
+_NT_ERROR_BIT = 0x80000000  # set in warnings and errors: NT_SUCCESS(s) is s >= 0 (signed)
 
 
 # --- the issuing thread of routine operations ---------------------------------------
