@@ -533,11 +533,14 @@ def tier_abi(env: Env) -> TierResult:
     reference = json.loads(ABI_REFERENCE.read_text()) if ABI_REFERENCE.is_file() else {}
     counts = ", ".join(f"{len(fresh.get(part, {}))} {part}"
                        for part in ("structures", "fields", "constants"))
+    entries = sum(len(section) for section in fresh.values() if isinstance(section, dict))
     if fresh == reference:
-        return TierResult(name, True, "win32", "mingw-w64", note=f"{counts}: reference is current")
+        return TierResult(name, True, "win32", "mingw-w64", passed=entries,
+                          note=f"{counts}: reference is current")
     env.out(f"!! {ABI_REFERENCE.relative_to(env.repo)} differs from the probe's output; "
             "run `python3 tools/winenv.py abi --update` and review the diff")
-    return TierResult(name, False, "win32", "mingw-w64", note=f"{counts}: reference is stale")
+    return TierResult(name, False, "win32", "mingw-w64", failed=1,
+                      note=f"{counts}: reference is stale")
 
 
 def print_table(env: Env, results: Sequence[TierResult]) -> None:
