@@ -196,8 +196,25 @@ def test_windows_path_maps_root_to_drive_z(tmp_path: Path) -> None:
 def test_stream_kills_a_command_that_outlives_its_timeout(tmp_path: Path) -> None:
     lines: list[str] = []
     env = winenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
-    code = winenv.stream(env, [sys.executable, "-c", "print('started', flush=True); "
-                               "import time; time.sleep(60)"], environ={}, timeout=1.0)
-    assert code != 0
+    code, printed = winenv.stream(env, [sys.executable, "-c", "print('started', flush=True); "
+                                        "import time; time.sleep(60)"], environ={}, timeout=1.0)
+    assert code != 0 and printed == 1
     assert lines[0] == "started"
     assert "killed after 1 s" in lines[-1]
+
+
+def test_a_silent_wine_start_failure_is_retried_once_and_said(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[str] = []
+    env.out = lines.append
+    outcomes = iter([(1, 0), (0, 12)])
+    monkeypatch.setattr(winenv, "stream", lambda *a, **k: next(outcomes))
+    assert winenv.run_windows_python(env, "3.11", ["-V"]) == 0
+    assert any("without printing anything" in line for line in lines)
+
+
+def test_a_failure_after_output_is_not_retried(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(winenv, "stream", lambda *a, **k: calls.append(1) or (1, 40))
+    assert winenv.run_windows_python(env, "3.11", ["-m", "pytest"]) == 1
+    assert len(calls) == 1

@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,12 +88,12 @@ class StepError(Exception):
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
-def run_command(args: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run_command(args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """subprocess.run with text output captured: the default Runner."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.STDOUT)
-    return subprocess.run(list(args), text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(list(args), text=True, check=False, **kwargs)
 
 
 @dataclass
@@ -356,13 +356,17 @@ def provision(env: Env, versions: Sequence[str] = WINDOWS_VERSIONS) -> None:
 # --- running ----------------------------------------------------------------
 
 
-def stream(env: Env, args: Sequence[str], *, environ: dict[str, str], timeout: float) -> int:
+def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
+           timeout: float) -> tuple[int, int]:
     """Run a command with its output echoed line by line, through a pipe.
+
+    Returns its exit code and how many lines it printed.
 
     Windows CPython 3.13 under Wine cannot start with a regular file as its
     stdout, so output always goes through a pipe.  When ``timeout`` passes the
     whole process group is killed, which also ends the read loop.
     """
+    printed = 0
     proc = subprocess.Popen(
         list(args), cwd=env.repo, env=environ, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -383,23 +387,35 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str], timeout: f
     assert proc.stdout is not None
     for line in proc.stdout:
         env.out(line.rstrip("\n"))
+        printed += 1
     code = proc.wait()
     watchdog.join()
     if timed_out.is_set():
         env.out(f"!! {Path(args[0]).name}: killed after {timeout:.0f} s")
-    return code
+    return code, printed
 
 
 def run_windows_python(env: Env, version: str, args: Sequence[str], *,
                        extra_env: dict[str, str] | None = None,
                        timeout: float = TIER_TIMEOUT) -> int:
-    """Run ``python.exe ARGS`` of Windows CPython ``version`` under Wine."""
+    """Run ``python.exe ARGS`` of Windows CPython ``version`` under Wine.
+
+    A start that fails before the interpreter prints anything (seen once: Wine
+    exiting 1 silently) is retried once, and said so; any other outcome stands.
+    """
     environ = env.wine_environ()
     environ.update(extra_env or {})
-    exe = str(env.python_exe(version))
-    code = stream(env, ["wine", exe, *args], environ=environ, timeout=timeout)
-    # Leave no Wine process behind a finished or killed run.
-    env.runner(["wineserver", "-k"], env=environ)
+    command = ["wine", str(env.python_exe(version)), *args]
+    for attempt in (1, 2):
+        code, printed = stream(env, command, environ=environ, timeout=timeout)
+        # Leave no Wine process behind, and wait until the server is gone
+        # before anything starts a new one.
+        env.runner(["wineserver", "-k"], env=environ)
+        env.runner(["wineserver", "-w"], env=environ)
+        if code == 0 or printed or attempt == 2:
+            return code
+        env.out(f"!! python.exe {version} exited {code} without printing anything "
+                "(Wine did not start it); starting it once more")
     return code
 
 
@@ -454,8 +470,8 @@ def tier_portable(env: Env, pytest_extra: Sequence[str]) -> TierResult:
     report.unlink(missing_ok=True)
     env.out(f"==> {name}: pytest with {python}")
     environ = dict(os.environ, PYTHONPATH=str(env.repo), PYTHONDONTWRITEBYTECODE="1")
-    code = stream(env, [python, *pytest_args(str(report)), *pytest_extra],
-                  environ=environ, timeout=TIER_TIMEOUT)
+    code, _ = stream(env, [python, *pytest_args(str(report)), *pytest_extra],
+                     environ=environ, timeout=TIER_TIMEOUT)
     return read_tier_report(name, report, code, windows=False)
 
 
@@ -528,7 +544,7 @@ def build_abi_probe(env: Env) -> Path:
     return exe
 
 
-def run_abi_probe(env: Env) -> dict[str, object]:
+def run_abi_probe(env: Env) -> dict[str, Any]:
     exe = build_abi_probe(env)
     with step(env, "run the ABI probe under Wine"):
         output = check(env, "abi_probe.exe", ["wine", str(exe)], environ=env.wine_environ(),
