@@ -65,7 +65,7 @@ def to_sockaddr(family: int, address: Any) -> tuple[Any, int]:
     raise ValueError(f"address family {family} is not supported (AF_INET, AF_INET6)")
 
 
-def from_sockaddr(storage: Any, length: int | None = None) -> Address:
+def from_sockaddr(storage: Any) -> Address:
     """The Python tuple for a SOCKADDR_IN / SOCKADDR_IN6 held in ``storage``."""
     family = ctypes.cast(ctypes.byref(storage), ctypes.POINTER(ctypes.c_uint16)).contents.value
     if family == AF_INET:

@@ -57,8 +57,12 @@ _functions: dict[tuple[int, int, int, str], Any] = {}
 _functions_lock = threading.Lock()
 
 
-def extension_function(sock: Socket, guid: GUID, prototype: Any, name: str) -> Any:
-    """``name`` for the provider behind ``sock``: fetched on first use, then kept."""
+def extension_function(sock: Any, guid: GUID, prototype: Any, name: str) -> Any:
+    """``name`` for the provider behind ``sock``: fetched on first use, then kept.
+
+    ``sock`` is anything with ``family``, ``type``, ``proto`` and ``fileno()``:
+    a winsock_ov Socket or a socket.socket.
+    """
     key = (sock.family, sock.type, sock.proto, name)
     function = _functions.get(key)
     if function is None:
@@ -80,7 +84,7 @@ def _started(accepted: bool) -> int:
 def _address_at(pointer: Any, length: int) -> Any:
     storage = SOCKADDR_STORAGE()
     ctypes.memmove(byref(storage), pointer, min(length, sizeof(storage)))
-    return _addresses.from_sockaddr(storage, length)
+    return _addresses.from_sockaddr(storage)
 
 
 class AcceptOperation(Operation):

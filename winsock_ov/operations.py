@@ -85,6 +85,11 @@ _STATUS_MASK = 0xFFFFFFFF  # the NTSTATUS is the low 32 bits of Internal
 _NT_ERROR_BIT = 0x80000000  # set in warnings and errors: NT_SUCCESS(s) is s >= 0 (signed)
 
 
+def _status_error(status: int) -> OSError | None:
+    """The error an I/O's final NTSTATUS reports, or None if it succeeded."""
+    return error_from_ntstatus(status) if status & _NT_ERROR_BIT else None
+
+
 # --- the issuing thread of routine operations ---------------------------------------
 
 _local = threading.local()
@@ -283,7 +288,7 @@ class Operation:
 
     def _overlapped_outcome(self) -> tuple[OSError | None, int]:
         status = self._ov.Internal & _STATUS_MASK
-        error = error_from_ntstatus(status) if status & _NT_ERROR_BIT else None
+        error = _status_error(status)
         return error, int(self._ov.InternalHigh)
 
     def _finish_from_overlapped(self) -> None:
@@ -297,7 +302,7 @@ class Operation:
             routine(self)
 
     def _finish_from_packet(self, status: int, nbytes: int) -> None:
-        error = error_from_ntstatus(status) if status & _NT_ERROR_BIT else None
+        error = _status_error(status)
         self._finish(error, nbytes, None)
 
     def _finish(self, error: BaseException | None, nbytes: int, flags: int | None) -> None:
@@ -623,7 +628,7 @@ class RecvFromOperation(RecvOperation):
         self._require_done()
         if self._error is not None or self._fromlen.value == 0:
             return None
-        return _addresses.from_sockaddr(self._from, self._fromlen.value)
+        return _addresses.from_sockaddr(self._from)
 
     def _value(self) -> Any:
         return super()._value(), self.peer

@@ -179,7 +179,7 @@ class Socket:
         storage, length = _addresses.new_storage()
         handle = accept(self.fileno(), byref(storage), byref(length))
         peer = Socket(self.family, self.type, self.proto, _handle=handle)
-        return peer, _addresses.from_sockaddr(storage, length.value)
+        return peer, _addresses.from_sockaddr(storage)
 
     def connect(self, address: Any) -> None:
         sockaddr, length = _addresses.to_sockaddr(self.family, address)
@@ -188,12 +188,12 @@ class Socket:
     def getsockname(self) -> Any:
         storage, length = _addresses.new_storage()
         getsockname(self.fileno(), byref(storage), byref(length))
-        return _addresses.from_sockaddr(storage, length.value)
+        return _addresses.from_sockaddr(storage)
 
     def getpeername(self) -> Any:
         storage, length = _addresses.new_storage()
         getpeername(self.fileno(), byref(storage), byref(length))
-        return _addresses.from_sockaddr(storage, length.value)
+        return _addresses.from_sockaddr(storage)
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         if isinstance(value, int):

@@ -33,6 +33,7 @@ from .. import _addresses
 from .. import raw as _raw
 from .._buffers import PinnedBuffers, build_wsabufs
 from .._registry import registry
+from ..extensions import extension_function
 from ..raw import (
     AF_INET,
     AF_INET6,
@@ -100,9 +101,7 @@ from ..raw import (
     WSASend,
     WSASendTo,
     bind,
-    get_extension_function,
 )
-from ..raw._loader import check_bool_pending
 
 INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
 NULL = 0
@@ -394,8 +393,7 @@ def _extension(name: str) -> Any:
                  "TransmitFile": (WSAID_TRANSMITFILE, LPFN_TRANSMITFILE)}
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
             for key, (guid, prototype) in guids.items():
-                _extensions[key] = get_extension_function(probe.fileno(), guid, prototype, key,
-                                                          check_bool_pending)
+                _extensions[key] = extension_function(probe, guid, prototype, key)
     return _extensions[name]
 
 
