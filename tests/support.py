@@ -1,13 +1,44 @@
-"""Helpers shared by the Windows tests: threads that cannot hang a run, free ports."""
+"""Helpers shared by the Windows tests: threads and child processes that cannot hang
+a run, free ports."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
+import textwrap
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
+REPO = Path(__file__).resolve().parent.parent
 WAIT = 10.0  # seconds: the bound on every wait in the tests
+# Seconds a child process (a Python interpreter, one of the seed's programs)
+# gets to start listening, and to finish.  Measured under Wine on a 2-core
+# machine with a CPU-bound process and a whole test run beside it: the worst of
+# 60 starts (the Python CLI and the seed's receiver taking turns) listened 4.2 s
+# after it was started and had finished its exchange at 4.3 s.  The bound
+# leaves a wide margin over that.
+CHILD_SECONDS = 60.0
+
+
+def run_python(code: str, *, dev: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a child interpreter (``-X dev`` unless told) from the repository.
+
+    A child still running after CHILD_SECONDS fails the test with what it printed.
+    """
+    args = [sys.executable, *(["-X", "dev"] if dev else []), "-c", textwrap.dedent(code)]
+    try:
+        return subprocess.run(args, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=CHILD_SECONDS)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"child still running after {CHILD_SECONDS} s, killed; "
+                             f"stdout {exc.stdout!r}; stderr {exc.stderr!r}") from None
+
+
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    """What a child did, for a failing assertion's message."""
+    return f"child exited {result.returncode}; stdout {result.stdout!r}; stderr {result.stderr!r}"
 
 
 def free_port() -> int:
@@ -51,6 +82,31 @@ def running_under_wine() -> bool:
     import ctypes
 
     return sys.platform == "win32" and hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
+
+
+def tcp_listening_ports() -> set[int]:
+    """The TCP ports that some socket of this machine listens on (GetTcpTable)."""
+    import ctypes
+
+    class MIB_TCPROW(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint32) for name in (
+            "dwState", "dwLocalAddr", "dwLocalPort", "dwRemoteAddr", "dwRemotePort")]
+
+    MIB_TCP_STATE_LISTEN, ERROR_INSUFFICIENT_BUFFER = 2, 122
+    get_tcp_table = ctypes.WinDLL("iphlpapi").GetTcpTable
+    size = ctypes.c_uint32(0)
+    while True:  # the table may grow between the size query and the read
+        buffer = ctypes.create_string_buffer(max(size.value, 4))
+        status = get_tcp_table(buffer, ctypes.byref(size), False)
+        if status != ERROR_INSUFFICIENT_BUFFER:
+            break
+    if status != 0:
+        raise ctypes.WinError(status)
+    count = ctypes.c_uint32.from_buffer(buffer).value
+    rows = (MIB_TCPROW * count).from_buffer(buffer, 4)
+    # dwLocalPort: the port in network byte order, in the low 16 bits.
+    return {socket.ntohs(row.dwLocalPort & 0xFFFF) for row in rows
+            if row.dwState == MIB_TCP_STATE_LISTEN}
 
 
 def tcp_pair() -> tuple[Any, Any]:

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import WAIT, free_port
+from support import CHILD_SECONDS, REPO, free_port, tcp_listening_ports
 
 from winsock_ov.cli import main, parse_args
 from winsock_ov.demo import run_demo
 
-REPO = Path(__file__).resolve().parent.parent
 SEED_BIN = os.environ.get("WINSOCK_OV_SEED_BIN")
 needs_seed = pytest.mark.skipif(not SEED_BIN, reason="the seed's C programs are built by "
                                 "tools/winenv.py (WINSOCK_OV_SEED_BIN)")
@@ -42,43 +41,63 @@ def seed_program(name: str, *args: str) -> list[str]:
     return [str(Path(SEED_BIN) / f"{name}.exe"), *args]
 
 
+def describe(proc: subprocess.Popen[str], out: str, err: str) -> str:
+    """What a program under test did: for a failing test's message."""
+    return (f"{Path(proc.args[0]).name} {' '.join(proc.args[1:])} exited {proc.returncode}; "
+            f"stdout {out!r}; stderr {err!r}")
+
+
 def finish(proc: subprocess.Popen[str]) -> tuple[int, list[str], str]:
     try:
-        out, err = proc.communicate(timeout=3 * WAIT)
+        out, err = proc.communicate(timeout=CHILD_SECONDS)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        pytest.fail(f"{proc.args} still running after {3 * WAIT} s: {out!r} {err!r}")
+        pytest.fail(f"still running after {CHILD_SECONDS} s, killed: {describe(proc, out, err)}")
     return proc.returncode, out.splitlines(), err
 
 
-def wait_until_bound(port: int) -> None:
-    """Until a receiver has bound ``port`` (a wildcard bind of our own then fails)."""
-    deadline = time.monotonic() + 3 * WAIT
+def wait_until_listening(port: int, receiver: subprocess.Popen[str]) -> None:
+    """Until ``receiver`` listens on ``port``, as the system's TCP table shows.
+
+    The seed's receivers print nothing before accept(), so the port is what
+    there is to watch.  (Probing it by binding it ourselves, as this did once,
+    makes the receiver's own bind() fail whenever the probe holds the port at
+    that moment.)  A receiver that exits first fails the test at once.
+    """
+    deadline = time.monotonic() + CHILD_SECONDS
     while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if sys.platform == "win32":
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-            try:
-                probe.bind(("0.0.0.0", port))
-            except OSError:
-                return
-        time.sleep(0.02)  # polling a port another process opens: nothing to wait on
-    pytest.fail(f"nobody bound port {port}")
+        if receiver.poll() is not None:
+            out, err = receiver.communicate()
+            pytest.fail(f"the receiver exited before listening on {port}: "
+                        f"{describe(receiver, out, err)}")
+        if port in tcp_listening_ports():
+            return
+        time.sleep(0.02)  # another process's listen(): nothing to wait on
+    receiver.kill()
+    out, err = receiver.communicate()
+    pytest.fail(f"nobody listened on port {port} in {CHILD_SECONDS} s: "
+                f"{describe(receiver, out, err)}")
 
 
 def run_pair(receiver: list[str], sender_for_port: Any, port: int) -> tuple[list[str], list[str]]:
-    """Start the receiver, then the sender (again, if it came before listen())."""
+    """Start the receiver, then, once it listens, the sender.
+
+    Any failure says what both programs printed and how they exited.
+    """
     recv_proc = start(receiver)
     try:
-        wait_until_bound(port)
-        for _ in range(5):
-            code, sent, err = finish(start(sender_for_port(port)))
-            if code == 0 or "connect" not in err:
-                break  # a refusal means bind() had run but not yet listen()
-        assert (code, err) == (0, ""), sent
+        wait_until_listening(port, recv_proc)
+        send_proc = start(sender_for_port(port))
+        code, sent, err = finish(send_proc)
+        sender_said = describe(send_proc, "\n".join(sent), err)
+        if (code, err) != (0, ""):
+            recv_proc.kill()
+            pytest.fail(f"sender: {sender_said}; receiver: "
+                        f"{describe(recv_proc, *recv_proc.communicate())}")
         code, received, err = finish(recv_proc)
-        assert (code, err) == (0, ""), received
+        receiver_said = describe(recv_proc, "\n".join(received), err)
+        assert (code, err) == (0, ""), f"receiver: {receiver_said}; sender: {sender_said}"
     finally:
         if recv_proc.poll() is None:
             recv_proc.kill()

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import gc
 import socket
-import subprocess
-import sys
 import textwrap
 import weakref
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from support import WAIT
+from support import WAIT, run_python, said
 
 pytestmark = pytest.mark.windows
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +194,7 @@ def test_install_makes_asyncio_run_on_this_module() -> None:
         except RuntimeError as exc:
             print("second install refused:", "already imported" in str(exc))
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, stdin=subprocess.DEVNULL, timeout=6 * WAIT)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["through winsock_ov", "second install refused: True"]
+    result = run_python(code, dev=False)
+    assert result.returncode == 0, said(result)
+    assert result.stdout.splitlines() == ["through winsock_ov", "second install refused: True"], \
+        said(result)

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support import WAIT
+from support import WAIT, run_python, said
 
 import winsock_ov
 from winsock_ov.raw import AF_INET6, MSG_OOB, MSG_PEEK, SOCK_DGRAM, SOCK_STREAM
 
 pytestmark = pytest.mark.windows
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_from_socket_takes_over_a_python_socket() -> None:
@@ -82,12 +77,6 @@ def test_msg_oob_sends_urgent_data_read_with_msg_oob(tcp: Any) -> None:
     assert server.recv(16).result(WAIT) == b"normal"
 
 
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-X", "dev", "-c", textwrap.dedent(code)], cwd=REPO,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=6 * WAIT)
-
-
 @pytest.mark.parametrize("close_first", [True, False])
 def test_interpreter_exit_with_operations_pending_is_quiet_and_clean(close_first: bool) -> None:
     result = run_python(f"""
@@ -106,11 +95,11 @@ def test_interpreter_exit_with_operations_pending_is_quiet_and_clean(close_first
             server.close()
         print("exiting with", winsock_ov.pending_operations(), "pending")
     """)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["exiting with 4 pending"]
+    assert result.returncode == 0, said(result)
+    assert result.stdout.splitlines() == ["exiting with 4 pending"], said(result)
     warnings = result.stderr.splitlines()
     if close_first:
         assert warnings == [], "no warnings, no tracebacks at exit"
     else:  # only the unclosed sockets' own ResourceWarnings (shown by -X dev)
         assert len(warnings) == 2 and all("ResourceWarning: unclosed <winsock_ov.Socket" in w
-                                          for w in warnings), result.stderr
+                                          for w in warnings), said(result)
