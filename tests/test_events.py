@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import WAIT
+from support import WAIT, Worker
 
 import winsock_ov
 from winsock_ov import Event, WaitStatus, wait_for_multiple_events
-from winsock_ov.waits import milliseconds
+from winsock_ov.waits import milliseconds, poll_until
 
 windows = pytest.mark.windows
 
@@ -123,3 +123,24 @@ def test_an_event_shared_by_two_operations_still_tells_each_apart(tcp: Any) -> N
         assert not first.wait(0.05), "the other operation's signal is not this one's end"
         client.send(b"hi").result(WAIT)
         assert first.result(WAIT) == b"hi"
+
+
+def observers_of(op: Any) -> list[Worker]:
+    """Threads that each watch ``op`` end their own way."""
+    return [Worker(lambda: op.result(WAIT), name="result"),
+            Worker(lambda: op.wait(WAIT), name="wait"),
+            Worker(lambda: op.exception(WAIT), name="exception"),
+            Worker(lambda: poll_until(lambda: op.done, WAIT), name="done")]
+
+
+@windows
+def test_many_threads_observing_one_operation_all_see_its_one_end(tcp: Any) -> None:
+    # Whoever sees the operation end closes its own event: never under a waiter.
+    client, server = tcp
+    for round_number in range(20):
+        observers = observers_of(server.recv(8))
+        for observer in observers:
+            observer.start()
+        message = b"%07d" % round_number
+        client.send(message).result(WAIT)
+        assert [o.result() for o in observers] == [message, True, None, True]

@@ -166,3 +166,36 @@ def test_waiting_on_a_routine_operation_runs_it_on_the_issuing_thread(tcp: Any) 
     client.send(b"waited").result(WAIT)
     assert op.wait(WAIT)
     assert op.result() == b"waited"
+
+
+def test_a_routine_raising_keyboardinterrupt_is_not_lost_beside_a_routine_error(tcp: Any) -> None:
+    client, server = tcp
+
+    def interrupting(op: Any) -> None:
+        raise KeyboardInterrupt
+
+    def failing(op: Any) -> None:
+        raise KeyError(op.result())
+
+    ops = [server.recv(1, routine=failing), server.recv(1, routine=interrupting),
+           server.recv(1, routine=failing)]
+    client.send(b"xyz").result(WAIT)
+    wait_until(lambda: all(op._os_finished() for op in ops), "three receives")
+    with pytest.raises(KeyboardInterrupt) as exc:
+        winsock_ov.sleep_ex(WAIT)
+    context = exc.value.__context__
+    assert isinstance(context, winsock_ov.RoutineErrors), "the other routines' errors travel along"
+    assert [e.args[0] for e in context.exceptions] == [b"x", b"z"]
+    assert all(op.done for op in ops), "every routine ran, once"
+
+
+def test_waiting_from_another_thread_just_after_the_issuer_was_joined_is_thread_exited(
+        tcp: Any) -> None:
+    # join() returns when the thread's Python code ends, a moment before its
+    # OS thread is gone; a waiter then must see the thread exit, not be refused.
+    _, server = tcp
+    for _ in range(20):
+        worker = Worker(lambda: server.recv(8, routine=print), name="issuer")
+        worker.start()
+        op = worker.result()
+        assert isinstance(op.exception(WAIT), winsock_ov.ThreadExitedError)

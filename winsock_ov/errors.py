@@ -10,6 +10,7 @@ would report, as asyncio does for ERROR_NETNAME_DELETED.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from .raw import constants as c
 from .raw import format_winerror
@@ -51,7 +52,7 @@ if sys.version_info >= (3, 11):
     _GroupBase: type = ExceptionGroup  # noqa: F821 - builtin from 3.11
 else:
     class _GroupBase(Exception):
-        def __init__(self, message: str, exceptions: list[BaseException]) -> None:
+        def __init__(self, message: str, exceptions: Sequence[Exception]) -> None:
             super().__init__(message, exceptions)
             self.message = message
             self.exceptions = tuple(exceptions)

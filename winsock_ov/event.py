@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .raw import (
@@ -22,16 +23,18 @@ class Event:
 
     Pass it as ``event=`` to an operation: Windows signals it when the operation
     completes, as in the seed's first program.  Closing an event while operations
-    that use it are pending is deferred until the last of them completes, since
-    Windows would otherwise signal a closed (or reused) handle.
+    that use it are pending (or threads wait on it for them) is deferred until
+    the last of them is done with it, since Windows would otherwise signal, or a
+    waiter wait on, a closed (or reused) handle.
     """
 
-    __slots__ = ("__weakref__", "_close_requested", "_handle", "_users")
+    __slots__ = ("__weakref__", "_close_requested", "_handle", "_lock", "_users")
 
     def __init__(self) -> None:
         self._handle: Any = WSACreateEvent()
         self._users = 0
         self._close_requested = False
+        self._lock = threading.Lock()  # users come and go on several threads
 
     @property
     def handle(self) -> int:
@@ -60,22 +63,29 @@ class Event:
 
     def close(self) -> None:
         """Close now, or once the pending operations using this event are done."""
-        if self._close_requested:
-            return
-        self._close_requested = True
-        if self._users == 0:
-            self._close_handle()
+        with self._lock:
+            if self._close_requested:
+                return
+            self._close_requested = True
+            if self._users == 0:
+                self._close_handle()
 
     def _acquire(self) -> int:
-        """An operation starts using this event; returns the handle to put in hEvent."""
-        handle = self.handle
-        self._users += 1
-        return handle
+        """Start using the handle (an operation's hEvent, or a wait on it).
+
+        It stays open until the matching ``_release()``; a closed event raises
+        ValueError.
+        """
+        with self._lock:
+            handle = self.handle
+            self._users += 1
+            return handle
 
     def _release(self) -> None:
-        self._users -= 1
-        if self._users == 0 and self._close_requested:
-            self._close_handle()
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._close_requested:
+                self._close_handle()
 
     def _close_handle(self) -> None:
         handle, self._handle = self._handle, None

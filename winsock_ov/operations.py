@@ -33,6 +33,8 @@ from .errors import ThreadExitedError, error_from_code, error_from_ntstatus, tim
 from .event import Event
 from .raw import (
     DWORD,
+    ERROR_IO_PENDING,
+    ERROR_MORE_DATA,
     ERROR_NOT_FOUND,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE,
     OVERLAPPED,
@@ -40,6 +42,8 @@ from .raw import (
     SYNCHRONIZE,
     WAIT_OBJECT_0,
     WAIT_TIMEOUT,
+    WSA_IO_PENDING,
+    WSAEMSGSIZE,
     WSAENOTSOCK,
     CancelIoEx,
     CloseHandle,
@@ -90,6 +94,53 @@ def _status_error(status: int) -> OSError | None:
     return error_from_ntstatus(status) if status & _NT_ERROR_BIT else None
 
 
+class Submitted(enum.Enum):
+    """What the submitting call (WSARecv, WSASend, ...) said about the I/O."""
+
+    PENDING = "pending"  # WSA_IO_PENDING: started, not finished
+    SUCCEEDED = "succeeded"  # 0: finished within the call
+    WARNED = "warned"  # finished within the call with an NT warning status
+    REFUSED = "refused"  # any other error: nothing was started
+
+
+# Codes a submitting call returns for an I/O that finished within the call with
+# an NT *warning* status: STATUS_BUFFER_OVERFLOW, a datagram or message larger
+# than the buffers (truncated).
+_WARNING_CODES = frozenset({WSAEMSGSIZE, ERROR_MORE_DATA})
+
+
+def submitted(code: int | None) -> Submitted:
+    """Classify a submitting call by the error it left (None: it returned 0)."""
+    if code is None:
+        return Submitted.SUCCEEDED
+    if code in (WSA_IO_PENDING, ERROR_IO_PENDING):
+        return Submitted.PENDING
+    return Submitted.WARNED if code in _WARNING_CODES else Submitted.REFUSED
+
+
+def completion_follows(how: Submitted, *, skip_on_success: bool = False) -> bool:
+    """Whether Windows still delivers a completion (routine run, port packet, event
+    signaled) for an I/O whose submitting call returned ``how``.
+
+    The OS rule, the same for every overlapped call: a completion is delivered
+    for every I/O the call started, whether it is pending or finished within
+    the call, with a success or with a warning status (NT completes warnings
+    like successes).  An error returned at once means nothing was started:
+    nothing is delivered, ever.  FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
+    (``skip_on_success``) drops the port packet of an I/O that finished within
+    the call, a warning's too: "success" there means "not an NT error" (so does
+    Wine's server, async_set_result; not checked on Windows itself).
+    """
+    if how is Submitted.REFUSED:
+        return False
+    return not (skip_on_success and how is not Submitted.PENDING)
+
+
+def _time_left(timeout: float | None, started: float) -> float | None:
+    """What remains of ``timeout`` seconds counted from ``started`` (None: forever)."""
+    return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+
+
 # --- the issuing thread of routine operations ---------------------------------------
 
 _local = threading.local()
@@ -102,17 +153,31 @@ class _IssuingThread:
     thread that issued an operation.
     """
 
-    __slots__ = ("__weakref__", "_handle", "ident")
+    __slots__ = ("__weakref__", "_handle", "_python_thread", "ident")
 
     def __init__(self) -> None:
         self.ident = int(GetCurrentThreadId())
         self._handle = OpenThread(SYNCHRONIZE, False, self.ident)
+        self._python_thread = threading.current_thread()
 
     def is_current(self) -> bool:
         return getattr(_local, "issuer", None) is self
 
     def exited(self) -> bool:
         return bool(WaitForSingleObjectEx(self._handle, 0, False) == WAIT_OBJECT_0)
+
+    def exiting(self) -> bool:
+        """True once the thread ran its last Python code (``join()`` returned).
+
+        Its OS thread ends a moment later; until then ``exited()`` is still
+        False, and no routine can run there any more.
+        """
+        return not self._python_thread.is_alive()
+
+    def wait_exit(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds for the OS thread to end."""
+        code = WaitForSingleObjectEx(self._handle, milliseconds(timeout), False)
+        return bool(code == WAIT_OBJECT_0)
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None):
@@ -262,22 +327,29 @@ class Operation:
         try:
             code = self._submit(handle, ROUTINE_THUNK if self._notify is Notify.ROUTINE else None)
         except OSError as exc:
-            # Refused: Windows queues no completion (no event, routine or packet).
-            registry.claim(self.address)
-            error = error_from_code(exc.winerror) if exc.winerror else exc
-            self._finish(error, 0, None)
-            raise error from exc
-        if code == 0:
+            how = submitted(exc.winerror)
+            if how is Submitted.REFUSED:
+                registry.claim(self.address)
+                error = error_from_code(exc.winerror) if exc.winerror else exc
+                self._finish(error, 0, None)
+                raise error from exc
+        else:
+            # The raw calls raise every error but WSA_IO_PENDING, which they
+            # leave for WSAGetLastError() and return as SOCKET_ERROR.
+            how = Submitted.SUCCEEDED if code == 0 else Submitted.PENDING
+        if how is not Submitted.PENDING:
             self._immediate = True
-            self._completed_at_once()
+            self._completed_at_once(how)
         return self
 
-    def _completed_at_once(self) -> None:
-        # Internal/InternalHigh hold the outcome now.  A routine still runs at the
-        # next alertable wait, and a port still gets a packet, unless the socket
-        # skips packets on success (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS).
-        at_once = self._notify is Notify.EVENT or (
-            self._notify is Notify.PORT and self.socket._skip_on_success)
+    def _completed_at_once(self, how: Submitted) -> None:
+        # Internal/InternalHigh hold the outcome now (a warning's too: a
+        # truncated datagram is reported by result() as WSAEMSGSIZE).  An event
+        # operation can finish here; a routine or port one waits for the
+        # delivery, unless none follows (completion_follows states the rule).
+        skip = self._notify is Notify.PORT and self.socket._skip_on_success
+        at_once = self._notify is Notify.EVENT or not completion_follows(
+            how, skip_on_success=skip)
         if at_once and registry.claim(self.address) is self:
             self._finish_from_overlapped()
 
@@ -430,15 +502,24 @@ class Operation:
                            "use CompletionPort.dequeue()")
 
     def _wait_event(self, timeout: float | None) -> bool:
+        assert self._event is not None
         started = time.monotonic()
-        code = WaitForSingleObjectEx(self._ov.hEvent, milliseconds(timeout), False)
+        try:
+            # Held for the wait: another thread that sees the operation end may
+            # otherwise close the event under this one.
+            handle = self._event._acquire()
+        except ValueError:  # closed: the operation ended, or its owner closed it
+            return poll_until(lambda: self.done, timeout)
+        try:
+            code = WaitForSingleObjectEx(handle, milliseconds(timeout), False)
+        finally:
+            self._event._release()
         if self.done:
             return True
         if code == WAIT_TIMEOUT:
             return False
         # Signaled by another operation sharing the event: watch Internal instead.
-        remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-        return poll_until(lambda: self.done, remaining)
+        return poll_until(lambda: self.done, _time_left(timeout, started))
 
     def _wait_routine(self, timeout: float | None) -> bool:
         assert self._thread is not None
@@ -450,8 +531,11 @@ class Operation:
                 if remaining == 0.0:
                     return self._is_done()
             return True
-        if self._thread.exited():
-            return poll_until(self._poll_done, timeout)
+        if self._thread.exiting():
+            started = time.monotonic()
+            if not self._thread.wait_exit(timeout):
+                return False
+            return poll_until(self._poll_done, _time_left(timeout, started))
         raise RuntimeError(
             f"this operation's completion routine runs only on the thread that issued it "
             f"(thread id {self._thread.ident}), during an alertable wait there")

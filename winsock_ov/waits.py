@@ -104,9 +104,20 @@ def raise_routine_errors() -> None:
     if not errors:
         return
     _local.errors = []
-    if len(errors) == 1:
-        raise errors[0]
-    raise RoutineErrors(f"{len(errors)} completion routines raised", errors)
+    # A KeyboardInterrupt, SystemExit or the like is raised as it is (the first
+    # one), the routines' ordinary exceptions as its context: an exception group
+    # of RoutineErrors' kind may hold Exceptions only.
+    interrupt = next((e for e in errors if not isinstance(e, Exception)), None)
+    exceptions = [e for e in errors if isinstance(e, Exception)]
+    group: BaseException | None = None
+    if exceptions:
+        group = exceptions[0] if len(exceptions) == 1 else RoutineErrors(
+            f"{len(exceptions)} completion routines raised", exceptions)
+    if interrupt is None:
+        assert group is not None
+        raise group
+    interrupt.__context__ = group
+    raise interrupt
 
 
 # --- the waits ------------------------------------------------------------------------

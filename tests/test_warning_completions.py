@@ -1,0 +1,115 @@
+"""A datagram larger than the buffer: the I/O finishes within the call with a warning.
+
+WSARecvFrom then fails at once with WSAEMSGSIZE, yet NT completes warning
+statuses (STATUS_BUFFER_OVERFLOW) like successes: the event is signaled, the
+routine is queued and the port gets a packet.  The
+operation must stay owned until that delivery, and be reported once, by it.
+Skip-on-success drops the packet of a warning as of a success (an I/O that
+finished within the call): the operation then finishes at once.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any
+
+import pytest
+from support import WAIT
+
+import winsock_ov
+from winsock_ov.operations import Submitted, completion_follows, submitted
+
+DATAGRAM = b"a datagram longer than four bytes"
+
+
+@pytest.mark.parametrize(("code", "how"), [
+    (None, Submitted.SUCCEEDED), (997, Submitted.PENDING), (10040, Submitted.WARNED),
+    (234, Submitted.WARNED), (10054, Submitted.REFUSED), (10038, Submitted.REFUSED)])
+def test_submitting_calls_are_classified_by_the_error_they_leave(code: Any, how: Any) -> None:
+    assert submitted(code) is how
+
+
+def test_a_completion_follows_everything_started_and_skip_drops_what_ended_at_once(
+        ) -> None:
+    assert [completion_follows(how) for how in Submitted] == [True, True, True, False]
+    assert [completion_follows(how, skip_on_success=True) for how in Submitted] == [
+        True, False, False, False]
+
+
+def queue_a_long_datagram(udp: Any) -> Any:
+    """Send DATAGRAM to the second socket and see it queued there; return that socket."""
+    first, second = udp
+    first.sendto(DATAGRAM, second.getsockname()).result(WAIT)
+    ready, _, _ = select.select([second.fileno()], [], [], WAIT)
+    assert ready, "the datagram never arrived"
+    return first, second
+
+
+def assert_truncated(op: Any) -> None:
+    with pytest.raises(OSError) as exc:
+        op.result(0)
+    assert exc.value.winerror == 10040  # WSAEMSGSIZE
+
+
+def then_the_socket_still_works(first: Any, second: Any, port: Any = None) -> None:
+    """A later receive gets its own datagram and its own completion, nothing stale."""
+    op = second.recvfrom(64)
+    first.sendto(b"next", second.getsockname()).result(WAIT)
+    if port is not None:
+        assert port.dequeue(timeout=WAIT) is op
+    assert op.result(WAIT) == (b"next", first.getsockname())
+
+
+@pytest.mark.windows
+def test_event_style_truncated_datagram_finishes_at_once_with_wsaemsgsize(udp: Any) -> None:
+    first, second = queue_a_long_datagram(udp)
+    before = winsock_ov.pending_operations()
+    op = second.recvfrom(4)
+    assert op.completed_immediately and op.done
+    assert_truncated(op)
+    assert winsock_ov.pending_operations() == before
+    then_the_socket_still_works(first, second)
+
+
+@pytest.mark.windows
+def test_routine_style_truncated_datagram_still_runs_its_routine_once(udp: Any) -> None:
+    first, second = queue_a_long_datagram(udp)
+    calls: list[Any] = []
+    op = second.recvfrom(4, routine=calls.append)
+    assert op.completed_immediately and not op.done, "its routine is queued, not yet run"
+    assert winsock_ov.sleep_ex(WAIT).status is winsock_ov.WaitStatus.IO_COMPLETION
+    assert calls == [op]
+    assert_truncated(op)
+    assert winsock_ov.sleep_ex(0).status is winsock_ov.WaitStatus.TIMEOUT
+    assert calls == [op], "the routine ran exactly once"
+    then_the_socket_still_works(first, second)
+
+
+@pytest.mark.windows
+def test_port_style_truncated_datagram_still_queues_its_packet(udp: Any) -> None:
+    with winsock_ov.CompletionPort() as port:
+        port.associate(udp[1])
+        first, second = queue_a_long_datagram(udp)
+        op = second.recvfrom(4)
+        assert op.completed_immediately and not op.done, "its packet is still to come"
+        assert port.dequeue(timeout=WAIT) is op
+        assert_truncated(op)
+        assert port.dequeue(timeout=0) is None, "one packet, one report"
+        then_the_socket_still_works(first, second, port)
+        second.close()
+
+
+@pytest.mark.windows
+def test_with_skip_on_success_a_truncated_datagram_queues_no_packet(udp: Any) -> None:
+    with winsock_ov.CompletionPort() as port:
+        if not port.associate(udp[1], skip_on_success=True):
+            pytest.fail("skip-on-success is not honoured here: the probe said so")
+        first, second = queue_a_long_datagram(udp)
+        before = winsock_ov.pending_operations()
+        op = second.recvfrom(4)
+        assert op.completed_immediately and op.done
+        assert_truncated(op)
+        assert winsock_ov.pending_operations() == before
+        assert port.dequeue(timeout=0) is None
+        then_the_socket_still_works(first, second, port)
+        second.close()
