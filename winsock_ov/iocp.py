@@ -71,12 +71,13 @@ class Posted:
     It owns an OVERLAPPED of its own, held by the registry until dequeued.
     """
 
-    __slots__ = ("__weakref__", "_ov", "address", "key", "nbytes", "value")
+    __slots__ = ("__weakref__", "_ov", "address", "key", "nbytes", "port", "value")
 
-    def __init__(self, value: Any, key: int, nbytes: int) -> None:
+    def __init__(self, value: Any, key: int, nbytes: int, port: CompletionPort) -> None:
         self._ov = OVERLAPPED()
         self.address = addressof(self._ov)
         self.value, self.key, self.nbytes = value, key, nbytes
+        self.port = port  # the port it was posted to
 
     def _poll(self) -> None:
         """Nothing to observe: a posted packet ends only when dequeued."""
@@ -140,7 +141,7 @@ class CompletionPort:
 
     def post(self, value: Any = None, *, key: int = 0, nbytes: int = 0) -> Posted:
         """Queue a user packet (PostQueuedCompletionStatus); dequeue returns it."""
-        posted = Posted(value, key, nbytes)
+        posted = Posted(value, key, nbytes, self)
         registry.add(posted)
         try:
             PostQueuedCompletionStatus(self.handle, nbytes, key, byref(posted._ov))
@@ -222,23 +223,28 @@ class CompletionPort:
     # --- closing --------------------------------------------------------------------------
 
     def close(self, drain_seconds: float = 2.0) -> None:
-        """Cancel this port's pending operations, collect them, then close.
+        """Cancel this port's pending operations, collect them and the packets
+        posted here, then close.
 
         Operations still not reported after ``drain_seconds`` stay owned by the
         registry for good (leaked on purpose): Windows may still write to them.
+        Sockets tied to the port stay tied to it: they can start no operation
+        any more (its completion could never be dequeued).
         """
         if self._handle is None:
             return
-        mine = [op for op in registry.operations()
-                if isinstance(op, Operation) and op.socket._port is self]
-        for op in mine:
-            op.cancel()
+        mine = [item for item in registry.operations()
+                if (isinstance(item, Operation) and item.socket._port is self)
+                or (isinstance(item, Posted) and item.port is self)]
+        for item in mine:
+            if isinstance(item, Operation):
+                item.cancel()
         deadline = time.monotonic() + drain_seconds
-        while any(op.address in registry for op in mine) and time.monotonic() < deadline:
+        while any(item.address in registry for item in mine) and time.monotonic() < deadline:
             self.dequeue_many(timeout=max(0.0, deadline - time.monotonic()))
-        for op in mine:
-            if op.address in registry:
-                registry.leak(op)
+        for item in mine:
+            if item.address in registry:
+                registry.leak(item)
         handle, self._handle = self._handle, None
         CloseHandle(handle)
 

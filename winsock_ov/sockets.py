@@ -123,6 +123,9 @@ class Socket:
 
     def _check_port_notification(self, event: Event | None, routine: Routine | None) -> None:
         """Refuse what a socket associated with a completion port cannot do."""
+        if self._port.closed:
+            raise ValueError("the socket's completion port is closed: an operation's "
+                             "completion could never be dequeued")
         if routine is not None:
             # Windows answers WSAEINVAL for a completion routine on a socket
             # associated with a completion port: refused before submitting.
