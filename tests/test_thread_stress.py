@@ -1,0 +1,117 @@
+"""Many threads observing, cancelling and closing at once: every operation ends once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any, Callable
+
+import pytest
+from support import WAIT, Worker, tcp_pair
+
+import winsock_ov
+from winsock_ov.operations import Operation
+
+pytestmark = pytest.mark.windows
+
+ROUNDS = 20
+OPERATIONS = 8
+# How an operation may end here: with data, or aborted by a cancel or the close.
+ENDINGS = (winsock_ov.OperationAbortedError, ConnectionAbortedError, ConnectionResetError)
+
+
+@pytest.fixture
+def finishes(monkeypatch: pytest.MonkeyPatch) -> Counter[Operation]:
+    """How many times each operation was finished."""
+    counts: Counter[Operation] = Counter()
+    finish = Operation._finish
+
+    def counted(op: Operation, *args: Any) -> None:
+        counts[op] += 1
+        finish(op, *args)
+
+    monkeypatch.setattr(Operation, "_finish", counted)
+    return counts
+
+
+def run_together(*actions: Callable[[], Any]) -> list[Any]:
+    """Run every action on its own thread, all released at once; their results."""
+    barrier = threading.Barrier(len(actions))
+
+    def released(action: Callable[[], Any]) -> Callable[[], Any]:
+        return lambda: (barrier.wait(WAIT), action())[1]
+
+    workers = [Worker(released(action), name=f"stress-{i}") for i, action in enumerate(actions)]
+    for worker in workers:
+        worker.start()
+    return [worker.result(3 * WAIT) for worker in workers]
+
+
+def outcome(op: Operation) -> Any:
+    try:
+        return op.result(WAIT)
+    except ENDINGS as exc:
+        return type(exc)
+
+
+def cancel_all(ops: list[Operation]) -> None:
+    for op in ops + ops:  # twice: a second cancel finds nothing, or the same I/O
+        op.cancel()
+
+
+def event_round(message: bytes, finishes: Counter[Operation]) -> None:
+    client, server = tcp_pair()
+    ops: list[Operation] = [server.recv(4) for _ in range(OPERATIONS)]
+    seen = run_together(
+        lambda: [outcome(op) for op in ops],
+        lambda: [outcome(op) for op in reversed(ops)],
+        lambda: [op.done for op in ops],
+        lambda: cancel_all(ops[::2]),
+        lambda: client.send(message).result(WAIT),
+        server.close,
+    )
+    assert seen[0] == seen[1][::-1], "two observers disagree on an outcome"
+    assert all(op.done for op in ops)
+    assert [finishes[op] for op in ops] == [1] * OPERATIONS
+    client.close()
+
+
+def test_event_operations_observed_cancelled_and_closed_at_once_end_exactly_once(
+        finishes: Counter[Operation]) -> None:
+    before = winsock_ov.pending_operations()
+    for round_number in range(ROUNDS):
+        event_round(b"%04d" % round_number * OPERATIONS, finishes)
+    assert winsock_ov.pending_operations() == before
+
+
+def port_round(port: winsock_ov.CompletionPort, message: bytes) -> None:
+    client, server = tcp_pair()
+    port.associate(server)
+    ops: list[Operation] = [server.recv(4) for _ in range(OPERATIONS)]
+
+    def dequeue_all() -> Counter[Any]:
+        dequeued: Counter[Any] = Counter()
+        while sum(dequeued.values()) < OPERATIONS:
+            batch = port.dequeue_many(timeout=WAIT)
+            assert batch, f"only {sum(dequeued.values())} packets came"
+            dequeued.update(batch)
+        return dequeued
+
+    dequeued, *_ = run_together(
+        dequeue_all,
+        lambda: cancel_all(ops[1::2]),
+        lambda: client.send(message).result(WAIT),
+        server.close,
+    )
+    assert dequeued == Counter(ops), "each operation's packet, once"
+    assert all(op.done for op in ops)
+    assert port.dequeue(timeout=0) is None
+    client.close()
+
+
+def test_port_operations_cancelled_and_closed_at_once_are_dequeued_exactly_once() -> None:
+    before = winsock_ov.pending_operations()
+    with winsock_ov.CompletionPort() as port:
+        for round_number in range(ROUNDS):
+            port_round(port, b"%04d" % round_number * OPERATIONS)
+    assert winsock_ov.pending_operations() == before
