@@ -101,3 +101,96 @@ def test_accepted_buffer_kinds_send_without_copying(tcp: Any) -> None:
     while len(received) < total:
         received += server.recv(total).result(WAIT)
     assert received == b"bytesbytearrayslicearraymmap"
+
+
+# --- timeouts: infinity waits forever, NaN and negatives are refused -------------------
+
+INF, NAN = float("inf"), float("nan")
+
+
+def finished_things(tcp: Any) -> dict[str, Any]:
+    """A wait per public waiting call, on something already finished: none can block."""
+    client, _ = tcp
+    event_op = client.send(b"e")
+    event_op.result(WAIT)
+    routine_op = client.send(b"r", routine=lambda op: None)
+    signaled = winsock_ov.Event()
+    signaled.set()
+    return {
+        "Operation.result": lambda t: event_op.result(t),
+        "Operation.wait": lambda t: event_op.wait(t),
+        "Operation.exception": lambda t: event_op.exception(t),
+        "routine Operation.wait": lambda t: routine_op.wait(t),
+        "Event.wait": lambda t: signaled.wait(t),
+        "wait_for_single_object_ex": lambda t: winsock_ov.wait_for_single_object_ex(signaled, t),
+        "wait_for_multiple_objects_ex":
+            lambda t: winsock_ov.wait_for_multiple_objects_ex([signaled], timeout=t),
+        "wait_for_multiple_events":
+            lambda t: winsock_ov.wait_for_multiple_events([signaled], timeout=t),
+    }
+
+
+def test_an_infinite_timeout_waits_like_none(tcp: Any) -> None:
+    for name, wait in finished_things(tcp).items():
+        assert wait(INF) is not False, name  # returned: nothing was left to wait for
+    # sleep_ex returns once a completion routine ran: give it one that is due.
+    client, server = tcp
+    ran = []
+    client.send(b"due").result(WAIT)
+    server.recv(3, routine=ran.append)
+    assert winsock_ov.sleep_ex(INF).status is winsock_ov.WaitStatus.IO_COMPLETION
+    assert ran
+
+
+def test_an_infinite_timeout_waits_like_none_on_ports_and_accepts() -> None:
+    with winsock_ov.CompletionPort() as port:
+        posted = port.post("one")
+        assert port.dequeue(INF) is posted
+        posted = port.post("two")
+        assert port.dequeue_many(timeout=INF) == [posted]
+        port.close(drain_seconds=INF)  # nothing pending: returns at once
+    with winsock_ov.Socket() as listener, winsock_ov.Socket() as client:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client.connect(listener.getsockname())
+        accepted, _ = listener.accept(timeout=INF)
+        accepted.close()
+
+
+def test_nan_and_negative_timeouts_are_value_errors(tcp: Any) -> None:
+    for name, wait in finished_things(tcp).items():
+        if name == "Operation.result":
+            continue  # the result of a finished operation is returned without waiting
+        for bad in (NAN, -1):
+            with pytest.raises(ValueError, match="timeout must be >= 0"):
+                wait(bad)
+    for bad in (NAN, -1):
+        with pytest.raises(ValueError, match="timeout must be >= 0"):
+            winsock_ov.sleep_ex(bad)
+
+
+def test_nan_and_negative_timeouts_are_refused_while_an_operation_is_pending(tcp: Any) -> None:
+    client, server = tcp
+    by_event = server.recv(1)
+    by_routine = server.recv(1, routine=lambda op: None)
+    for op in (by_event, by_routine):
+        for bad in (NAN, -1):
+            with pytest.raises(ValueError, match="timeout must be >= 0"):
+                op.result(bad)
+            with pytest.raises(ValueError, match="timeout must be >= 0"):
+                op.wait(bad)
+        assert op.pending
+    client.send(b"ab").result(WAIT)
+    assert by_event.result(WAIT) + by_routine.result(WAIT) in (b"ab", b"ba")
+
+
+@pytest.mark.parametrize("bad", [NAN, -1])
+def test_nan_and_negative_timeouts_are_value_errors_on_ports_and_accepts(bad: float) -> None:
+    with winsock_ov.CompletionPort() as port, winsock_ov.Socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        rejected(lambda: port.dequeue(bad), ValueError, "timeout must be >= 0")
+        rejected(lambda: port.dequeue_many(timeout=bad), ValueError, "timeout must be >= 0")
+        rejected(lambda: listener.accept(timeout=bad), ValueError, "timeout must be >= 0")
+        rejected(lambda: port.close(drain_seconds=bad), ValueError, "timeout must be >= 0")
+        assert not port.closed

@@ -18,6 +18,7 @@ mode is used only after a probe has shown that this system honours it.
 from __future__ import annotations
 
 import ctypes
+import math
 import struct
 import threading
 import time
@@ -46,7 +47,7 @@ from .raw import (
     PostQueuedCompletionStatus,
     SetFileCompletionNotificationModes,
 )
-from .waits import milliseconds, raise_routine_errors
+from .waits import check_timeout, milliseconds, raise_routine_errors
 
 __all__ = ["CompletionPort", "Packet", "Posted", "skip_on_success_supported"]
 
@@ -222,15 +223,17 @@ class CompletionPort:
 
     # --- closing --------------------------------------------------------------------------
 
-    def close(self, drain_seconds: float = 2.0) -> None:
+    def close(self, drain_seconds: float | None = 2.0) -> None:
         """Cancel this port's pending operations, collect them and the packets
         posted here, then close.
 
-        Operations still not reported after ``drain_seconds`` stay owned by the
-        registry for good (leaked on purpose): Windows may still write to them.
-        Sockets tied to the port stay tied to it: they can start no operation
-        any more (its completion could never be dequeued).
+        Operations still not reported after ``drain_seconds`` (None or infinity:
+        however long it takes) stay owned by the registry for good (leaked on
+        purpose): Windows may still write to them.  Sockets tied to the port stay
+        tied to it: they can start no operation any more (its completion could
+        never be dequeued).
         """
+        drain = check_timeout(drain_seconds)
         if self._handle is None:
             return
         mine = [item for item in registry.operations()
@@ -239,7 +242,7 @@ class CompletionPort:
         for item in mine:
             if isinstance(item, Operation):
                 item.cancel()
-        deadline = time.monotonic() + drain_seconds
+        deadline = math.inf if drain is None else time.monotonic() + drain
         while any(item.address in registry for item in mine) and time.monotonic() < deadline:
             self.dequeue_many(timeout=max(0.0, deadline - time.monotonic()))
         for item in mine:

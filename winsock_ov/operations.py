@@ -56,7 +56,7 @@ from .raw import (
     WSASend,
     WSASendTo,
 )
-from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error
+from .waits import check_timeout, milliseconds, poll_until, sleep_ex, stash_routine_error
 
 if TYPE_CHECKING:
     from .sockets import Socket
@@ -492,6 +492,7 @@ class Operation:
         """
         if self._state is _State.NEW:
             raise ValueError("the operation was not started")
+        timeout = check_timeout(timeout)  # inf: None; NaN, negative: ValueError
         if self.done:
             return True
         if self._notify is Notify.EVENT:

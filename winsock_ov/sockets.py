@@ -22,6 +22,7 @@ from .operations import (
 )
 from .raw import (
     AF_INET,
+    INFINITE,
     INT,
     MAKEWORD,
     SO_TYPE,
@@ -46,6 +47,7 @@ from .raw import (
     setsockopt,
     shutdown,
 )
+from .waits import milliseconds
 
 __all__ = ["Socket"]
 
@@ -175,8 +177,9 @@ class Socket:
 
     def accept(self, timeout: float | None = None) -> tuple[Socket, Any]:
         """Wait for a connection (at most ``timeout`` seconds); the new socket and address."""
-        if timeout is not None:
-            readable, _, _ = select.select([self.fileno()], [], [], timeout)
+        ms = milliseconds(timeout)
+        if ms != INFINITE:
+            readable, _, _ = select.select([self.fileno()], [], [], ms / 1000)
             if not readable:
                 raise timeout_error(f"no connection within {timeout} s")
         storage, length = _addresses.new_storage()

@@ -43,6 +43,7 @@ from .raw import (
 __all__ = [
     "WaitResult",
     "WaitStatus",
+    "check_timeout",
     "milliseconds",
     "sleep_ex",
     "wait_for_multiple_events",
@@ -69,15 +70,31 @@ class WaitResult(NamedTuple):
         return self.status is WaitStatus.SIGNALED
 
 
-def milliseconds(timeout: float | None) -> int:
-    """A timeout in seconds (None: forever) as a Win32 millisecond count."""
+def check_timeout(timeout: float | None) -> float | None:
+    """A timeout in seconds, checked: None or infinity is forever (None).
+
+    NaN and negative numbers raise ValueError, anything but a number TypeError.
+    """
     if timeout is None:
-        return INFINITE
+        return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError("timeout must be a number of seconds or None, "
                         f"not {type(timeout).__name__}")
     if math.isnan(timeout) or timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+    return None if math.isinf(timeout) else timeout
+
+
+def milliseconds(timeout: float | None) -> int:
+    """A timeout in seconds as a Win32 millisecond count.
+
+    None and ``float("inf")`` wait forever (INFINITE); NaN and negative
+    numbers raise ValueError, and so does a finite timeout over INFINITE - 1
+    milliseconds (about 49.7 days), which Windows could not tell from forever.
+    """
+    timeout = check_timeout(timeout)
+    if timeout is None:
+        return INFINITE
     ms = math.ceil(timeout * 1000)
     if ms > MAX_TIMEOUT_MS:
         raise ValueError(f"timeout {timeout} s is too long (at most {MAX_TIMEOUT_MS / 1000} s); "
