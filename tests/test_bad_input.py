@@ -103,6 +103,75 @@ def test_accepted_buffer_kinds_send_without_copying(tcp: Any) -> None:
     assert received == b"bytesbytearrayslicearraymmap"
 
 
+# --- integers ctypes would refuse with ArgumentError, or silently truncate ------------
+
+
+def test_socket_integer_arguments_are_type_and_range_checked(tcp: Any) -> None:
+    client, _ = tcp
+    rejected(lambda: winsock_ov.Socket(type="stream"), TypeError, "type must be an int")
+    rejected(lambda: winsock_ov.Socket(family=2.0), TypeError, "family must be an int")
+    rejected(lambda: winsock_ov.Socket(proto=True), TypeError, "proto must be an int")
+    # 2**32 + 1 would reach WSASocketW as 1: SOCK_STREAM.
+    rejected(lambda: winsock_ov.Socket(type=2**32 + 1), ValueError, "type must be in")
+    rejected(lambda: winsock_ov.Socket.from_handle(-1), ValueError, "handle must be in")
+    rejected(lambda: winsock_ov.Socket.from_handle(2**64), ValueError, "handle must be in")
+    rejected(lambda: client.listen("many"), TypeError, "backlog must be an int")
+    rejected(lambda: client.listen(2**31), ValueError, "backlog must be in")
+    rejected(lambda: client.getsockopt("sol", 1), TypeError, "level must be an int")
+    rejected(lambda: client.getsockopt(0xFFFF, 1.0), TypeError, "option must be an int")
+    rejected(lambda: client.setsockopt(0xFFFF, 4, 2**40), ValueError, "value must be in")
+    rejected(lambda: client.shutdown("x"), TypeError, "how must be an int")
+    rejected(lambda: client.shutdown(-2**31 - 1), ValueError, "how must be in")
+
+
+def test_a_negative_int_in_range_is_left_for_winsock_to_refuse(tcp: Any) -> None:
+    client, _ = tcp
+    with pytest.raises(OSError) as exc:
+        client.shutdown(-1)
+    assert exc.value.winerror == 10022  # WSAEINVAL
+
+
+def test_completion_port_integer_arguments_are_type_and_range_checked(tcp: Any) -> None:
+    _, server = tcp
+    rejected(lambda: winsock_ov.CompletionPort(concurrency="x"), TypeError, "concurrency")
+    rejected(lambda: winsock_ov.CompletionPort(concurrency=-1), ValueError, "concurrency")
+    rejected(lambda: winsock_ov.CompletionPort(concurrency=2**32), ValueError, "concurrency")
+    with winsock_ov.CompletionPort() as port:
+        rejected(lambda: port.post(key="k"), TypeError, "key must be an int")
+        rejected(lambda: port.post(key=2**64), ValueError, "key must be in")
+        rejected(lambda: port.post(key=-1), ValueError, "key must be in")
+        rejected(lambda: port.post(nbytes=2**32), ValueError, "nbytes must be in")
+        rejected(lambda: port.post(nbytes=1.5), TypeError, "nbytes must be an int")
+        rejected(lambda: port.associate(server, key="k"), TypeError, "key must be an int")
+        rejected(lambda: port.associate(server, key=2**64), ValueError, "key must be in")
+        rejected(lambda: port.associate(server.fileno()), TypeError, "winsock_ov Socket")
+        rejected(lambda: port.dequeue_many(max_entries=2.0), TypeError, "max_entries")
+        rejected(lambda: port.dequeue_many(max_entries=0), ValueError, "max_entries")
+        rejected(lambda: port.close(drain_seconds=float("nan")), ValueError, "timeout")
+        assert server._port is None, "a refused associate tied the socket anyway"
+        assert port.dequeue(timeout=0) is None, "a refused post queued a packet"
+
+
+@pytest.mark.parametrize("wait", [
+    lambda h: winsock_ov.wait_for_single_object_ex(h, 0),
+    lambda h: winsock_ov.wait_for_multiple_objects_ex([h], timeout=0),
+    lambda h: winsock_ov.wait_for_multiple_events([h], timeout=0),
+], ids=["single_object", "multiple_objects", "multiple_events"])
+def test_wait_handles_must_fit_in_a_pointer(wait: Callable[[Any], Any]) -> None:
+    rejected(lambda: wait(2**64), ValueError, "handle must be in")
+    rejected(lambda: wait(-(2**63) - 1), ValueError, "handle must be in")
+    rejected(lambda: wait("h"), TypeError, "Event or a handle")
+
+
+def test_a_refused_accept_ex_or_post_leaves_nothing_pending() -> None:
+    with winsock_ov.Socket() as listener, winsock_ov.CompletionPort() as port:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        rejected(lambda: listener.accept_ex(accept_socket="str"), TypeError, "accept_socket")
+        rejected(lambda: port.post(nbytes=2**32), ValueError, "nbytes")
+        assert port.dequeue(timeout=0) is None
+
+
 # --- timeouts: infinity waits forever, NaN and negatives are refused -------------------
 
 INF, NAN = float("inf"), float("nan")

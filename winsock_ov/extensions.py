@@ -110,11 +110,14 @@ class AcceptOperation(Operation):
 
     def __init__(self, listener: Socket, accept_socket: Socket | None = None, *,
                  recv_nbytes: int = 0, event: Event | None = None) -> None:
+        from .sockets import Socket  # not at the top: sockets imports this module
+
         super().__init__(listener, event=event)
         self._recv_nbytes = check_length("recv_nbytes", recv_nbytes)
+        if accept_socket is not None and not isinstance(accept_socket, Socket):
+            raise TypeError("accept_socket must be a winsock_ov Socket or None, "
+                            f"not {type(accept_socket).__name__}")
         if accept_socket is None:
-            from .sockets import Socket
-
             accept_socket = Socket(listener.family, listener.type, listener.proto)
             self._owns_accept_socket = True
         else:

@@ -25,6 +25,7 @@ import time
 from ctypes import addressof, byref, sizeof
 from typing import Any, NamedTuple, Union
 
+from ._checks import check_dword, check_int, check_ulong_ptr
 from ._registry import registry
 from .errors import error_from_code
 from .operations import Operation
@@ -47,6 +48,7 @@ from .raw import (
     PostQueuedCompletionStatus,
     SetFileCompletionNotificationModes,
 )
+from .sockets import Socket
 from .waits import check_timeout, milliseconds, raise_routine_errors
 
 __all__ = ["CompletionPort", "Packet", "Posted", "skip_on_success_supported"]
@@ -101,6 +103,7 @@ class CompletionPort:
     """
 
     def __init__(self, concurrency: int = 0) -> None:
+        concurrency = check_dword("concurrency", concurrency)
         self._handle: int | None = int(CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0,
                                                               concurrency))
         self._local = threading.local()  # each thread's OVERLAPPED_ENTRY array
@@ -117,13 +120,16 @@ class CompletionPort:
 
     # --- sockets ----------------------------------------------------------------------
 
-    def associate(self, sock: Any, key: int = 0, *, skip_on_success: bool = False) -> bool:
+    def associate(self, sock: Socket, key: int = 0, *, skip_on_success: bool = False) -> bool:
         """Tie ``sock`` to this port; its operations then complete here.
 
         Returns whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: only
         if asked for and ``skip_on_success_supported()``.  A socket can belong
         to one port only, and must have no operation in flight when tied.
         """
+        if not isinstance(sock, Socket):
+            raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")
+        key = check_ulong_ptr("key", key)
         if sock._port is not None:
             raise ValueError("the socket is already associated with a completion port")
         if sock._inflight:
@@ -142,7 +148,7 @@ class CompletionPort:
 
     def post(self, value: Any = None, *, key: int = 0, nbytes: int = 0) -> Posted:
         """Queue a user packet (PostQueuedCompletionStatus); dequeue returns it."""
-        posted = Posted(value, key, nbytes, self)
+        posted = Posted(value, check_ulong_ptr("key", key), check_dword("nbytes", nbytes), self)
         registry.add(posted)
         try:
             PostQueuedCompletionStatus(self.handle, nbytes, key, byref(posted._ov))
@@ -175,8 +181,7 @@ class CompletionPort:
         Empty once ``timeout`` passed, or (``alertable``) when completion
         routines ran instead, whose exceptions are then raised.
         """
-        if not 1 <= max_entries <= 0xFFFF:
-            raise ValueError(f"max_entries must be 1..65535, not {max_entries}")
+        check_int("max_entries", max_entries, 1, 0xFFFF)
         entries = self._entries(max_entries)
         removed = ULONG()
         try:
@@ -278,8 +283,6 @@ def skip_on_success_supported() -> bool:
 
 
 def _probe_skip_on_success() -> bool:
-    from .sockets import Socket
-
     with CompletionPort() as port, Socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)

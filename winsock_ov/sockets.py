@@ -9,6 +9,7 @@ from ctypes import byref, sizeof
 from typing import Any
 
 from . import _addresses
+from ._checks import check_c_int, check_ulong_ptr
 from .errors import error_from_code, timeout_error
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
@@ -81,8 +82,10 @@ class Socket:
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  _handle: int | None = None) -> None:
+        self.family, self.type, self.proto = (check_c_int("family", family),
+                                              check_c_int("type", type),
+                                              check_c_int("proto", proto))
         _ensure_winsock()
-        self.family, self.type, self.proto = family, type, proto
         self._inflight: set[Operation] = set()
         self._port: Any = None  # the CompletionPort it is associated with
         self._skip_on_success = False
@@ -95,8 +98,7 @@ class Socket:
     def from_handle(cls, handle: int, family: int = AF_INET, type: int | None = None,
                     proto: int = 0) -> Socket:
         """Own an existing SOCKET handle (it must have been made for overlapped I/O)."""
-        if isinstance(handle, bool) or not isinstance(handle, int):
-            raise TypeError(f"handle must be an int, not {handle.__class__.__name__}")
+        check_ulong_ptr("handle", handle)
         _ensure_winsock()
         if type is None:
             value, size = INT(), INT(sizeof(INT))
@@ -173,7 +175,7 @@ class Socket:
         bind(self.fileno(), byref(sockaddr), length)
 
     def listen(self, backlog: int = 128) -> None:
-        listen(self.fileno(), backlog)
+        listen(self.fileno(), check_c_int("backlog", backlog))
 
     def accept(self, timeout: float | None = None) -> tuple[Socket, Any]:
         """Wait for a connection (at most ``timeout`` seconds); the new socket and address."""
@@ -202,19 +204,22 @@ class Socket:
         return _addresses.from_sockaddr(storage)
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        level, option = check_c_int("level", level), check_c_int("option", option)
         if isinstance(value, int):
-            setsockopt(self.fileno(), level, option, byref(INT(value)), sizeof(INT))
+            number = INT(check_c_int("value", int(value)))  # int(): a bool is 0 or 1
+            setsockopt(self.fileno(), level, option, byref(number), sizeof(INT))
         else:
             data = bytes(value)
             setsockopt(self.fileno(), level, option, data, len(data))
 
     def getsockopt(self, level: int, option: int) -> int:
+        level, option = check_c_int("level", level), check_c_int("option", option)
         value, size = INT(), INT(sizeof(INT))
         getsockopt(self.fileno(), level, option, byref(value), byref(size))
         return int(value.value)
 
     def shutdown(self, how: int) -> None:
-        shutdown(self.fileno(), how)
+        shutdown(self.fileno(), check_c_int("how", how))
 
     # --- overlapped I/O ---------------------------------------------------------------
 

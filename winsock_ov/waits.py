@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from ._checks import HANDLE_MIN, ULONG_PTR_MAX, check_int
 from .errors import RoutineErrors
 from .raw import (
     HANDLE,
@@ -146,7 +147,7 @@ def _handle_of(obj: Any) -> int:
         handle = handle.value
     if isinstance(handle, bool) or not isinstance(handle, int):
         raise TypeError(f"expected an Event or a handle, not {type(obj).__name__}")
-    return handle
+    return check_int("handle", handle, HANDLE_MIN, ULONG_PTR_MAX)
 
 
 def _outcome(code: int, count: int) -> WaitResult:

@@ -1,0 +1,41 @@
+"""Integer argument checks of the object layer, made before anything is created.
+
+Left to ctypes, a str or a float raises ``ctypes.ArgumentError`` and an int too
+large for its C type is silently truncated (a completion key of 2**64 becomes
+0, a socket type of 2**32 + 1 becomes SOCK_STREAM).  These raise TypeError for
+anything but an int (bools included) and ValueError for an int out of range.
+"""
+
+from __future__ import annotations
+
+from ctypes import c_void_p, sizeof
+from typing import Any
+
+_POINTER_BITS = 8 * sizeof(c_void_p)
+ULONG_PTR_MAX = 2**_POINTER_BITS - 1  # completion keys, SOCKET handles
+HANDLE_MIN = -(2 ** (_POINTER_BITS - 1))  # pseudo-handles are negative: -1 is this process
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+DWORD_MAX = 0xFFFFFFFF
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is an int (not a bool) in ``low..high``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, not {value}")
+    return value
+
+
+def check_c_int(name: str, value: Any) -> int:
+    """For an INT parameter (family, type, backlog, option level, ...)."""
+    return check_int(name, value, INT_MIN, INT_MAX)
+
+
+def check_dword(name: str, value: Any) -> int:
+    return check_int(name, value, 0, DWORD_MAX)
+
+
+def check_ulong_ptr(name: str, value: Any) -> int:
+    """For a pointer-sized unsigned parameter: a completion key, a SOCKET."""
+    return check_int(name, value, 0, ULONG_PTR_MAX)
