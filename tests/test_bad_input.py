@@ -172,6 +172,23 @@ def test_a_refused_accept_ex_or_post_leaves_nothing_pending() -> None:
         assert port.dequeue(timeout=0) is None
 
 
+def test_addresses_out_of_range_are_value_errors_in_every_address_call(udp: Any) -> None:
+    from winsock_ov.raw import AF_INET6, SOCK_DGRAM
+
+    first, _ = udp
+    rejected(lambda: first.sendto(b"x", ("127.0.0.1", 70000)), ValueError, "port must be in")
+    rejected(lambda: first.sendto(b"x", ("127.0.0.1", -1)), ValueError, "port must be in")
+    with winsock_ov.Socket() as sock:
+        rejected(lambda: sock.bind(("127.0.0.1", 70000)), ValueError, "port must be in")
+        rejected(lambda: sock.connect(("127.0.0.1", 70000)), ValueError, "port must be in")
+        rejected(lambda: sock.connect_ex(("127.0.0.1", 70000)), ValueError, "port must be in")
+    with winsock_ov.Socket(AF_INET6, SOCK_DGRAM) as six:
+        rejected(lambda: six.sendto(b"x", ("::1", 1, 2**20)), ValueError, "flowinfo must be in")
+        rejected(lambda: six.sendto(b"x", ("::1", 1, -1)), ValueError, "flowinfo must be in")
+        rejected(lambda: six.sendto(b"x", ("::1", 1, 0, 2**32)), ValueError, "scope_id must be in")
+        rejected(lambda: six.bind(("::1", 2**16)), ValueError, "port must be in")
+
+
 # --- timeouts: infinity waits forever, NaN and negatives are refused -------------------
 
 INF, NAN = float("inf"), float("nan")

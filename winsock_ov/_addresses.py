@@ -2,7 +2,8 @@
 
 AF_INET takes ``(host, port)``, AF_INET6 ``(host, port[, flowinfo[, scope_id]])``,
 as the ``socket`` module does.  Hosts are numeric addresses or names resolved
-with getaddrinfo; ports are 0..65535.
+with getaddrinfo; ports are 0..65535, flowinfo 0..0xFFFFF (the 20-bit flow label)
+and scope_id 0..0xFFFFFFFF: an int out of range raises ValueError.
 """
 
 from __future__ import annotations
@@ -12,17 +13,10 @@ import socket
 from ctypes import sizeof
 from typing import Any, Union
 
+from ._checks import DWORD_MAX, check_int
 from .raw import AF_INET, AF_INET6, SOCKADDR_IN, SOCKADDR_IN6, SOCKADDR_STORAGE
 
 Address = Union[tuple[str, int], tuple[str, int, int, int]]
-
-
-def _port(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"port must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFF:
-        raise OverflowError(f"port must be 0-65535, not {value}")
-    return value
 
 
 def _packed_host(family: int, host: Any) -> bytes:
@@ -48,7 +42,7 @@ def to_sockaddr(family: int, address: Any) -> tuple[Any, int]:
             raise TypeError("AF_INET address must be (host, port)")
         sin = SOCKADDR_IN()
         sin.sin_family = AF_INET
-        sin.sin_port = socket.htons(_port(address[1]))
+        sin.sin_port = socket.htons(check_int("port", address[1], 0, 0xFFFF))
         ctypes.memmove(ctypes.byref(sin.sin_addr), _packed_host(family, address[0]), 4)
         return sin, sizeof(sin)
     if family == AF_INET6:
@@ -57,9 +51,9 @@ def to_sockaddr(family: int, address: Any) -> tuple[Any, int]:
         host, port, flowinfo, scope_id = (*address, 0, 0)[:4]
         sin6 = SOCKADDR_IN6()
         sin6.sin6_family = AF_INET6
-        sin6.sin6_port = socket.htons(_port(port))
-        sin6.sin6_flowinfo = socket.htonl(flowinfo)
-        sin6.sin6_scope_id = scope_id
+        sin6.sin6_port = socket.htons(check_int("port", port, 0, 0xFFFF))
+        sin6.sin6_flowinfo = socket.htonl(check_int("flowinfo", flowinfo, 0, 0xFFFFF))
+        sin6.sin6_scope_id = check_int("scope_id", scope_id, 0, DWORD_MAX)
         ctypes.memmove(ctypes.byref(sin6.sin6_addr), _packed_host(family, host), 16)
         return sin6, sizeof(sin6)
     raise ValueError(f"address family {family} is not supported (AF_INET, AF_INET6)")
