@@ -172,6 +172,16 @@ def test_a_refused_accept_ex_or_post_leaves_nothing_pending() -> None:
         assert port.dequeue(timeout=0) is None
 
 
+def test_from_socket_of_a_closed_socket_raises_wsaenotsock() -> None:
+    import socket
+
+    closed = socket.socket()
+    closed.close()
+    with pytest.raises(OSError) as exc:
+        winsock_ov.Socket.from_socket(closed)
+    assert exc.value.winerror == 10038  # WSAENOTSOCK, as for a closed winsock_ov Socket
+
+
 def test_addresses_out_of_range_are_value_errors_in_every_address_call(udp: Any) -> None:
     from winsock_ov.raw import AF_INET6, SOCK_DGRAM
 

@@ -108,9 +108,15 @@ class Socket:
 
     @classmethod
     def from_socket(cls, sock: _pysocket.socket) -> Socket:
-        """Take over a ``socket.socket`` (CPython opens them overlapped); it is detached."""
+        """Take over a ``socket.socket`` (CPython opens them overlapped); it is detached.
+
+        A closed one raises OSError (``winerror`` WSAENOTSOCK), as a closed
+        Socket does.
+        """
         if not isinstance(sock, _pysocket.socket):
             raise TypeError(f"expected a socket.socket, not {type(sock).__name__}")
+        if sock.fileno() == -1:
+            raise error_from_code(WSAENOTSOCK)
         family, type_, proto = int(sock.family), int(sock.type), sock.proto
         return cls.from_handle(sock.detach(), family, type_, proto)
 
