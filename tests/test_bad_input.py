@@ -290,3 +290,27 @@ def test_nan_and_negative_timeouts_are_value_errors_on_ports_and_accepts(bad: fl
         rejected(lambda: listener.accept(timeout=bad), ValueError, "timeout must be >= 0")
         rejected(lambda: port.close(drain_seconds=bad), ValueError, "timeout must be >= 0")
         assert not port.closed
+
+
+# --- result flags ------------------------------------------------------------------------
+
+
+def test_flags_of_a_peek_are_winsocks_result_flags_not_the_flags_passed_in(tcp: Any) -> None:
+    from winsock_ov.raw import MSG_PEEK
+
+    client, server = tcp
+    peek = server.recv(4, flags=MSG_PEEK)  # pending: WSAGetOverlappedResult reports its flags
+    client.send(b"peek").result(WAIT)
+    assert peek.result(WAIT) == b"peek"
+    assert not peek.flags & MSG_PEEK
+    assert server.recv(4).result(WAIT) == b"peek"  # peeked, so still there
+
+
+def test_flags_of_a_peek_with_a_routine_are_the_routines_dwflags(tcp: Any) -> None:
+    from winsock_ov.raw import MSG_PEEK
+
+    client, server = tcp
+    peek = server.recv(4, flags=MSG_PEEK, routine=lambda op: None)
+    client.send(b"peek").result(WAIT)
+    assert peek.result(WAIT) == b"peek"
+    assert not peek.flags & MSG_PEEK

@@ -464,7 +464,11 @@ class Operation:
 
     @property
     def flags(self) -> int:
-        """The flags Winsock reported on completion (MSG_PARTIAL, ...)."""
+        """The flags Winsock reported on completion (MSG_PARTIAL, ...), never those passed in.
+
+        A routine's dwFlags, or else WSAGetOverlappedResult's lpdwFlags (0 if
+        the socket is closed by then).
+        """
         self._require_done()
         if self._flags_out is None:
             self._flags_out = self._query_flags()
@@ -680,9 +684,6 @@ class RecvOperation(_BufferOperation):
 
     def _value(self) -> Any:
         return self._data if self._pinned is None else self._nbytes
-
-    def _query_flags(self) -> int:
-        return super()._query_flags() or int(self._flags_in.value)
 
 
 class RecvFromOperation(RecvOperation):
