@@ -402,6 +402,31 @@ def test_echo_server_echoes_many_connections_then_stops_cleanly() -> None:
     assert server.echoed == total
 
 
+def test_echo_server_posts_a_new_accept_when_one_fails() -> None:
+    from support import Worker
+
+    from winsock_ov._registry import registry
+    from winsock_ov.echo import EchoServer
+
+    server = EchoServer(accepts=1)
+    [accept] = [op for op in registry.operations()
+                if isinstance(op, winsock_ov.AcceptOperation) and op.socket is server.listener]
+    assert accept.cancel()  # its only AcceptEx fails, aborted
+    worker = Worker(server.serve, name="echo")
+    worker.start()
+    client = winsock_ov.Socket()
+    try:
+        client.connect(server.address)  # completes in the backlog, accepted or not
+        reply = client.recv(4)
+        client.send(b"ping")
+        assert reply.result(WAIT) == b"ping"
+        assert isinstance(accept.exception(), OperationAbortedError)
+    finally:
+        server.stop()
+        worker.result()
+        close_and_settle(client)
+
+
 def test_a_routine_on_a_port_socket_is_refused_with_wsaeinval(port: CompletionPort) -> None:
     client, server = associated_pair(port)
     before = winsock_ov.pending_operations()

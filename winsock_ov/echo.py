@@ -63,12 +63,15 @@ class EchoServer:
 
     def _handle(self, op: Operation) -> None:
         if isinstance(op, AcceptOperation):
+            # One accept ended, in success or failure (a reset before it was
+            # accepted, a cancel): post the next, or the server would stop accepting.
+            if not self.listener.closed:
+                self.listener.accept_ex()
             if op.exception() is None:
                 connection, _ = op.result()
                 self.port.associate(connection)
                 self.connections.add(connection)
                 connection.recv(self.bufsize)
-                self.listener.accept_ex()
         elif op.exception() is not None:  # reset, or aborted by close()
             self._drop(op.socket)
         elif isinstance(op, RecvOperation):
