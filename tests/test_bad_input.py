@@ -172,6 +172,17 @@ def test_a_refused_accept_ex_or_post_leaves_nothing_pending() -> None:
         assert port.dequeue(timeout=0) is None
 
 
+def test_echo_server_arguments_are_checked_before_it_starts() -> None:
+    from winsock_ov.echo import EchoServer
+
+    rejected(lambda: EchoServer(bufsize=0), ValueError, "bufsize must be in")
+    rejected(lambda: EchoServer(bufsize="big"), TypeError, "bufsize must be an int")
+    rejected(lambda: EchoServer(accepts=0), ValueError, "accepts must be in")
+    # Refused once the port and listener exist: both are closed again.
+    rejected(lambda: EchoServer(("127.0.0.1", 70000)), ValueError, "port must be in")
+    rejected(lambda: EchoServer(backlog="many"), TypeError, "backlog must be an int")
+
+
 def test_from_socket_of_a_closed_socket_raises_wsaenotsock() -> None:
     import socket
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._buffers import MAX_LENGTH
+from ._checks import INT_MAX, check_int
 from .extensions import AcceptOperation
 from .iocp import CompletionPort, Posted
 from .operations import Operation, RecvOperation, SendOperation
@@ -27,16 +29,22 @@ _STOP = object()
 class EchoServer:
     def __init__(self, address: tuple[str, int] = ("127.0.0.1", 0), *, backlog: int = 128,
                  accepts: int = 4, bufsize: int = 65536) -> None:
-        self.port = CompletionPort()
-        self.listener = Socket()
-        self.listener.bind(address)
-        self.listener.listen(backlog)
-        self.port.associate(self.listener)
-        self.bufsize = bufsize
+        # Checked now: a bad bufsize would otherwise fail at the first connection.
+        self.bufsize = check_int("bufsize", bufsize, 1, MAX_LENGTH)
+        check_int("accepts", accepts, 1, INT_MAX)
         self.connections: set[Socket] = set()
         self.echoed = 0  # bytes sent back, in all
-        for _ in range(accepts):
-            self.listener.accept_ex()
+        self.port = CompletionPort()
+        self.listener = Socket()
+        try:
+            self.listener.bind(address)
+            self.listener.listen(backlog)
+            self.port.associate(self.listener)
+            for _ in range(accepts):
+                self.listener.accept_ex()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def address(self) -> Any:
