@@ -327,6 +327,8 @@ class Operation:
         try:
             code = self._submit(handle, ROUTINE_THUNK if self._notify is Notify.ROUTINE else None)
         except OSError as exc:
+            # (Any other exception, an interrupt raised as the call returned
+            # say, leaves the operation registered: the I/O may have started.)
             how = submitted(exc.winerror)
             if how is Submitted.REFUSED:
                 registry.claim(self.address)
