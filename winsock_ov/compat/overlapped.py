@@ -13,7 +13,9 @@ still write).  Here every started Overlapped is held by winsock_ov's registry
 until Windows is done with it: until its packet is dequeued by
 ``GetQueuedCompletionStatus`` when its handle is tied to a completion port, or
 until its completion is observed otherwise.  Also, receive operations refuse
-read-only buffers (the C module would write into a ``bytes`` object).
+read-only buffers (the C module would write into a ``bytes`` object), and
+numbers that do not fit their C type are refused on every version, as CPython
+3.13 refuses them (earlier versions silently truncate them).
 
 ``install()`` makes ``import _overlapped`` return this module; call it before
 ``asyncio`` loads its Windows event loop.
@@ -121,25 +123,51 @@ __all__ = [
  TYPE_DISCONNECT, TYPE_CONNECT_NAMED_PIPE, TYPE_WAIT_NAMED_PIPE_AND_CONNECT, TYPE_TRANSMIT_FILE,
  TYPE_READ_FROM, TYPE_WRITE_TO, TYPE_READ_FROM_INTO) = range(14)
 
-_READS = (TYPE_READ, TYPE_READINTO)
 _STATUS_MASK = 0xFFFFFFFF
 
 
 # --- arguments and errors ------------------------------------------------------------------
 
 
+_POINTER_BITS = 8 * sizeof(ctypes.c_void_p)
+
+
 def _handle(value: Any) -> int:
-    """A HANDLE argument: any int, negative ones as the pointer they spell."""
+    """A HANDLE (or ULONG_PTR) argument: an int of pointer width, negative ones as the
+    pointer they spell (-1 is INVALID_HANDLE_VALUE)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"an integer handle is required, not {type(value).__name__}")
+    if not -(1 << (_POINTER_BITS - 1)) <= value <= INVALID_HANDLE_VALUE:
+        raise OverflowError(f"{value} does not fit in a {_POINTER_BITS}-bit handle")
     return value & INVALID_HANDLE_VALUE
 
 
 def _dword(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"an integer is required, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise OverflowError(f"{value} does not fit in a DWORD")
+    if value < 0:
+        raise ValueError(f"{value} is negative; a DWORD is 0 to 4294967295")
+    if value > 0xFFFFFFFF:
+        raise OverflowError(f"{value} does not fit in a DWORD (0 to 4294967295)")
+    return value
+
+
+def _c_int(value: Any) -> int:
+    """An int (or BOOL) argument: True and False count as 1 and 0."""
+    if not isinstance(value, int):
+        raise TypeError(f"an integer is required, not {type(value).__name__}")
+    if not -(1 << 31) <= value < (1 << 31):
+        raise OverflowError(f"{value} does not fit in a C int")
+    return value
+
+
+def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
+    """A str argument for a wide-string parameter."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        kinds = "str or None" if optional else "str"
+        raise TypeError(f"{name} must be {kinds}, not {type(value).__name__}")
     return value
 
 
@@ -185,8 +213,8 @@ _port_bound: set[int] = set()
 def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -> int:
     """Create a completion port or register a handle with a port."""
     file_handle, port_handle = _handle(handle), _handle(port)
-    result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, _handle(key),
-                   _dword(concurrency))
+    key, concurrency = _handle(key), _dword(concurrency)
+    result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, key, concurrency)
     if file_handle != INVALID_HANDLE_VALUE:
         _port_bound.add(file_handle)
     return int(result)
@@ -194,10 +222,11 @@ def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -
 
 def GetQueuedCompletionStatus(port: int, msecs: int) -> tuple[int, int, int, int] | None:
     """Get a message from completion port: (error, transferred, key, address) or None."""
+    port_handle, timeout = _handle(port), _dword(msecs)
     transferred, key, overlapped = DWORD(), ULONG_PTR(), LPOVERLAPPED()
     try:
-        ok = _raw.GetQueuedCompletionStatus(_handle(port), byref(transferred), byref(key),
-                                            byref(overlapped), _dword(msecs))
+        ok = _raw.GetQueuedCompletionStatus(port_handle, byref(transferred), byref(key),
+                                            byref(overlapped), timeout)
         error = ERROR_SUCCESS if ok else ctypes.get_last_error()
     except OSError as exc:  # nothing dequeued
         error = exc.winerror or 0
@@ -250,6 +279,7 @@ def RegisterWaitWithQueue(Object: int, CompletionPort: int, Overlapped: int,
                           Timeout: int) -> int:
     """Register wait for Object; when complete CompletionPort is notified."""
     global _wait_counter
+    handle, timeout = _handle(Object), _dword(Timeout)
     target = (_handle(CompletionPort), _handle(Overlapped))
     with _wait_lock:
         _wait_counter += 1
@@ -257,8 +287,8 @@ def RegisterWaitWithQueue(Object: int, CompletionPort: int, Overlapped: int,
         _wait_targets[context] = target
     wait = HANDLE()
     try:
-        _call(RegisterWaitForSingleObject, byref(wait), _handle(Object), _POST_TO_QUEUE, context,
-              _dword(Timeout), WT_EXECUTEINWAITTHREAD | WT_EXECUTEONLYONCE)
+        _call(RegisterWaitForSingleObject, byref(wait), handle, _POST_TO_QUEUE, context, timeout,
+              WT_EXECUTEINWAITTHREAD | WT_EXECUTEONLYONCE)
     except BaseException:
         with _wait_lock:
             _wait_targets.pop(context, None)
@@ -312,11 +342,11 @@ def _unregister_waits_at_exit() -> None:
 def CreateEvent(EventAttributes: Any, ManualReset: bool, InitialState: bool,
                 Name: str | None) -> int:
     """Create an event.  EventAttributes must be None."""
+    manual, initial = _c_int(ManualReset), _c_int(InitialState)
+    name = _text(Name, "Name", optional=True)
     if EventAttributes is not None:
         raise ValueError("EventAttributes must be None")
-    if Name is not None and not isinstance(Name, str):
-        raise TypeError(f"Name must be str or None, not {type(Name).__name__}")
-    return int(_call(CreateEventW, None, bool(ManualReset), bool(InitialState), Name))
+    return int(_call(CreateEventW, None, bool(manual), bool(initial), name))
 
 
 def SetEvent(Handle: int) -> None:
@@ -329,6 +359,7 @@ def ResetEvent(Handle: int) -> None:
 
 def BindLocal(handle: int, family: int) -> None:
     """Bind a socket handle to an arbitrary local port (AF_INET or AF_INET6)."""
+    handle, family = _handle(handle), _c_int(family)
     address: Any
     if family == AF_INET:
         address = SOCKADDR_IN()  # zeroed: INADDR_ANY, port 0
@@ -338,14 +369,13 @@ def BindLocal(handle: int, family: int) -> None:
         address.sin6_family = AF_INET6
     else:
         raise ValueError("Only AF_INET and AF_INET6 families are supported")
-    _call(bind, _handle(handle), byref(address), sizeof(address))
+    _call(bind, handle, byref(address), sizeof(address))
 
 
 def ConnectPipe(addr: str) -> int:
     """Connect to the pipe for asynchronous I/O (overlapped)."""
-    if not isinstance(addr, str):
-        raise TypeError(f"addr must be str, not {type(addr).__name__}")
-    return int(_call(CreateFileW, addr, GENERIC_READ | GENERIC_WRITE, 0, None, OPEN_EXISTING,
+    path = _text(addr, "addr")
+    return int(_call(CreateFileW, path, GENERIC_READ | GENERIC_WRITE, 0, None, OPEN_EXISTING,
                      FILE_FLAG_OVERLAPPED, None))
 
 
@@ -460,14 +490,19 @@ class Overlapped:
 
     # --- life cycle --------------------------------------------------------------------------
 
-    def _begin(self, kind: int, handle: int) -> int:
+    def _begin(self, kind: int, handle: int, pinned: PinnedBuffers | None = None) -> None:
+        """Take the operation on, every argument converted and checked by now.
+
+        From here the registry holds it (its packet may be dequeued as soon as it
+        is started): nothing between this and the start call may fail.
+        """
         if self._type != TYPE_NONE:
+            if pinned is not None:
+                pinned.release()
             raise ValueError("operation already attempted")
-        self._type = kind
-        self._handle = _handle(handle)
+        self._type, self._handle, self._pinned = kind, handle, pinned
         self._ov.Internal = STATUS_PENDING
-        registry.add(self)  # before the call: its packet may be dequeued at once
-        return self._handle
+        registry.add(self)
 
     def _started(self, error: int, *, accepted: tuple[int, ...] = (ERROR_IO_PENDING,),
                  broken_pipe_completes: bool = False) -> None:
@@ -533,13 +568,14 @@ class Overlapped:
 
     def getresult(self, wait: bool = False) -> Any:
         """Retrieve result of operation; with ``wait``, block until it is finished."""
+        block = bool(_c_int(wait))
         if self._type == TYPE_NONE:
             raise ValueError("operation not yet attempted")
         if self._type == TYPE_NOT_STARTED:
             raise ValueError("operation failed to start")
         transferred = DWORD()
         try:
-            GetOverlappedResult(self._handle, byref(self._ov), byref(transferred), bool(wait))
+            GetOverlappedResult(self._handle, byref(self._ov), byref(transferred), block)
             error = ERROR_SUCCESS
         except OSError as exc:
             error = exc.winerror or 0
@@ -552,9 +588,7 @@ class Overlapped:
         return self._value(int(transferred.value))
 
     def _broken_pipe_is_eof(self) -> bool:
-        if self._type in _READS:
-            return True
-        return self._type in (TYPE_READ_FROM, TYPE_READ_FROM_INTO) and self._buffer is not None
+        return self._type in (TYPE_READ, TYPE_READINTO, TYPE_READ_FROM, TYPE_READ_FROM_INTO)
 
     def _value(self, transferred: int) -> Any:
         if self._type == TYPE_READ:
@@ -569,172 +603,157 @@ class Overlapped:
             return self._result
         return transferred
 
-    # --- buffers ------------------------------------------------------------------------------
-
-    def _own_buffer(self, size: int) -> tuple[Any, int]:
-        size = _dword(size)
-        self._buffer = (c_char * max(size, 1))()
-        return self._buffer, size
-
-    def _caller_buffer(self, buf: Any, *, writable: bool, size: int | None = None
-                       ) -> tuple[int, int]:
-        pinned = PinnedBuffers(buf, writable=writable)
-        if size is not None and pinned.total < size:
-            pinned.release()
-            raise ValueError("nbytes is greater than the length of the buffer")
-        self._pinned = pinned
-        address, length = pinned.spans[0]
-        return address, length if size is None else size
-
     # --- operations ------------------------------------------------------------------------------
+    # Each converts and checks all its arguments first, in the C module's order,
+    # and only then exports a buffer and starts: a refused argument leaves the
+    # object untouched, ready for another attempt.
 
     def ReadFile(self, handle: int, size: int) -> None:
         """Start overlapped read."""
-        self._read_file(handle, *self._checked_own_buffer(size), TYPE_READ)
+        handle, size = _handle(handle), _dword(size)
+        buffer = _own_buffer(size)
+        self._begin(TYPE_READ, handle)
+        self._buffer = buffer
+        self._read_file(addressof(buffer), size)
 
     def ReadFileInto(self, handle: int, buf: Any) -> None:
         """Start overlapped receive into ``buf``."""
-        self._check_unstarted()
-        address, length = self._caller_buffer(buf, writable=True)
-        self._read_file(handle, address, length, TYPE_READINTO)
+        handle = _handle(handle)
+        pinned = _pin(buf, writable=True)
+        self._begin(TYPE_READINTO, handle, pinned)
+        self._read_file(*pinned.spans[0])
 
-    def _check_unstarted(self) -> None:
-        if self._type != TYPE_NONE:
-            raise ValueError("operation already attempted")
-
-    def _checked_own_buffer(self, size: int) -> tuple[Any, int]:
-        self._check_unstarted()
-        return self._own_buffer(size)
-
-    def _read_file(self, handle: int, buffer: Any, length: int, kind: int) -> None:
-        handle = self._begin(kind, handle)
-        read = DWORD()
-        error = _last_error_of(ReadFile, handle, buffer, length, byref(read), byref(self._ov))
+    def _read_file(self, address: int, length: int) -> None:
+        error = _last_error_of(ReadFile, self._handle, address, length, byref(DWORD()),
+                               byref(self._ov))
         self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
                       broken_pipe_completes=True)
 
     def WSARecv(self, handle: int, size: int, flags: int = 0) -> None:
         """Start overlapped receive."""
-        buffer, size = self._checked_own_buffer(size)
-        self._wsa_recv(handle, ctypes.addressof(buffer), size, flags, TYPE_READ)
+        handle, size, flags = _handle(handle), _dword(size), _dword(flags)
+        buffer = _own_buffer(size)
+        self._begin(TYPE_READ, handle)
+        self._buffer = buffer
+        self._wsa_recv(_wsabuf(addressof(buffer), size), flags)
 
     def WSARecvInto(self, handle: int, buf: Any, flags: int) -> None:
         """Start overlapped receive into ``buf``."""
-        self._check_unstarted()
-        address, length = self._caller_buffer(buf, writable=True)
-        self._wsa_recv(handle, address, length, flags, TYPE_READINTO)
+        handle, flags = _handle(handle), _dword(flags)
+        pinned = _pin(buf, writable=True)
+        self._begin(TYPE_READINTO, handle, pinned)
+        self._wsa_recv(pinned.wsabufs, flags)
 
-    def _wsa_recv(self, handle: int, address: int, length: int, flags: int, kind: int) -> None:
-        flags_in = DWORD(_dword(flags))
-        handle = self._begin(kind, handle)
-        wsabuf = _wsabuf(address, length)
-        error = _socket_error_of(WSARecv, handle, byref(wsabuf), 1, byref(DWORD()),
-                                 byref(flags_in), byref(self._ov), None)
+    def _wsa_recv(self, wsabuf: Any, flags: int) -> None:
+        error = _socket_error_of(WSARecv, self._handle, byref(wsabuf), 1, byref(DWORD()),
+                                 byref(DWORD(flags)), byref(self._ov), None)
         self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
                       broken_pipe_completes=True)
 
     def WSARecvFrom(self, handle: int, size: int, flags: int = 0) -> None:
         """Start overlapped receive of a datagram and its sender's address."""
-        buffer, size = self._checked_own_buffer(size)
-        self._wsa_recv_from(handle, ctypes.addressof(buffer), size, flags, TYPE_READ_FROM)
+        handle, size, flags = _handle(handle), _dword(size), _dword(flags)
+        buffer, sender = _own_buffer(size), _sender_storage()
+        self._begin(TYPE_READ_FROM, handle)
+        self._buffer = buffer
+        self._wsa_recv_from(_wsabuf(addressof(buffer), size), flags, sender)
 
     def WSARecvFromInto(self, handle: int, buf: Any, size: int,
                         flags: int = 0) -> None:
         """Start overlapped receive of a datagram into ``buf``."""
-        self._check_unstarted()
-        address, length = self._caller_buffer(buf, writable=True, size=_dword(size))
-        self._buffer = buf  # what ERROR_BROKEN_PIPE's EOF check looks for
-        self._wsa_recv_from(handle, address, length, flags, TYPE_READ_FROM_INTO)
+        handle, size, flags = _handle(handle), _dword(size), _dword(flags)
+        sender = _sender_storage()
+        pinned = _pin(buf, writable=True, size=size)
+        self._begin(TYPE_READ_FROM_INTO, handle, pinned)
+        self._wsa_recv_from(pinned.wsabufs, flags, sender)
 
-    def _wsa_recv_from(self, handle: int, address: int, length: int, flags: int,
-                       kind: int) -> None:
-        flags_in = DWORD(_dword(flags))
-        self._from = SOCKADDR_IN6()  # room for either family, as the C module has
-        self._fromlen = INT(sizeof(SOCKADDR_IN6))
-        handle = self._begin(kind, handle)
-        wsabuf = _wsabuf(address, length)
-        error = _socket_error_of(WSARecvFrom, handle, byref(wsabuf), 1, byref(DWORD()),
-                                 byref(flags_in), byref(self._from), byref(self._fromlen),
+    def _wsa_recv_from(self, wsabuf: Any, flags: int, sender: tuple[Any, Any]) -> None:
+        self._from, self._fromlen = sender  # written when the datagram arrives
+        error = _socket_error_of(WSARecvFrom, self._handle, byref(wsabuf), 1, byref(DWORD()),
+                                 byref(DWORD(flags)), byref(self._from), byref(self._fromlen),
                                  byref(self._ov), None)
         self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
                       broken_pipe_completes=True)
 
     def WriteFile(self, handle: int, buf: Any) -> None:
         """Start overlapped write."""
-        self._check_unstarted()
-        address, length = self._caller_buffer(buf, writable=False)
-        handle = self._begin(TYPE_WRITE, handle)
+        handle = _handle(handle)
+        pinned = _pin(buf, writable=False)
+        self._begin(TYPE_WRITE, handle, pinned)
+        address, length = pinned.spans[0]
         error = _last_error_of(WriteFile, handle, address, length, byref(DWORD()),
                                byref(self._ov))
         self._started(error)
 
     def WSASend(self, handle: int, buf: Any, flags: int) -> None:
         """Start overlapped send."""
-        self._check_unstarted()
-        flags = _dword(flags)
-        address, length = self._caller_buffer(buf, writable=False)
-        handle = self._begin(TYPE_WRITE, handle)
-        wsabuf = _wsabuf(address, length)
-        error = _socket_error_of(WSASend, handle, byref(wsabuf), 1, byref(DWORD()), flags,
-                                 byref(self._ov), None)
+        handle, flags = _handle(handle), _dword(flags)
+        pinned = _pin(buf, writable=False)
+        self._begin(TYPE_WRITE, handle, pinned)
+        error = _socket_error_of(WSASend, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
+                                 flags, byref(self._ov), None)
         self._started(error)
 
     def WSASendTo(self, handle: int, buf: Any, flags: int,
                   address_as_bytes: Any) -> None:
         """Start overlapped sendto over a connectionless (UDP) socket."""
+        handle, flags = _handle(handle), _dword(flags)
         to, tolen = _parse_address(address_as_bytes)
-        self._check_unstarted()
-        flags = _dword(flags)
-        address, length = self._caller_buffer(buf, writable=False)
+        pinned = _pin(buf, writable=False)
+        self._begin(TYPE_WRITE_TO, handle, pinned)
         self._from = to  # the address must outlive the call only; kept for symmetry
-        handle = self._begin(TYPE_WRITE_TO, handle)
-        wsabuf = _wsabuf(address, length)
-        error = _socket_error_of(WSASendTo, handle, byref(wsabuf), 1, byref(DWORD()), flags,
-                                 byref(to), tolen, byref(self._ov), None)
+        error = _socket_error_of(WSASendTo, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
+                                 flags, byref(to), tolen, byref(self._ov), None)
         self._started(error)
 
     def AcceptEx(self, listen_handle: int, accept_handle: int) -> None:
         """Start overlapped wait for client to connect."""
-        self._check_unstarted()
-        room = sizeof(SOCKADDR_IN6) + 16
-        self._buffer = (c_char * (2 * room))()
-        handle = self._begin(TYPE_ACCEPT, listen_handle)
-        error = _bool_error_of(_extension("AcceptEx"), handle, _handle(accept_handle),
-                               self._buffer, 0, room, room, byref(DWORD()), byref(self._ov))
+        listener, accepted = _handle(listen_handle), _handle(accept_handle)
+        accept_ex = _extension("AcceptEx")
+        room = sizeof(SOCKADDR_IN6) + 16  # each address, as AcceptEx requires
+        buffer = (c_char * (2 * room))()
+        self._begin(TYPE_ACCEPT, listener)
+        self._buffer = buffer
+        error = _bool_error_of(accept_ex, listener, accepted, buffer, 0, room, room,
+                               byref(DWORD()), byref(self._ov))
         self._started(error)
 
     def ConnectEx(self, client_handle: int, address_as_bytes: Any) -> None:
         """Start overlapped connect; client_handle should be bound, not connected."""
-        self._check_unstarted()
+        handle = _handle(client_handle)
         to, tolen = _parse_address(address_as_bytes)
+        connect_ex = _extension("ConnectEx")
+        self._begin(TYPE_CONNECT, handle)
         self._from = to
-        handle = self._begin(TYPE_CONNECT, client_handle)
-        error = _bool_error_of(_extension("ConnectEx"), handle, byref(to), tolen, None, 0, None,
+        error = _bool_error_of(connect_ex, handle, byref(to), tolen, None, 0, None,
                                byref(self._ov))
         self._started(error)
 
     def DisconnectEx(self, handle: int, flags: int) -> None:
-        self._check_unstarted()
-        flags = _dword(flags)
-        handle = self._begin(TYPE_DISCONNECT, handle)
-        error = _bool_error_of(_extension("DisconnectEx"), handle, byref(self._ov), flags, 0)
+        handle, flags = _handle(handle), _dword(flags)
+        disconnect_ex = _extension("DisconnectEx")
+        self._begin(TYPE_DISCONNECT, handle)
+        error = _bool_error_of(disconnect_ex, handle, byref(self._ov), flags, 0)
         self._started(error)
 
     def TransmitFile(self, socket: int, file: int, offset: int, offset_high: int,
                      count_to_write: int, count_per_send: int, flags: int) -> None:
         """Transmit file data over a connected socket."""
-        self._check_unstarted()
-        values = [_dword(v) for v in (offset, offset_high, count_to_write, count_per_send, flags)]
-        handle = self._begin(TYPE_TRANSMIT_FILE, socket)
-        self._ov.Offset, self._ov.OffsetHigh = values[0], values[1]
-        error = _bool_error_of(_extension("TransmitFile"), handle, _handle(file), values[2],
-                               values[3], byref(self._ov), None, values[4])
+        handle, file_handle = _handle(socket), _handle(file)
+        offset, offset_high, count_to_write, count_per_send, flags = (
+            _dword(value) for value in (offset, offset_high, count_to_write, count_per_send,
+                                        flags))
+        transmit_file = _extension("TransmitFile")
+        self._begin(TYPE_TRANSMIT_FILE, handle)
+        self._ov.Offset, self._ov.OffsetHigh = offset, offset_high
+        error = _bool_error_of(transmit_file, handle, file_handle, count_to_write,
+                               count_per_send, byref(self._ov), None, flags)
         self._started(error)
 
     def ConnectNamedPipe(self, handle: int) -> bool:
         """Start overlapped wait for a client to connect; True if one already is."""
-        self._check_unstarted()
-        handle = self._begin(TYPE_CONNECT_NAMED_PIPE, handle)
+        handle = _handle(handle)
+        self._begin(TYPE_CONNECT_NAMED_PIPE, handle)
         error = _last_error_of(ConnectNamedPipe, handle, byref(self._ov))
         if error == ERROR_PIPE_CONNECTED:
             registry.claim(self._address)  # no I/O was started
@@ -746,6 +765,22 @@ class Overlapped:
 
     def __repr__(self) -> str:
         return f"<Overlapped address={self._address:#x} pending={self.pending}>"
+
+
+def _own_buffer(size: int) -> Any:
+    """Room of ours for ``size`` bytes from the kernel (one byte at least: a valid pointer)."""
+    return (c_char * max(size, 1))()
+
+
+def _pin(buf: Any, *, writable: bool, size: int | None = None) -> PinnedBuffers:
+    """Export ONE bytes-like object for the kernel, as the C module's y* and w*
+    conversions do (a list of buffers is refused); ``size`` bytes of it if given."""
+    return PinnedBuffers([buf], writable=writable, limit=size)
+
+
+def _sender_storage() -> tuple[Any, Any]:
+    """Room for a sender's address of either family, and its length, as the C module has."""
+    return SOCKADDR_IN6(), INT(sizeof(SOCKADDR_IN6))
 
 
 def _wsabuf(address: int, length: int) -> Any:
