@@ -207,6 +207,18 @@ def test_numbers_out_of_range_are_refused_as_python_3_13_refuses_them(
         assert_refused_without_trace(_overlapped, sockets, method, arguments, error)
 
 
+@pytest.mark.parametrize("module", IMPLEMENTATIONS, indirect=True)
+def test_an_event_name_with_a_nul_character_is_refused(module: Any) -> None:
+    with pytest.raises(ValueError, match="embedded null character"):
+        module.CreateEvent(None, True, False, "winsock_ov\0test")
+
+
+@pytest.mark.parametrize("module", IMPLEMENTATIONS, indirect=True)
+def test_a_pipe_name_with_a_nul_character_is_refused(module: Any) -> None:
+    with pytest.raises(ValueError, match="embedded null character"):
+        module.ConnectPipe("\\\\.\\pipe\\winsock_ov\0test")
+
+
 # Calls outside the Overlapped operations: a wrong type is a TypeError in both.
 WRONG_TYPES: dict[str, Callable[[Any, socket.socket], Any]] = {
     "CreateEvent ManualReset": lambda m, s: m.CreateEvent(None, None, False, None),

@@ -162,12 +162,14 @@ def _c_int(value: Any) -> int:
 
 
 def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
-    """A str argument for a wide-string parameter."""
+    """A str argument for a wide-string parameter, which ends at its first NUL."""
     if value is None and optional:
         return None
     if not isinstance(value, str):
         kinds = "str or None" if optional else "str"
         raise TypeError(f"{name} must be {kinds}, not {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError("embedded null character")
     return value
 
 
