@@ -8,6 +8,8 @@ Overlapped that can still start an operation.
 
 from __future__ import annotations
 
+import gc
+import select
 import socket
 import sys
 from typing import Any, Callable, NamedTuple
@@ -237,3 +239,78 @@ WRONG_TYPES: dict[str, Callable[[Any, socket.socket], Any]] = {
 def test_a_wrong_type_is_a_type_error(module: Any, call: str) -> None:
     with socket.socket() as sock, pytest.raises(TypeError):
         WRONG_TYPES[call](module, sock)
+
+
+# --- a warning at once: the call fails, yet Windows queues a packet -------------------------
+# A datagram longer than the buffer fails WSARecvFrom at once with WSAEMSGSIZE, a
+# warning (STATUS_BUFFER_OVERFLOW): Windows completes it like a success, with a
+# packet when the socket is tied to a port.
+
+ERROR_MORE_DATA, WSAEMSGSIZE = 234, 10040
+
+
+class Datagrams(NamedTuple):
+    receiver: socket.socket
+    sender: socket.socket
+
+
+@pytest.fixture
+def datagrams() -> Any:
+    with socket.socket(type=socket.SOCK_DGRAM) as receiver, \
+            socket.socket(type=socket.SOCK_DGRAM) as sender:
+        receiver.bind(("127.0.0.1", 0))
+        sender.connect(receiver.getsockname())
+        yield Datagrams(receiver, sender)
+
+
+def send_and_wait(pair: Datagrams, datagram: bytes) -> None:
+    pair.sender.send(datagram)
+    readable, _, _ = select.select([pair.receiver], [], [], WAIT)
+    assert readable, "the datagram did not arrive"
+
+
+@pytest.mark.parametrize("module", IMPLEMENTATIONS, indirect=True)
+def test_a_datagram_longer_than_the_buffer_fails_the_call_yet_queues_a_packet(
+        module: Any, datagrams: Datagrams) -> None:
+    port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
+    module.CreateIoCompletionPort(datagrams.receiver.fileno(), port, 7, 0)
+    send_and_wait(datagrams, bytes(100))
+    ov = module.Overlapped(module.NULL)
+    with pytest.raises(OSError) as raised:
+        ov.WSARecvFrom(datagrams.receiver.fileno(), 10)
+    assert raised.value.winerror == WSAEMSGSIZE
+    assert not ov.pending
+    with pytest.raises(ValueError, match="operation failed to start"):
+        ov.getresult()
+    packet = module.GetQueuedCompletionStatus(port, int(WAIT * 1000))
+    assert packet == (ERROR_MORE_DATA, 10, 7, ov.address)
+
+
+def test_the_overlapped_of_a_failed_call_is_held_until_its_packet_and_only_it_is_ended(
+        datagrams: Datagrams) -> None:
+    from winsock_ov._registry import registry
+    from winsock_ov.compat import overlapped
+
+    port = overlapped.CreateIoCompletionPort(overlapped.INVALID_HANDLE_VALUE, 0, 0, 0)
+    overlapped.CreateIoCompletionPort(datagrams.receiver.fileno(), port, 0, 0)
+    send_and_wait(datagrams, bytes(100))
+    failed = overlapped.Overlapped(overlapped.NULL)
+    with pytest.raises(OSError):
+        failed.WSARecvFrom(datagrams.receiver.fileno(), 10)
+    address = failed.address
+    del failed
+    for _ in range(3):
+        gc.collect()
+    assert address in registry  # its packet is queued: its memory stays
+    later = overlapped.Overlapped(overlapped.NULL)
+    later.WSARecvFrom(datagrams.receiver.fileno(), 10)
+    assert later.pending and later.address != address
+    assert overlapped.GetQueuedCompletionStatus(port, int(WAIT * 1000))[3] == address
+    assert address not in registry
+    assert later.address in registry and later.pending  # the packet was not its own
+    datagrams.sender.send(b"its own")
+    assert overlapped.GetQueuedCompletionStatus(port, int(WAIT * 1000)) == \
+        (0, 7, 0, later.address)
+    assert later.address not in registry
+    assert later.getresult() == (b"its own", datagrams.sender.getsockname())
+

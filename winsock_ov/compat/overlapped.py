@@ -123,7 +123,8 @@ __all__ = [
  TYPE_DISCONNECT, TYPE_CONNECT_NAMED_PIPE, TYPE_WAIT_NAMED_PIPE_AND_CONNECT, TYPE_TRANSMIT_FILE,
  TYPE_READ_FROM, TYPE_WRITE_TO, TYPE_READ_FROM_INTO) = range(14)
 
-_STATUS_MASK = 0xFFFFFFFF
+_STATUS_MASK = 0xFFFFFFFF  # the NTSTATUS is the low 32 bits of Internal
+_NT_ERROR = 0xC0000000  # severity "error": NT_ERROR(s) is s >= 0xC0000000 (unsigned)
 
 
 # --- arguments and errors ------------------------------------------------------------------
@@ -197,6 +198,21 @@ def _error(code: int) -> OSError:
     return cls(code, FormatMessage(code), None, code)
 
 
+def _completion_queued(error: int, status: int) -> bool:
+    """Whether Windows still reports the outcome of a start call that left ``error``.
+
+    A completion is queued for pending, success and warning statuses; not for
+    errors returned at once.  A warning (STATUS_BUFFER_OVERFLOW: a datagram or
+    message longer than the buffer) fails the call all the same, as WSAEMSGSIZE or
+    ERROR_MORE_DATA; what tells it from an error is ``status``, OVERLAPPED.Internal:
+    Windows wrote the warning there, and leaves an error returned at once unwritten
+    (still STATUS_PENDING, as seeded before the call).
+    """
+    if error in (ERROR_SUCCESS, ERROR_IO_PENDING):
+        return True
+    return status != STATUS_PENDING and status < _NT_ERROR
+
+
 def _call(function: Any, *args: Any) -> Any:
     """A raw call, with its failure raised the way the C module raises it."""
     try:
@@ -238,7 +254,9 @@ def GetQueuedCompletionStatus(port: int, msecs: int) -> tuple[int, int, int, int
             return None
         raise _error(error)
     item = registry.get(address)
-    if isinstance(item, Overlapped):
+    # A packet ends the Overlapped at its address, unless that one is still pending:
+    # then the packet is a stale one, of an earlier operation at the same address.
+    if isinstance(item, Overlapped) and item._completed():
         registry.claim(address)  # its packet is out: Windows is done with it
     return error, int(transferred.value), int(key.value), address
 
@@ -509,16 +527,26 @@ class Overlapped:
     def _started(self, error: int, *, accepted: tuple[int, ...] = (ERROR_IO_PENDING,),
                  broken_pipe_completes: bool = False) -> None:
         """The C module's switch on the error a start call left."""
-        self.error = error
+        reported = self._settle(error)
         if error == ERROR_SUCCESS or error in accepted:
             return
-        registry.claim(self._address)  # refused: Windows queues nothing for it
         if error == ERROR_BROKEN_PIPE and broken_pipe_completes:
             self._mark_as_completed()
         else:
-            self._ov.Internal = 0
-            self._clear()
+            self._type = TYPE_NOT_STARTED  # as in C, even when Windows still reports it
+            if not reported:
+                self._release_memory()
         raise _error(error)
+
+    def _settle(self, error: int) -> bool:
+        """Keep it registered if Windows still reports the start call's outcome, else
+        release it; say which."""
+        self.error = error
+        if _completion_queued(error, self._ov.Internal & _STATUS_MASK):
+            self._poll()  # released now if already done and no packet is due
+            return True
+        registry.claim(self._address)  # nothing will report it: Windows is done with it
+        return False
 
     def _mark_as_completed(self) -> None:
         """Completed without I/O (ERROR_BROKEN_PIPE, ERROR_PIPE_CONNECTED)."""
@@ -526,12 +554,12 @@ class Overlapped:
         if self._ov.hEvent:
             _raw.SetEvent(self._ov.hEvent)
 
-    def _clear(self) -> None:
+    def _release_memory(self) -> None:
+        """Refused at once: Windows never wrote to it; the buffer export ends now."""
         if self._pinned is not None:
             self._pinned.release()
             self._pinned = None
         self._buffer = self._from = self._fromlen = None
-        self._type = TYPE_NOT_STARTED
 
     def _poll(self) -> None:
         """Registry reaping: release it once Windows is done, if no packet is due."""
@@ -757,9 +785,8 @@ class Overlapped:
         handle = _handle(handle)
         self._begin(TYPE_CONNECT_NAMED_PIPE, handle)
         error = _last_error_of(ConnectNamedPipe, handle, byref(self._ov))
-        if error == ERROR_PIPE_CONNECTED:
-            registry.claim(self._address)  # no I/O was started
-            self.error = error
+        if error == ERROR_PIPE_CONNECTED:  # a client came before the call: no I/O started
+            self._settle(error)
             self._mark_as_completed()
             return True
         self._started(error)
