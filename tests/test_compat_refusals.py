@@ -1,9 +1,11 @@
-"""What winsock_ov.compat.overlapped refuses, and what a refusal leaves behind.
+"""What winsock_ov.compat.overlapped refuses, and what a refusal or a failure leaves behind.
 
-Each test runs the same calls on CPython's C ``_overlapped`` and on ours where
-both refuse them, so that passing proves we refuse as C does.  A refused call
-leaves nothing behind: no registered operation, no exported buffer, and an
-Overlapped that can still start an operation.
+The refusal tests run the same calls on CPython's C ``_overlapped`` and on ours,
+so that passing proves we refuse as C does.  A refused call leaves nothing
+behind: no registered operation, no exported buffer, and an Overlapped that can
+still start an operation.  The last tests pin down how long ours holds an
+Overlapped whose call failed with a warning: until its packet, when its handle
+is tied to a completion port.
 """
 
 from __future__ import annotations
