@@ -29,6 +29,12 @@ def test_submitting_calls_are_classified_by_the_error_they_leave(code: Any, how:
     assert submitted(code) is how
 
 
+def test_a_warning_written_into_the_overlapped_classifies_any_code_as_warned() -> None:
+    assert submitted(10054, 0x80000005) is Submitted.WARNED  # STATUS_BUFFER_OVERFLOW
+    assert submitted(10054, 0xC000020D) is Submitted.REFUSED  # an error status
+    assert submitted(10054, 0x103) is Submitted.REFUSED  # STATUS_PENDING: left unwritten
+
+
 def test_a_completion_follows_everything_started_and_skip_drops_what_ended_at_once(
         ) -> None:
     assert [completion_follows(how) for how in Submitted] == [True, True, True, False]

@@ -107,15 +107,23 @@ class Submitted(enum.Enum):
 # an NT *warning* status: STATUS_BUFFER_OVERFLOW, a datagram or message larger
 # than the buffers (truncated).
 _WARNING_CODES = frozenset({WSAEMSGSIZE, ERROR_MORE_DATA})
+_NT_SEVERITY, _NT_WARNING = 0xC0000000, 0x80000000  # the two top bits; 2 is "warning"
 
 
-def submitted(code: int | None) -> Submitted:
-    """Classify a submitting call by the error it left (None: it returned 0)."""
-    if code is None:
+def submitted(code: int | None, status: int = STATUS_PENDING) -> Submitted:
+    """Classify a submitting call by the error it left (None or 0: it succeeded).
+
+    ``status`` is what OVERLAPPED.Internal holds after a failed call: Windows
+    writes a warning there (the I/O finished), and leaves an error returned at
+    once unwritten (STATUS_PENDING, as seeded before the call).
+    """
+    if not code:
         return Submitted.SUCCEEDED
     if code in (WSA_IO_PENDING, ERROR_IO_PENDING):
         return Submitted.PENDING
-    return Submitted.WARNED if code in _WARNING_CODES else Submitted.REFUSED
+    if code in _WARNING_CODES or status & _NT_SEVERITY == _NT_WARNING:
+        return Submitted.WARNED
+    return Submitted.REFUSED
 
 
 def completion_follows(how: Submitted, *, skip_on_success: bool = False) -> bool:
@@ -329,7 +337,7 @@ class Operation:
         except OSError as exc:
             # (Any other exception, an interrupt raised as the call returned
             # say, leaves the operation registered: the I/O may have started.)
-            how = submitted(exc.winerror)
+            how = submitted(exc.winerror, self._ov.Internal & _STATUS_MASK)
             if how is Submitted.REFUSED:
                 registry.claim(self.address)
                 error = error_from_code(exc.winerror) if exc.winerror else exc

@@ -36,6 +36,7 @@ from .. import raw as _raw
 from .._buffers import PinnedBuffers, build_wsabufs
 from .._registry import registry
 from ..extensions import extension_function
+from ..operations import completion_follows, submitted
 from ..raw import (
     AF_INET,
     AF_INET6,
@@ -124,7 +125,6 @@ __all__ = [
  TYPE_READ_FROM, TYPE_WRITE_TO, TYPE_READ_FROM_INTO) = range(14)
 
 _STATUS_MASK = 0xFFFFFFFF  # the NTSTATUS is the low 32 bits of Internal
-_NT_ERROR = 0xC0000000  # severity "error": NT_ERROR(s) is s >= 0xC0000000 (unsigned)
 
 
 # --- arguments and errors ------------------------------------------------------------------
@@ -196,21 +196,6 @@ def _error(code: int) -> OSError:
     else:
         cls = OSError
     return cls(code, FormatMessage(code), None, code)
-
-
-def _completion_queued(error: int, status: int) -> bool:
-    """Whether Windows still reports the outcome of a start call that left ``error``.
-
-    A completion is queued for pending, success and warning statuses; not for
-    errors returned at once.  A warning (STATUS_BUFFER_OVERFLOW: a datagram or
-    message longer than the buffer) fails the call all the same, as WSAEMSGSIZE or
-    ERROR_MORE_DATA; what tells it from an error is ``status``, OVERLAPPED.Internal:
-    Windows wrote the warning there, and leaves an error returned at once unwritten
-    (still STATUS_PENDING, as seeded before the call).
-    """
-    if error in (ERROR_SUCCESS, ERROR_IO_PENDING):
-        return True
-    return status != STATUS_PENDING and status < _NT_ERROR
 
 
 def _call(function: Any, *args: Any) -> Any:
@@ -542,7 +527,7 @@ class Overlapped:
         """Keep it registered if Windows still reports the start call's outcome, else
         release it; say which."""
         self.error = error
-        if _completion_queued(error, self._ov.Internal & _STATUS_MASK):
+        if completion_follows(submitted(error, self._ov.Internal & _STATUS_MASK)):
             self._poll()  # released now if already done and no packet is due
             return True
         registry.claim(self._address)  # nothing will report it: Windows is done with it
