@@ -22,18 +22,43 @@ WAIT = 10.0  # seconds: the bound on every wait in the tests
 CHILD_SECONDS = 60.0
 
 
+ERROR_INTERNAL_ERROR = 1359
+
+
+def spawn(args: list[str]) -> subprocess.Popen[str]:
+    """Start a child from the repository, its output piped, its input empty.
+
+    Wine on a loaded machine once failed CreateProcess with ERROR_INTERNAL_ERROR
+    (1359) before any child existed; that start alone is tried once more.
+    """
+    def popen() -> subprocess.Popen[str]:
+        return subprocess.Popen(args, cwd=REPO, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    try:
+        return popen()
+    except OSError as exc:
+        if getattr(exc, "winerror", None) != ERROR_INTERNAL_ERROR:
+            raise
+        print(f"starting {args[0]} failed with {exc}; starting it once more")
+    return popen()
+
+
 def run_python(code: str, *, dev: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a child interpreter (``-X dev`` unless told) from the repository.
 
     A child still running after CHILD_SECONDS fails the test with what it printed.
     """
     args = [sys.executable, *(["-X", "dev"] if dev else []), "-c", textwrap.dedent(code)]
+    child = spawn(args)
     try:
-        return subprocess.run(args, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=CHILD_SECONDS)
-    except subprocess.TimeoutExpired as exc:
+        out, err = child.communicate(timeout=CHILD_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
         raise AssertionError(f"child still running after {CHILD_SECONDS} s, killed; "
-                             f"stdout {exc.stdout!r}; stderr {exc.stderr!r}") from None
+                             f"stdout {out!r}; stderr {err!r}") from None
+    return subprocess.CompletedProcess(args, child.returncode, out, err)
 
 
 def said(result: subprocess.CompletedProcess[str]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHILD_SECONDS, REPO, free_port, tcp_listening_ports
+from support import CHILD_SECONDS, free_port, spawn, tcp_listening_ports
 
 from winsock_ov.cli import main, parse_args
 from winsock_ov.demo import run_demo
@@ -25,11 +25,6 @@ needs_seed = pytest.mark.skipif(not SEED_BIN, reason="the seed's C programs are 
                                 "tools/winenv.py (WINSOCK_OV_SEED_BIN)")
 windows = pytest.mark.windows
 MESSAGE = "Received message : Network is Computer "
-
-
-def start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(args, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
 
 
 def python_cli(*args: str) -> list[str]:
@@ -85,10 +80,10 @@ def run_pair(receiver: list[str], sender_for_port: Any, port: int) -> tuple[list
 
     Any failure says what both programs printed and how they exited.
     """
-    recv_proc = start(receiver)
+    recv_proc = spawn(receiver)
     try:
         wait_until_listening(port, recv_proc)
-        send_proc = start(sender_for_port(port))
+        send_proc = spawn(sender_for_port(port))
         code, sent, err = finish(send_proc)
         sender_said = describe(send_proc, "\n".join(sent), err)
         if (code, err) != (0, ""):
@@ -153,7 +148,7 @@ def test_python_sender_and_receiver_carry_a_custom_message() -> None:
 
 @windows
 def test_send_to_a_closed_port_prints_one_line_and_exits_1() -> None:
-    code, out, err = finish(start(python_cli("send", "127.0.0.1", str(free_port()))))
+    code, out, err = finish(spawn(python_cli("send", "127.0.0.1", str(free_port()))))
     assert code == 1
     assert out == []
     assert len(err.splitlines()) == 1 and err.startswith("connect() error!")
@@ -166,7 +161,7 @@ def test_recv_on_a_port_in_use_prints_one_line_and_exits_1() -> None:
             holder.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
         holder.bind(("0.0.0.0", 0))
         port = holder.getsockname()[1]
-        code, _, err = finish(start(python_cli("recv", str(port))))
+        code, _, err = finish(spawn(python_cli("recv", str(port))))
     assert code == 1
     assert len(err.splitlines()) == 1 and err.startswith("bind() error!")
 
