@@ -57,6 +57,15 @@ def assert_truncated(op: Any) -> None:
     assert exc.value.winerror == 10040  # WSAEMSGSIZE
 
 
+def assert_finished_at_once(second: Any) -> None:
+    """A truncating receive on ``second`` is done within the call, and nothing stays owned."""
+    before = winsock_ov.pending_operations()
+    op = second.recvfrom(4)
+    assert op.completed_immediately and op.done
+    assert_truncated(op)
+    assert winsock_ov.pending_operations() == before
+
+
 def then_the_socket_still_works(first: Any, second: Any, port: Any = None) -> None:
     """A later receive gets its own datagram and its own completion, nothing stale."""
     op = second.recvfrom(64)
@@ -69,11 +78,7 @@ def then_the_socket_still_works(first: Any, second: Any, port: Any = None) -> No
 @pytest.mark.windows
 def test_event_style_truncated_datagram_finishes_at_once_with_wsaemsgsize(udp: Any) -> None:
     first, second = queue_a_long_datagram(udp)
-    before = winsock_ov.pending_operations()
-    op = second.recvfrom(4)
-    assert op.completed_immediately and op.done
-    assert_truncated(op)
-    assert winsock_ov.pending_operations() == before
+    assert_finished_at_once(second)
     then_the_socket_still_works(first, second)
 
 
@@ -111,11 +116,7 @@ def test_with_skip_on_success_a_truncated_datagram_queues_no_packet(udp: Any) ->
         if not port.associate(udp[1], skip_on_success=True):
             pytest.fail("skip-on-success is not honoured here: the probe said so")
         first, second = queue_a_long_datagram(udp)
-        before = winsock_ov.pending_operations()
-        op = second.recvfrom(4)
-        assert op.completed_immediately and op.done
-        assert_truncated(op)
-        assert winsock_ov.pending_operations() == before
+        assert_finished_at_once(second)
         assert port.dequeue(timeout=0) is None
         then_the_socket_still_works(first, second, port)
         second.close()
