@@ -199,3 +199,29 @@ def test_waiting_from_another_thread_just_after_the_issuer_was_joined_is_thread_
         worker.start()
         op = worker.result()
         assert isinstance(op.exception(WAIT), winsock_ov.ThreadExitedError)
+
+
+def test_a_routine_operation_of_a_thread_python_did_not_start_ends_when_that_thread_exits(
+        tcp: Any) -> None:
+    # threading sees such a thread as a _DummyThread, alive for ever: only the
+    # OS thread's exit can tell that the routine will never run.
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.CreateThread.restype = wintypes.HANDLE
+    _, server = tcp
+    holder: list[Any] = []
+
+    @ctypes.WINFUNCTYPE(wintypes.DWORD, ctypes.c_void_p)
+    def issue(_: Any) -> int:
+        holder.append(server.recv(8, routine=print))
+        return 0
+
+    thread = kernel32.CreateThread(None, 0, issue, None, 0, None)
+    assert thread, ctypes.WinError(ctypes.get_last_error())
+    try:
+        assert winsock_ov.wait_for_single_object_ex(thread, WAIT, alertable=False).signaled
+    finally:
+        CloseHandle(thread)
+    assert isinstance(holder[0].exception(WAIT), winsock_ov.ThreadExitedError)

@@ -178,9 +178,10 @@ class _IssuingThread:
         """True once the thread ran its last Python code (``join()`` returned).
 
         Its OS thread ends a moment later; until then ``exited()`` is still
-        False, and no routine can run there any more.
+        False, and no routine can run there any more.  A thread Python did not
+        start (a ``_DummyThread``) looks alive for ever: only its exit tells.
         """
-        return not self._python_thread.is_alive()
+        return self.exited() or not self._python_thread.is_alive()
 
     def wait_exit(self, timeout: float | None) -> bool:
         """Wait up to ``timeout`` seconds for the OS thread to end."""
