@@ -115,12 +115,13 @@ TAKES_A_BUFFER = [("ReadFileInto", 1), ("WSARecvInto", 1), ("WSARecvFromInto", 1
 
 
 def both(cases: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
-    """Each (method, position) for the C module and for ours; the C module of 3.9
-    lacks WSARecvFromInto and fails with SystemError on a WSASendTo address that is
-    no tuple: there ours only."""
+    """Each (method, position) for the C module and for ours; the C module has no
+    WSARecvFromInto before 3.11, and 3.9's fails with SystemError on a WSASendTo
+    address that is no tuple: there ours only."""
     def c_has(method: str, position: int) -> bool:
-        return sys.version_info >= (3, 10) or (
-            method != "WSARecvFromInto" and (method, position) != ("WSASendTo", 3))
+        if method == "WSARecvFromInto":
+            return sys.version_info >= (3, 11)
+        return sys.version_info >= (3, 10) or (method, position) != ("WSASendTo", 3)
 
     return [(implementation, method, position) for method, position in cases
             for implementation in IMPLEMENTATIONS
