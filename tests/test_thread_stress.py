@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Callable
 
 import pytest
-from support import WAIT, Worker, tcp_pair
+from support import WAIT, Worker, running_under_wine, tcp_pair
 
 import winsock_ov
 from winsock_ov.operations import Operation
@@ -18,6 +18,12 @@ ROUNDS = 20
 OPERATIONS = 8
 # How an operation may end here: with data, or aborted by a cancel or the close.
 ENDINGS = (winsock_ov.OperationAbortedError, ConnectionAbortedError, ConnectionResetError)
+# Wine deviation: a receive pending when its socket is closed on another thread
+# sometimes ends with STATUS_INVALID_HANDLE (WinError 6) instead of being aborted
+# (995, as Windows documents for closesocket): Wine's async for it runs once more
+# after the handle is gone.  Seen once in about 300 rounds on a loaded machine.
+ERROR_INVALID_HANDLE = 6
+WINE = running_under_wine()
 
 
 @pytest.fixture
@@ -48,10 +54,16 @@ def run_together(*actions: Callable[[], Any]) -> list[Any]:
 
 
 def outcome(op: Operation) -> Any:
+    """What ``op`` ended with; an error of the waiting itself is raised."""
     try:
         return op.result(WAIT)
-    except ENDINGS as exc:
-        return type(exc)
+    except OSError as exc:
+        if op.exception() is not exc:
+            raise  # the wait failed, not the I/O
+        if isinstance(exc, ENDINGS) or (exc.winerror == ERROR_INVALID_HANDLE and WINE):
+            return type(exc)
+        raise
+
 
 
 def cancel_all(ops: list[Operation]) -> None:
