@@ -20,8 +20,9 @@ OPERATIONS = 8
 ENDINGS = (winsock_ov.OperationAbortedError, ConnectionAbortedError, ConnectionResetError)
 # Wine deviation: a receive pending when its socket is closed on another thread
 # sometimes ends with STATUS_INVALID_HANDLE (WinError 6) instead of being aborted
-# (995, as Windows documents for closesocket): Wine's async for it runs once more
-# after the handle is gone.  Seen once in about 300 rounds on a loaded machine.
+# (995, as Windows documents for closesocket), probably because Wine's async for
+# it ran once more after the handle was gone (not investigated further).  Seen
+# once in about 300 rounds on a loaded machine.
 ERROR_INVALID_HANDLE = 6
 WINE = running_under_wine()
 
