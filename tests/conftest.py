@@ -94,7 +94,7 @@ def close_and_settle(*sockets: Any) -> None:
 
     for sock in sockets:
         sock.close()
-    for op in registry.operations():
+    for op in registry.owners():
         if op.socket in sockets:
             try:
                 op.wait(WAIT)

@@ -50,7 +50,7 @@ def test_a_refused_operation_unpins_the_buffers_it_had_pinned(tcp: Any) -> None:
 
 def test_flags_and_notification_arguments_are_checked(tcp: Any) -> None:
     client, server = tcp
-    rejected(lambda: client.send(b"x", flags=-1), ValueError, "DWORD")
+    rejected(lambda: client.send(b"x", flags=-1), ValueError, "flags must be in 0..4294967295")
     rejected(lambda: client.send(b"x", flags="0"), TypeError, "flags")  # type: ignore[arg-type]
     with winsock_ov.Event() as event:
         rejected(lambda: server.recv(1, event=event, routine=print), ValueError, "not both")
@@ -148,7 +148,7 @@ def test_completion_port_integer_arguments_are_type_and_range_checked(tcp: Any) 
         rejected(lambda: port.dequeue_many(max_entries=2.0), TypeError, "max_entries")
         rejected(lambda: port.dequeue_many(max_entries=0), ValueError, "max_entries")
         rejected(lambda: port.close(drain_seconds=float("nan")), ValueError, "timeout")
-        assert server._port is None, "a refused associate tied the socket anyway"
+        assert server.port_binding is None, "a refused associate tied the socket anyway"
         assert port.dequeue(timeout=0) is None, "a refused post queued a packet"
 
 

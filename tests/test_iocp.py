@@ -68,13 +68,13 @@ def test_skip_on_success_is_used_only_when_it_suppresses_packets(port: Completio
     try:
         op = client.send(b"at once")
         assert op.completed_immediately
-        if client._skip_on_success:
+        if client.port_binding.skip_on_success:
             assert op.done and op.result() == 7
             assert port.dequeue(timeout=0) is None
         else:
             assert port.dequeue(timeout=WAIT) is op
         receive = server.recv(16)
-        if not (receive.completed_immediately and server._skip_on_success):
+        if not (receive.completed_immediately and server.port_binding.skip_on_success):
             assert collect(port, 1) == [receive]
         assert receive.result() == b"at once"
     finally:
@@ -87,7 +87,7 @@ def close_and_settle_port(port: CompletionPort, *sockets: Any) -> None:
 
     for sock in sockets:
         sock.close()
-    mine = [op for op in registry.operations() if getattr(op, "socket", None) in sockets]
+    mine = [op for op in registry.owners() if getattr(op, "socket", None) in sockets]
     while any(op.address in registry for op in mine):
         assert port.dequeue_many(timeout=WAIT), "an aborted operation never reported"
 
@@ -409,7 +409,7 @@ def test_echo_server_posts_a_new_accept_when_one_fails() -> None:
     from winsock_ov.echo import EchoServer
 
     server = EchoServer(accepts=1)
-    [accept] = [op for op in registry.operations()
+    [accept] = [op for op in registry.owners()
                 if isinstance(op, winsock_ov.AcceptOperation) and op.socket is server.listener]
     assert accept.cancel()  # its only AcceptEx fails, aborted
     worker = Worker(server.serve, name="echo")

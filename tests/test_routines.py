@@ -55,7 +55,7 @@ def test_routine_issued_on_one_thread_never_runs_on_another(tcp: Any) -> None:
     wait_for(issued, "thread A's recv")
     op = holder[0]
     client.send(b"data").result(WAIT)
-    wait_until(op._os_finished, "the recv to complete")  # its routine is now queued to A
+    wait_until(op._io.finished_by_os, "the recv to complete")  # its routine is now queued to A
 
     assert winsock_ov.sleep_ex(0).status is WaitStatus.TIMEOUT  # this thread: nothing to run
     with pytest.raises(RuntimeError, match="only on the thread that issued it"):
@@ -81,7 +81,8 @@ def test_exception_in_routine_surfaces_from_the_wait_and_others_still_run(tcp: A
         first = server.recv(1, routine=failing)
         second = server.recv(1, routine=lambda op: seen.append(op.result()))
         client.send(b"ab").result(WAIT)
-        wait_until(lambda: first._os_finished() and second._os_finished(), "both receives")
+        wait_until(lambda: first._io.finished_by_os() and second._io.finished_by_os(),
+                   "both receives")
         with pytest.raises(ValueError, match="routine failed"):
             winsock_ov.sleep_ex(WAIT)
         assert seen == [b"b"], "the other routine must still run"
@@ -99,7 +100,7 @@ def test_several_failing_routines_raise_them_all_from_one_wait(tcp: Any) -> None
 
     ops = [server.recv(1, routine=failing) for _ in range(2)]
     client.send(b"xy").result(WAIT)
-    wait_until(lambda: all(op._os_finished() for op in ops), "both receives")
+    wait_until(lambda: all(op._io.finished_by_os() for op in ops), "both receives")
     with pytest.raises(winsock_ov.RoutineErrors) as exc:
         winsock_ov.sleep_ex(WAIT)
     assert [type(e) for e in exc.value.exceptions] == [KeyError, KeyError]
@@ -180,7 +181,7 @@ def test_a_routine_raising_keyboardinterrupt_is_not_lost_beside_a_routine_error(
     ops = [server.recv(1, routine=failing), server.recv(1, routine=interrupting),
            server.recv(1, routine=failing)]
     client.send(b"xyz").result(WAIT)
-    wait_until(lambda: all(op._os_finished() for op in ops), "three receives")
+    wait_until(lambda: all(op._io.finished_by_os() for op in ops), "three receives")
     with pytest.raises(KeyboardInterrupt) as exc:
         winsock_ov.sleep_ex(WAIT)
     context = exc.value.__context__

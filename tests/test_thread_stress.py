@@ -31,13 +31,13 @@ WINE = running_under_wine()
 def finishes(monkeypatch: pytest.MonkeyPatch) -> Counter[Operation]:
     """How many times each operation was finished."""
     counts: Counter[Operation] = Counter()
-    finish = Operation._finish
+    finish = Operation._completed
 
     def counted(op: Operation, *args: Any) -> None:
         counts[op] += 1
         finish(op, *args)
 
-    monkeypatch.setattr(Operation, "_finish", counted)
+    monkeypatch.setattr(Operation, "_completed", counted)
     return counts
 
 

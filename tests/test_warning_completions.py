@@ -17,7 +17,7 @@ import pytest
 from support import WAIT
 
 import winsock_ov
-from winsock_ov.operations import Submitted, completion_follows, submitted
+from winsock_ov.core import Submitted, completion_follows, submitted
 
 DATAGRAM = b"a datagram longer than four bytes"
 

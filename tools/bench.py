@@ -141,7 +141,7 @@ class WinsockEvents(Driver):
     def completions(self) -> Iterator[tuple[Any, Any]]:
         done = [op for op in self.inflight if op.done]
         if not done:
-            events = [op._event for op in self.inflight[:64]]
+            events = [op.event for op in self.inflight[:64]]
             if not wait_for_multiple_events(events, timeout=WAIT).signaled:
                 raise TimeoutError("no completion")
             done = [op for op in self.inflight if op.done]

@@ -39,3 +39,21 @@ def check_dword(name: str, value: Any) -> int:
 def check_ulong_ptr(name: str, value: Any) -> int:
     """For a pointer-sized unsigned parameter: a completion key, a SOCKET."""
     return check_int(name, value, 0, ULONG_PTR_MAX)
+
+
+def check_length(name: str, value: Any) -> int:
+    """A byte count for one operation: WSABUF.len and the counts are 32-bit."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value}")
+    if value > DWORD_MAX:
+        raise ValueError(f"{name} {value} is over {DWORD_MAX} bytes (4 GiB - 1), "
+                         "the most Winsock transfers in one operation")
+    return value
+
+
+
+def check_flags(flags: Any) -> int:
+    """MSG_* and TF_* flags: a DWORD."""
+    return check_dword("flags", flags)

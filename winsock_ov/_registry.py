@@ -1,9 +1,10 @@
 """The process-wide registry of operations the OS may still write to.
 
-Rule: from the moment an operation is submitted until Windows is done with it,
-the registry holds a strong reference to it, keyed by the address of its
-OVERLAPPED.  Whatever the caller drops, the OVERLAPPED, the pinned buffers, the
-counters and the address storage stay alive.  An operation leaves the registry
+Rule: from the moment an I/O is submitted until Windows is done with it, the
+registry holds a strong reference to it (a ``core.OverlappedIO``, which holds
+its owner), keyed by the address of its OVERLAPPED.  Whatever the caller drops,
+the OVERLAPPED, the pinned buffers, the counters and the address storage stay
+alive.  An operation leaves the registry
 exactly once, claimed by whoever observes its end:
 
 * event style: the first ``wait()``/``result()`` or reap that sees
@@ -35,8 +36,8 @@ class Pending(Protocol):
     @property
     def address(self) -> int: ...  # of its OVERLAPPED
 
-    def _poll(self) -> None: ...
-    def _cancel_for_exit(self) -> None: ...
+    def poll(self) -> None: ...
+    def cancel_for_exit(self) -> None: ...
 
 
 class Registry:
@@ -66,12 +67,17 @@ class Registry:
         return address in self._ops
 
     def operations(self) -> list[Any]:
+        """What the registry holds: each pending I/O (``core.OverlappedIO``) or posted packet."""
         return list(self._ops.values())
+
+    def owners(self) -> list[Any]:
+        """What pending I/O keeps alive: operations, Overlapped objects, posted packets."""
+        return [getattr(item, "owner", item) for item in self._ops.values()]
 
     def reap(self) -> None:
         """Finish every operation whose end can be observed without waiting."""
         for op in self.operations():
-            op._poll()
+            op.poll()
         self._next_reap = max(REAP_FLOOR, 2 * len(self._ops))
 
     def drain_at_exit(self, bound: float = EXIT_DRAIN_SECONDS) -> None:
@@ -82,7 +88,7 @@ class Registry:
 
         self.shutting_down = True  # routines run now finish their operation only
         for op in self.operations():
-            op._cancel_for_exit()
+            op.cancel_for_exit()
         deadline = time.monotonic() + bound
         while self._ops and time.monotonic() < deadline:
             self.reap()

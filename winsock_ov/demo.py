@@ -18,7 +18,7 @@ import select
 import threading
 from typing import Any, Callable
 
-from .cli import (
+from .programs import (
     DEFAULT_MESSAGE,
     NOTIFY_STYLES,
     Hooks,

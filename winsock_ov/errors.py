@@ -13,14 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from .raw import constants as c
-from .raw import format_winerror
+from .raw import winerror_exception
 
 __all__ = [
     "OperationAbortedError",
     "RoutineErrors",
     "ThreadExitedError",
     "error_from_code",
-    "error_from_ntstatus",
     "timeout_error",
 ]
 
@@ -96,26 +95,9 @@ _CLASSES: dict[int, type[OSError]] = {
 def error_from_code(code: int) -> OSError:
     """The exception for a Win32 or Winsock error code, with ``winerror`` set."""
     code = _WIN32_TO_WINSOCK.get(code, code)
-    cls = _CLASSES.get(code)
-    message = format_winerror(code)
-    if cls is None:
-        # CPython chooses the subclass from winerror on Windows.
-        error = OSError(0, message, None, code)
-    else:
-        error = cls(code, message)  # Windows' errno values are the WSA codes
-    error.winerror = code  # set explicitly: OSError ignores it off Windows
-    return error
+    return winerror_exception(code, classes=_CLASSES)
 
 
 def timeout_error(message: str) -> TimeoutError:
     """A wait of ours that ran out: TimeoutError with winerror WAIT_TIMEOUT."""
-    error = TimeoutError(c.WAIT_TIMEOUT, message)
-    error.winerror = c.WAIT_TIMEOUT
-    return error
-
-
-def error_from_ntstatus(status: int) -> OSError:
-    """The exception for the NTSTATUS a completion left in OVERLAPPED.Internal."""
-    from .raw import RtlNtStatusToDosError
-
-    return error_from_code(RtlNtStatusToDosError(status))
+    return winerror_exception(c.WAIT_TIMEOUT, message, _CLASSES)  # type: ignore[return-value]

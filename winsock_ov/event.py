@@ -70,10 +70,10 @@ class Event:
             if self._users == 0:
                 self._close_handle()
 
-    def _acquire(self) -> int:
+    def acquire_handle(self) -> int:
         """Start using the handle (an operation's hEvent, or a wait on it).
 
-        It stays open until the matching ``_release()``; a closed event raises
+        It stays open until the matching ``release_handle()``; a closed event raises
         ValueError.
         """
         with self._lock:
@@ -81,7 +81,7 @@ class Event:
             self._users += 1
             return handle
 
-    def _release(self) -> None:
+    def release_handle(self) -> None:
         with self._lock:
             self._users -= 1
             if self._users == 0 and self._close_requested:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import _addresses
 from ._buffers import PinnedBuffers
-from .operations import Operation, check_flags, check_length
+from ._checks import check_flags, check_length
+from .core import bool_call
+from .operations import Operation
 from .raw import (
     AF_INET,
     DWORD,
@@ -30,18 +32,18 @@ from .raw import (
     SO_UPDATE_CONNECT_CONTEXT,
     SOCKADDR_STORAGE,
     SOCKET,
-    SOCKET_ERROR,
     SOL_SOCKET,
     WSAEINVAL,
+    WSAENOTSOCK,
     WSAID_ACCEPTEX,
     WSAID_CONNECTEX,
     WSAID_DISCONNECTEX,
     WSAID_GETACCEPTEXSOCKADDRS,
+    check_bool_pending,
     get_extension_function,
     getsockname,
     setsockopt,
 )
-from .raw._loader import check_bool_pending
 
 if TYPE_CHECKING:
     from .event import Event
@@ -70,15 +72,15 @@ def extension_function(sock: Any, guid: GUID, prototype: Any, name: str) -> Any:
             function = _functions.get(key)
             if function is None:
                 # BOOL ones: FALSE with ERROR_IO_PENDING means started.
-                errcheck = None if prototype._restype_ is None else check_bool_pending
+                errcheck = None if _returns_nothing(prototype) else check_bool_pending
                 function = _functions[key] = get_extension_function(
                     sock.fileno(), guid, prototype, name, errcheck)
     return function
 
 
-def _started(accepted: bool) -> int:
-    """A BOOL extension call's answer in WSARecv's terms: 0 done, SOCKET_ERROR pending."""
-    return 0 if accepted else SOCKET_ERROR
+def _returns_nothing(prototype: Any) -> bool:
+    """GetAcceptExSockaddrs is void; the others are BOOL."""
+    return getattr(prototype, "_restype_", None) is None
 
 
 def _address_at(pointer: Any, length: int) -> Any:
@@ -110,15 +112,15 @@ class AcceptOperation(Operation):
 
     def __init__(self, listener: Socket, accept_socket: Socket | None = None, *,
                  recv_nbytes: int = 0, event: Event | None = None) -> None:
-        from .sockets import Socket  # not at the top: sockets imports this module
-
+        # type(listener) is winsock_ov's Socket: sockets imports this module.
+        socket_class = type(listener)
         super().__init__(listener, event=event)
         self._recv_nbytes = check_length("recv_nbytes", recv_nbytes)
-        if accept_socket is not None and not isinstance(accept_socket, Socket):
+        if accept_socket is not None and not isinstance(accept_socket, socket_class):
             raise TypeError("accept_socket must be a winsock_ov Socket or None, "
                             f"not {type(accept_socket).__name__}")
         if accept_socket is None:
-            accept_socket = Socket(listener.family, listener.type, listener.proto)
+            accept_socket = socket_class(listener.family, listener.type, listener.proto)
             self._owns_accept_socket = True
         else:
             self._owns_accept_socket = False
@@ -130,11 +132,13 @@ class AcceptOperation(Operation):
         self.remote_address: Any = None
         self.data = b""
 
-    def _submit(self, handle: int, routine: Any) -> int:
+    def _call(self, handle: int, ov: Any, routine: Any) -> int:
         accept_ex = extension_function(self.socket, WSAID_ACCEPTEX, LPFN_ACCEPTEX, "AcceptEx")
-        return _started(accept_ex(handle, self.accept_socket.fileno(), self._buffer,
-                                  self._recv_nbytes, _ADDRESS_ROOM, _ADDRESS_ROOM,
-                                  byref(self._received), byref(self._ov)))
+        accept_handle = self.accept_socket.handle
+        if accept_handle is None:
+            return WSAENOTSOCK
+        return bool_call(accept_ex, handle, accept_handle, self._buffer, self._recv_nbytes,
+                         _ADDRESS_ROOM, _ADDRESS_ROOM, byref(self._received), byref(ov))
 
     def _take_data(self, nbytes: int) -> None:
         if self._error is None:
@@ -183,13 +187,16 @@ class ConnectOperation(Operation):
             raise ValueError("ConnectEx sends one buffer")
         self._sent = DWORD()
 
-    def _submit(self, handle: int, routine: Any) -> int:
-        _bind_if_unbound(self.socket)
-        connect_ex = extension_function(self.socket, WSAID_CONNECTEX, LPFN_CONNECTEX,
-                                        "ConnectEx")
+    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+        try:
+            _bind_if_unbound(self.socket)
+            connect_ex = extension_function(self.socket, WSAID_CONNECTEX, LPFN_CONNECTEX,
+                                            "ConnectEx")
+        except OSError as exc:
+            return exc.winerror or WSAEINVAL
         address, length = self._pinned.spans[0]
-        return _started(connect_ex(handle, byref(self._to), self._tolen, address or None,
-                                   length, byref(self._sent), byref(self._ov)))
+        return bool_call(connect_ex, handle, byref(self._to), self._tolen, address or None,
+                         length, byref(self._sent), byref(ov))
 
     def _take_data(self, nbytes: int) -> None:
         if self._error is None:
@@ -200,7 +207,6 @@ class ConnectOperation(Operation):
 
     def _release(self) -> None:
         self._pinned.release()
-        super()._release()
 
 
 class DisconnectOperation(Operation):
@@ -212,10 +218,10 @@ class DisconnectOperation(Operation):
         super().__init__(sock, event=event)
         self._disconnect_flags = check_flags(flags)
 
-    def _submit(self, handle: int, routine: Any) -> int:
+    def _call(self, handle: int, ov: Any, routine: Any) -> int:
         disconnect_ex = extension_function(self.socket, WSAID_DISCONNECTEX, LPFN_DISCONNECTEX,
                                            "DisconnectEx")
-        return _started(disconnect_ex(handle, byref(self._ov), self._disconnect_flags, 0))
+        return bool_call(disconnect_ex, handle, byref(ov), self._disconnect_flags, 0)
 
     def _value(self) -> Any:
         return None

@@ -27,7 +27,9 @@ from typing import Any, NamedTuple, Union
 
 from ._checks import check_dword, check_int, check_ulong_ptr
 from ._registry import registry
+from .core import OverlappedIO
 from .errors import error_from_code
+from .notify import PortBinding
 from .operations import Operation
 from .raw import (
     DWORD,
@@ -82,11 +84,16 @@ class Posted:
         self.value, self.key, self.nbytes = value, key, nbytes
         self.port = port  # the port it was posted to
 
-    def _poll(self) -> None:
+    def poll(self) -> None:
         """Nothing to observe: a posted packet ends only when dequeued."""
 
-    def _cancel_for_exit(self) -> None:
+    def cancel_for_exit(self) -> None:
         """Nothing to cancel."""
+
+    @property
+    def overlapped(self) -> Any:
+        """The OVERLAPPED the packet carries (its address is ``address``)."""
+        return self._ov
 
     def __repr__(self) -> str:
         return f"<Posted value={self.value!r} key={self.key} nbytes={self.nbytes}>"
@@ -130,19 +137,22 @@ class CompletionPort:
         if not isinstance(sock, Socket):
             raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")
         key = check_ulong_ptr("key", key)
-        if sock._port is not None:
+        skip = bool(skip_on_success) and skip_on_success_supported()
+        return self._associate(sock, key, skip).skip_on_success
+
+    def _associate(self, sock: Socket, key: int, skip: bool) -> PortBinding:
+        if sock.port_binding is not None:
             raise ValueError("the socket is already associated with a completion port")
-        if sock._inflight:
+        if sock.inflight:
             raise ValueError("the socket has operations in flight; associate it before "
                              "starting any")
-        CreateIoCompletionPort(sock.fileno(), self.handle, key, 0)
-        sock._port = self
-        skip = bool(skip_on_success) and skip_on_success_supported()
+        handle = sock.fileno()
+        CreateIoCompletionPort(handle, self.handle, key, 0)
         if skip:
-            SetFileCompletionNotificationModes(sock.fileno(),
-                                               FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
-        sock._skip_on_success = skip
-        return skip
+            SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+        binding = PortBinding(self, self.handle, handle, key, skip_on_success=skip)
+        sock.attach_port(binding)
+        return binding
 
     # --- packets ------------------------------------------------------------------------
 
@@ -151,7 +161,7 @@ class CompletionPort:
         posted = Posted(value, check_ulong_ptr("key", key), check_dword("nbytes", nbytes), self)
         registry.add(posted)
         try:
-            PostQueuedCompletionStatus(self.handle, nbytes, key, byref(posted._ov))
+            PostQueuedCompletionStatus(self.handle, nbytes, key, byref(posted.overlapped))
         except BaseException:
             registry.claim(posted.address)
             raise
@@ -215,11 +225,10 @@ class CompletionPort:
             return Packet(key, nbytes, address)
         if isinstance(item, Posted):
             return item
+        # An I/O's packet: the one completion of a port operation.
         if status is None:
-            item._finish_from_overlapped()
-        else:
-            item._finish_from_packet(status, nbytes)
-        return item  # type: ignore[no-any-return]
+            return item.complete_from_overlapped()  # type: ignore[no-any-return]
+        return item.complete_from_status(status, nbytes)  # type: ignore[no-any-return]
 
     def _dequeue_error(self, exc: OSError) -> OSError:
         if exc.winerror == ERROR_ABANDONED_WAIT_0:
@@ -241,12 +250,10 @@ class CompletionPort:
         drain = check_timeout(drain_seconds)
         if self._handle is None:
             return
-        mine = [item for item in registry.operations()
-                if (isinstance(item, Operation) and item.socket._port is self)
-                or (isinstance(item, Posted) and item.port is self)]
+        mine = [item for item in registry.operations() if self._owns(item)]
         for item in mine:
-            if isinstance(item, Operation):
-                item.cancel()
+            if isinstance(item, OverlappedIO):
+                item.cancel_for_exit()
         deadline = math.inf if drain is None else time.monotonic() + drain
         while any(item.address in registry for item in mine) and time.monotonic() < deadline:
             self.dequeue_many(timeout=max(0.0, deadline - time.monotonic()))
@@ -255,6 +262,13 @@ class CompletionPort:
                 registry.leak(item)
         handle, self._handle = self._handle, None
         CloseHandle(handle)
+
+    def _owns(self, item: Any) -> bool:
+        """Whether a registry item completes through this port."""
+        if isinstance(item, Posted):
+            return item.port is self
+        binding = getattr(item, "notifier", None)
+        return isinstance(binding, PortBinding) and binding.port is self
 
     def __enter__(self) -> CompletionPort:
         return self
@@ -290,21 +304,17 @@ def _probe_skip_on_success() -> bool:
             client.connect(listener.getsockname())
             server, _ = listener.accept(timeout=10.0)
             with server:
-                port.associate(client)  # plain: every completion queues a packet
                 try:
-                    SetFileCompletionNotificationModes(client.fileno(),
-                                                       FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+                    port._associate(client, 0, skip=True)
                 except OSError:
                     return False
                 op = client.send(b"probe")
                 if not op.completed_immediately:
                     port.dequeue(timeout=10.0)
                     return False  # inconclusive: do without the mode
-                # Packets of immediate completions are queued at once; the margin
-                # covers an emulation that queues them a little later.
+                # The core finished the send at once, expecting no packet.  Packets
+                # of immediate completions are queued at once; the margin covers an
+                # emulation that queues them a little later.  (``op`` stays alive
+                # here, so a packet that does come names memory still ours.)
                 packet = port.dequeue(timeout=0.1)
-                if packet is op:
-                    return False
-                if registry.claim(op.address) is op:  # no packet will come for it
-                    op._finish_from_overlapped()
                 return packet is None

@@ -13,6 +13,7 @@ from ._checks import check_c_int, check_ulong_ptr
 from .errors import error_from_code, timeout_error
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
+from .notify import PortBinding
 from .operations import (
     Operation,
     RecvFromOperation,
@@ -32,7 +33,6 @@ from .raw import (
     WSA_FLAG_NO_HANDLE_INHERIT,
     WSA_FLAG_OVERLAPPED,
     WSADATA,
-    WSAEINVAL,
     WSAENOTSOCK,
     CancelIoEx,
     WSASocketW,
@@ -77,8 +77,7 @@ class Socket:
     (OperationAbortedError), and their memory stays owned until they do.
     """
 
-    __slots__ = ("__weakref__", "_handle", "_inflight", "_port", "_skip_on_success", "family",
-                 "proto", "type")
+    __slots__ = ("__weakref__", "_handle", "family", "inflight", "port_binding", "proto", "type")
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  _handle: int | None = None) -> None:
@@ -86,9 +85,10 @@ class Socket:
                                               check_c_int("type", type),
                                               check_c_int("proto", proto))
         _ensure_winsock()
-        self._inflight: set[Operation] = set()
-        self._port: Any = None  # the CompletionPort it is associated with
-        self._skip_on_success = False
+        # The operations started here whose end was not yet observed (the
+        # operations keep it); and the completion port's binding, once associated.
+        self.inflight: set[Operation] = set()
+        self.port_binding: PortBinding | None = None
         if _handle is None:
             _handle = WSASocketW(family, type, proto, None, 0,
                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT)
@@ -131,28 +131,27 @@ class Socket:
             raise error_from_code(WSAENOTSOCK)
         return self._handle
 
-    def _check_port_notification(self, event: Event | None, routine: Routine | None) -> None:
-        """Refuse what a socket associated with a completion port cannot do."""
-        if self._port.closed:
-            raise ValueError("the socket's completion port is closed: an operation's "
-                             "completion could never be dequeued")
-        if routine is not None:
-            # Windows answers WSAEINVAL for a completion routine on a socket
-            # associated with a completion port: refused before submitting.
-            error = error_from_code(WSAEINVAL)
-            error.strerror = ("a completion routine cannot be used on a socket associated "
-                              "with a completion port")
-            raise error
-        if event is not None:
-            raise ValueError("operations on a socket associated with a completion port "
-                             "complete through the port; event= does not apply")
+    @property
+    def handle(self) -> int | None:
+        """The SOCKET handle, or None once closed."""
+        return self._handle
+
+    def attach_port(self, binding: PortBinding) -> None:
+        """Record the binding a CompletionPort handed out when it associated this socket.
+
+        Called by ``CompletionPort.associate``; from then on every operation of
+        this socket completes through the port.
+        """
+        if self.port_binding is not None:
+            raise ValueError("the socket is already associated with a completion port")
+        self.port_binding = binding
 
     def close(self) -> None:
         """Cancel the operations in flight, then close the socket."""
         handle, self._handle = self._handle, None
         if handle is None:
             return
-        if self._inflight:
+        if self.inflight:
             try:
                 CancelIoEx(handle, None)  # all of them, whichever thread issued them
             except OSError:

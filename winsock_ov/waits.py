@@ -39,6 +39,7 @@ from .raw import (
     WaitForMultipleObjectsEx,
     WaitForSingleObjectEx,
     WSAWaitForMultipleEvents,
+    winerror_exception,
 )
 
 __all__ = [
@@ -159,7 +160,7 @@ def _outcome(code: int, count: int) -> WaitResult:
         return WaitResult(WaitStatus.SIGNALED, code - WAIT_OBJECT_0)
     if WAIT_ABANDONED_0 <= code < WAIT_ABANDONED_0 + count:
         return WaitResult(WaitStatus.ABANDONED, code - WAIT_ABANDONED_0)
-    raise OSError(0, f"unexpected wait result {code:#x}", None, code)
+    raise winerror_exception(code, f"unexpected wait result {code:#x}")
 
 
 def _after(result: WaitResult) -> WaitResult:

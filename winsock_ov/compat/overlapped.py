@@ -35,8 +35,9 @@ from .. import _addresses
 from .. import raw as _raw
 from .._buffers import PinnedBuffers, build_wsabufs
 from .._registry import registry
+from ..core import OverlappedIO, State, Submitted, bool_call, socket_call
 from ..extensions import extension_function
-from ..operations import completion_follows, submitted
+from ..notify import OBSERVED, PortBinding
 from ..raw import (
     AF_INET,
     AF_INET6,
@@ -48,7 +49,6 @@ from ..raw import (
     ERROR_IO_PENDING,
     ERROR_MORE_DATA,
     ERROR_NETNAME_DELETED,
-    ERROR_NOT_FOUND,
     ERROR_OPERATION_ABORTED,
     ERROR_PIPE_BUSY,
     ERROR_PIPE_CONNECTED,
@@ -70,13 +70,10 @@ from ..raw import (
     LPFN_TRANSMITFILE,
     LPOVERLAPPED,
     OPEN_EXISTING,
-    OVERLAPPED,
     SO_UPDATE_ACCEPT_CONTEXT,
     SO_UPDATE_CONNECT_CONTEXT,
     SOCKADDR_IN,
     SOCKADDR_IN6,
-    SOCKET_ERROR,
-    STATUS_PENDING,
     SUBLANG_DEFAULT,
     TF_REUSE_SOCKET,
     ULONG_PTR,
@@ -89,7 +86,6 @@ from ..raw import (
     WSAID_TRANSMITFILE,
     WT_EXECUTEINWAITTHREAD,
     WT_EXECUTEONLYONCE,
-    CancelIoEx,
     CloseHandle,
     ConnectNamedPipe,
     CreateEventW,
@@ -104,6 +100,7 @@ from ..raw import (
     WSASend,
     WSASendTo,
     bind,
+    winerror_exception,
 )
 
 INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
@@ -185,17 +182,19 @@ def FormatMessage(error_code: int) -> str:
     return text.value[:length].rstrip()
 
 
+# The C module's SetFromWindowsErr gives these two codes their subclass; CPython
+# maps the rest from winerror.
+_C_MODULE_CLASSES: dict[int, type[OSError]] = {
+    ERROR_CONNECTION_REFUSED: ConnectionRefusedError,
+    ERROR_CONNECTION_ABORTED: ConnectionAbortedError,
+}
+
+
 def _error(code: int) -> OSError:
-    """The C module's SetFromWindowsErr: two codes get their subclass, CPython maps the rest."""
+    """The exception the C module raises for ``code`` (0: the thread's last error)."""
     if code == 0:
         code = ctypes.get_last_error()
-    if code == ERROR_CONNECTION_REFUSED:
-        cls: type[OSError] = ConnectionRefusedError
-    elif code == ERROR_CONNECTION_ABORTED:
-        cls = ConnectionAbortedError
-    else:
-        cls = OSError
-    return cls(code, FormatMessage(code), None, code)
+    return winerror_exception(code, FormatMessage(code), _C_MODULE_CLASSES)
 
 
 def _call(function: Any, *args: Any) -> Any:
@@ -208,9 +207,10 @@ def _call(function: Any, *args: Any) -> Any:
 
 # --- completion ports ------------------------------------------------------------------------
 
-# Handles tied to a completion port by this module: their operations end only
-# when their packet is dequeued, whatever getresult() saw before.
-_port_bound: set[int] = set()
+# Handles tied to a completion port by this module, with the binding the port
+# handed out: their operations end only when their packet is dequeued, whatever
+# getresult() saw before.  Known by handle value: see the README's differences.
+_bindings: dict[int, PortBinding] = {}
 
 
 def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -> int:
@@ -219,7 +219,7 @@ def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -
     key, concurrency = _handle(key), _dword(concurrency)
     result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, key, concurrency)
     if file_handle != INVALID_HANDLE_VALUE:
-        _port_bound.add(file_handle)
+        _bindings[file_handle] = PortBinding(port_handle, port_handle, file_handle, key)
     return int(result)
 
 
@@ -238,11 +238,12 @@ def GetQueuedCompletionStatus(port: int, msecs: int) -> tuple[int, int, int, int
         if error == WAIT_TIMEOUT:
             return None
         raise _error(error)
-    item = registry.get(address)
+    io = registry.get(address)
     # A packet ends the Overlapped at its address, unless that one is still pending:
     # then the packet is a stale one, of an earlier operation at the same address.
-    if isinstance(item, Overlapped) and item._completed():
-        registry.claim(address)  # its packet is out: Windows is done with it
+    if isinstance(io, OverlappedIO) and isinstance(io.owner, Overlapped) \
+            and io.finished_by_os() and registry.claim(address) is io:
+        io.complete_from_overlapped()  # its packet is out: Windows is done with it
     return error, int(transferred.value), int(key.value), address
 
 
@@ -435,36 +436,30 @@ def _extension(name: str) -> Any:
 # --- the Overlapped type ------------------------------------------------------------------------
 
 
+# Start errors a read takes as started: ERROR_MORE_DATA, a message larger than the
+# buffer, is a warning (the I/O finished, truncated).
+_READ_ACCEPTED = (ERROR_IO_PENDING, ERROR_MORE_DATA)
+
+
 class Overlapped:
     """OVERLAPPED structure wrapper: one operation per object.
 
     ``event``: INVALID_HANDLE_VALUE (the default) makes a manual-reset event of
     its own; NULL means none; any other handle is used, and closed with the
-    object, as the C module does.
+    object, as the C module does.  The operation's life is winsock_ov's core
+    (``winsock_ov.core``): this class adds the C module's argument conversions,
+    error codes and ``getresult`` rules only.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_address",
-        "_buffer",
-        "_from",
-        "_fromlen",
-        "_handle",
-        "_ov",
-        "_pinned",
-        "_result",
-        "_type",
-        "error",
-    )
+    __slots__ = ("__weakref__", "_buffer", "_from", "_fromlen", "_io", "_pinned", "_result",
+                 "_type", "error")
 
     def __init__(self, event: int = INVALID_HANDLE_VALUE) -> None:
         event = _handle(event)
         if event == INVALID_HANDLE_VALUE:
             event = int(_call(CreateEventW, None, True, False, None))
-        self._ov = OVERLAPPED()
-        self._ov.hEvent = event or None
-        self._address = addressof(self._ov)
-        self._handle = 0
+        self._io = OverlappedIO(self, None, OBSERVED)
+        self._io.overlapped.hEvent = event or None
         self.error = 0
         self._type = TYPE_NONE
         self._buffer: Any = None  # a buffer of ours the kernel writes (reads, AcceptEx)
@@ -478,66 +473,58 @@ class Overlapped:
     @property
     def address(self) -> int:
         """Address of overlapped structure."""
-        return self._address
+        return self._io.address
 
     @property
     def event(self) -> int:
         """Overlapped event handle."""
-        return int(self._ov.hEvent or 0)
+        return int(self._io.overlapped.hEvent or 0)
 
     @property
     def pending(self) -> bool:
         """Whether the operation is pending."""
-        return not self._completed() and self._type != TYPE_NOT_STARTED
+        return not self._io.finished_by_os() and self._type != TYPE_NOT_STARTED
 
-    def _completed(self) -> bool:
-        return bool((self._ov.Internal & _STATUS_MASK) != STATUS_PENDING)
+    # --- starting ----------------------------------------------------------------------------
 
-    # --- life cycle --------------------------------------------------------------------------
+    def _start(self, kind: int, handle: int, call: Any, *, pinned: PinnedBuffers | None = None,
+               buffer: Any = None, sender: tuple[Any, Any] | None = None,
+               accepted: tuple[int, ...] = (ERROR_IO_PENDING,),
+               broken_pipe_completes: bool = False) -> int:
+        """Start the operation on the core, every argument converted and checked by now;
+        then the C module's switch on the error the start call left.
 
-    def _begin(self, kind: int, handle: int, pinned: PinnedBuffers | None = None) -> None:
-        """Take the operation on, every argument converted and checked by now.
-
-        From here the registry holds it (its packet may be dequeued as soon as it
-        is started): nothing between this and the start call may fail.
+        ``call(handle, overlapped, routine)`` makes the start call and returns
+        that error (``core.socket_call``, ``core.bool_call``).  What the kernel
+        writes later (``pinned``, our own ``buffer``, the ``sender`` address and
+        its length) is kept by this object, which the core keeps while pending.
         """
         if self._type != TYPE_NONE:
             if pinned is not None:
                 pinned.release()
             raise ValueError("operation already attempted")
-        self._type, self._handle, self._pinned = kind, handle, pinned
-        self._ov.Internal = STATUS_PENDING
-        registry.add(self)
-
-    def _started(self, error: int, *, accepted: tuple[int, ...] = (ERROR_IO_PENDING,),
-                 broken_pipe_completes: bool = False) -> None:
-        """The C module's switch on the error a start call left."""
-        reported = self._settle(error)
+        self._type, self._pinned, self._buffer = kind, pinned, buffer
+        if sender is not None:
+            self._from, self._fromlen = sender
+        self._io.notifier = _bindings.get(handle, OBSERVED)
+        how, error = self._io.submit(handle, call)
+        self.error = error
         if error == ERROR_SUCCESS or error in accepted:
-            return
+            return error
         if error == ERROR_BROKEN_PIPE and broken_pipe_completes:
             self._mark_as_completed()
         else:
             self._type = TYPE_NOT_STARTED  # as in C, even when Windows still reports it
-            if not reported:
+            if how is Submitted.REFUSED:
                 self._release_memory()
         raise _error(error)
 
-    def _settle(self, error: int) -> bool:
-        """Keep it registered if Windows still reports the start call's outcome, else
-        release it; say which."""
-        self.error = error
-        if completion_follows(submitted(error, self._ov.Internal & _STATUS_MASK)):
-            self._poll()  # released now if already done and no packet is due
-            return True
-        registry.claim(self._address)  # nothing will report it: Windows is done with it
-        return False
-
     def _mark_as_completed(self) -> None:
         """Completed without I/O (ERROR_BROKEN_PIPE, ERROR_PIPE_CONNECTED)."""
-        self._ov.Internal = 0
-        if self._ov.hEvent:
-            _raw.SetEvent(self._ov.hEvent)
+        ov = self._io.overlapped
+        ov.Internal = 0
+        if ov.hEvent:
+            _raw.SetEvent(ov.hEvent)
 
     def _release_memory(self) -> None:
         """Refused at once: Windows never wrote to it; the buffer export ends now."""
@@ -546,23 +533,12 @@ class Overlapped:
             self._pinned = None
         self._buffer = self._from = self._fromlen = None
 
-    def _poll(self) -> None:
-        """Registry reaping: release it once Windows is done, if no packet is due."""
-        if self._handle not in _port_bound and self._completed():
-            registry.claim(self._address)
-
-    def _cancel_for_exit(self) -> None:
-        try:
-            CancelIoEx(self._handle, byref(self._ov))
-        except OSError:
-            pass
-
     def __del__(self) -> None:
-        # Reached only once Windows is done: the registry holds pending ones.
-        event = getattr(self, "_ov", None)
-        if event is not None and event.hEvent:
+        # Reached only once Windows is done: the core holds pending ones.
+        io = getattr(self, "_io", None)
+        if io is not None and io.overlapped.hEvent:
             try:
-                CloseHandle(event.hEvent)
+                CloseHandle(io.overlapped.hEvent)
             except OSError:
                 pass
         if getattr(self, "_pinned", None) is not None:
@@ -574,12 +550,11 @@ class Overlapped:
         """Cancel overlapped operation (CancelIoEx; ERROR_NOT_FOUND is not an error)."""
         if self._type in (TYPE_NOT_STARTED, TYPE_WAIT_NAMED_PIPE_AND_CONNECT):
             return
-        if not self._completed():
+        if self._io.state is State.PENDING and not self._io.finished_by_os():
             try:
-                CancelIoEx(self._handle, byref(self._ov))
+                self._io.cancel()
             except OSError as exc:
-                if exc.winerror != ERROR_NOT_FOUND:
-                    raise _error(exc.winerror) from None
+                raise _error(exc.winerror) from None
 
     def getresult(self, wait: bool = False) -> Any:
         """Retrieve result of operation; with ``wait``, block until it is finished."""
@@ -590,13 +565,14 @@ class Overlapped:
             raise ValueError("operation failed to start")
         transferred = DWORD()
         try:
-            GetOverlappedResult(self._handle, byref(self._ov), byref(transferred), block)
+            GetOverlappedResult(self._io.handle, byref(self._io.overlapped), byref(transferred),
+                                block)
             error = ERROR_SUCCESS
         except OSError as exc:
             error = exc.winerror or 0
         self.error = error
         if error != ERROR_IO_INCOMPLETE:
-            self._poll()  # finished: release it now unless its packet is still due
+            self._io.poll()  # finished: released now unless its packet is still due
         if error not in (ERROR_SUCCESS, ERROR_MORE_DATA) and not (
                 error == ERROR_BROKEN_PIPE and self._broken_pipe_is_eof()):
             raise _error(error)
@@ -621,93 +597,98 @@ class Overlapped:
     # --- operations ------------------------------------------------------------------------------
     # Each converts and checks all its arguments first, in the C module's order,
     # and only then exports a buffer and starts: a refused argument leaves the
-    # object untouched, ready for another attempt.
+    # object untouched, ready for another attempt.  The start calls read their
+    # memory from the object (kept alive by the core while the I/O is pending).
 
     def ReadFile(self, handle: int, size: int) -> None:
         """Start overlapped read."""
         handle, size = _handle(handle), _dword(size)
         buffer = _own_buffer(size)
-        self._begin(TYPE_READ, handle)
-        self._buffer = buffer
-        self._read_file(addressof(buffer), size)
+        self._read_file(TYPE_READ, handle, addressof(buffer), size, None, buffer)
 
     def ReadFileInto(self, handle: int, buf: Any) -> None:
         """Start overlapped receive into ``buf``."""
         handle = _handle(handle)
         pinned = _pin(buf, writable=True)
-        self._begin(TYPE_READINTO, handle, pinned)
-        self._read_file(*pinned.spans[0])
+        self._read_file(TYPE_READINTO, handle, *pinned.spans[0], pinned, None)
 
-    def _read_file(self, address: int, length: int) -> None:
-        error = _last_error_of(ReadFile, self._handle, address, length, byref(DWORD()),
-                               byref(self._ov))
-        self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
-                      broken_pipe_completes=True)
+    def _read_file(self, kind: int, handle: int, address: int, length: int,
+                   pinned: PinnedBuffers | None, buffer: Any) -> None:
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return bool_call(ReadFile, handle, address, length, byref(DWORD()), byref(ov))
+
+        self._start(kind, handle, call, pinned=pinned, buffer=buffer, accepted=_READ_ACCEPTED,
+                    broken_pipe_completes=True)
 
     def WSARecv(self, handle: int, size: int, flags: int = 0) -> None:
         """Start overlapped receive."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
         buffer = _own_buffer(size)
-        self._begin(TYPE_READ, handle)
-        self._buffer = buffer
-        self._wsa_recv(_wsabuf(addressof(buffer), size), flags)
+        self._wsa_recv(TYPE_READ, handle, _wsabuf(addressof(buffer), size), flags, None, buffer)
 
     def WSARecvInto(self, handle: int, buf: Any, flags: int) -> None:
         """Start overlapped receive into ``buf``."""
         handle, flags = _handle(handle), _dword(flags)
         pinned = _pin(buf, writable=True)
-        self._begin(TYPE_READINTO, handle, pinned)
-        self._wsa_recv(pinned.wsabufs, flags)
+        self._wsa_recv(TYPE_READINTO, handle, pinned.wsabufs, flags, pinned, None)
 
-    def _wsa_recv(self, wsabuf: Any, flags: int) -> None:
-        error = _socket_error_of(WSARecv, self._handle, byref(wsabuf), 1, byref(DWORD()),
-                                 byref(DWORD(flags)), byref(self._ov), None)
-        self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
-                      broken_pipe_completes=True)
+    def _wsa_recv(self, kind: int, handle: int, wsabuf: Any, flags: int,
+                  pinned: PinnedBuffers | None, buffer: Any) -> None:
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return socket_call(WSARecv, handle, byref(wsabuf), 1, byref(DWORD()),
+                               byref(DWORD(flags)), byref(ov), None)
+
+        self._start(kind, handle, call, pinned=pinned, buffer=buffer, accepted=_READ_ACCEPTED,
+                    broken_pipe_completes=True)
 
     def WSARecvFrom(self, handle: int, size: int, flags: int = 0) -> None:
         """Start overlapped receive of a datagram and its sender's address."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
-        buffer, sender = _own_buffer(size), _sender_storage()
-        self._begin(TYPE_READ_FROM, handle)
-        self._buffer = buffer
-        self._wsa_recv_from(_wsabuf(addressof(buffer), size), flags, sender)
+        buffer = _own_buffer(size)
+        self._wsa_recv_from(TYPE_READ_FROM, handle, _wsabuf(addressof(buffer), size), flags,
+                            None, buffer)
 
     def WSARecvFromInto(self, handle: int, buf: Any, size: int,
                         flags: int = 0) -> None:
         """Start overlapped receive of a datagram into ``buf``."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
-        sender = _sender_storage()
         pinned = _pin(buf, writable=True, size=size)
-        self._begin(TYPE_READ_FROM_INTO, handle, pinned)
-        self._wsa_recv_from(pinned.wsabufs, flags, sender)
+        self._wsa_recv_from(TYPE_READ_FROM_INTO, handle, pinned.wsabufs, flags, pinned, None)
 
-    def _wsa_recv_from(self, wsabuf: Any, flags: int, sender: tuple[Any, Any]) -> None:
-        self._from, self._fromlen = sender  # written when the datagram arrives
-        error = _socket_error_of(WSARecvFrom, self._handle, byref(wsabuf), 1, byref(DWORD()),
-                                 byref(DWORD(flags)), byref(self._from), byref(self._fromlen),
-                                 byref(self._ov), None)
-        self._started(error, accepted=(ERROR_IO_PENDING, ERROR_MORE_DATA),
-                      broken_pipe_completes=True)
+    def _wsa_recv_from(self, kind: int, handle: int, wsabuf: Any, flags: int,
+                       pinned: PinnedBuffers | None, buffer: Any) -> None:
+        sender, sender_length = _sender_storage()  # written when the datagram arrives
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return socket_call(WSARecvFrom, handle, byref(wsabuf), 1, byref(DWORD()),
+                               byref(DWORD(flags)), byref(sender), byref(sender_length),
+                               byref(ov), None)
+
+        self._start(kind, handle, call, pinned=pinned, buffer=buffer,
+                    sender=(sender, sender_length), accepted=_READ_ACCEPTED,
+                    broken_pipe_completes=True)
 
     def WriteFile(self, handle: int, buf: Any) -> None:
         """Start overlapped write."""
         handle = _handle(handle)
         pinned = _pin(buf, writable=False)
-        self._begin(TYPE_WRITE, handle, pinned)
         address, length = pinned.spans[0]
-        error = _last_error_of(WriteFile, handle, address, length, byref(DWORD()),
-                               byref(self._ov))
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return bool_call(WriteFile, handle, address, length, byref(DWORD()), byref(ov))
+
+        self._start(TYPE_WRITE, handle, call, pinned=pinned)
 
     def WSASend(self, handle: int, buf: Any, flags: int) -> None:
         """Start overlapped send."""
         handle, flags = _handle(handle), _dword(flags)
         pinned = _pin(buf, writable=False)
-        self._begin(TYPE_WRITE, handle, pinned)
-        error = _socket_error_of(WSASend, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
-                                 flags, byref(self._ov), None)
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return socket_call(WSASend, handle, byref(pinned.wsabufs), 1, byref(DWORD()), flags,
+                               byref(ov), None)
+
+        self._start(TYPE_WRITE, handle, call, pinned=pinned)
 
     def WSASendTo(self, handle: int, buf: Any, flags: int,
                   address_as_bytes: Any) -> None:
@@ -715,11 +696,12 @@ class Overlapped:
         handle, flags = _handle(handle), _dword(flags)
         to, tolen = _parse_address(address_as_bytes)
         pinned = _pin(buf, writable=False)
-        self._begin(TYPE_WRITE_TO, handle, pinned)
-        self._from = to  # the address must outlive the call only; kept for symmetry
-        error = _socket_error_of(WSASendTo, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
-                                 flags, byref(to), tolen, byref(self._ov), None)
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return socket_call(WSASendTo, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
+                               flags, byref(to), tolen, byref(ov), None)
+
+        self._start(TYPE_WRITE_TO, handle, call, pinned=pinned)
 
     def AcceptEx(self, listen_handle: int, accept_handle: int) -> None:
         """Start overlapped wait for client to connect."""
@@ -727,29 +709,32 @@ class Overlapped:
         accept_ex = _extension("AcceptEx")
         room = sizeof(SOCKADDR_IN6) + 16  # each address, as AcceptEx requires
         buffer = (c_char * (2 * room))()
-        self._begin(TYPE_ACCEPT, listener)
-        self._buffer = buffer
-        error = _bool_error_of(accept_ex, listener, accepted, buffer, 0, room, room,
-                               byref(DWORD()), byref(self._ov))
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return bool_call(accept_ex, handle, accepted, buffer, 0, room, room, byref(DWORD()),
+                             byref(ov))
+
+        self._start(TYPE_ACCEPT, listener, call, buffer=buffer)
 
     def ConnectEx(self, client_handle: int, address_as_bytes: Any) -> None:
         """Start overlapped connect; client_handle should be bound, not connected."""
         handle = _handle(client_handle)
         to, tolen = _parse_address(address_as_bytes)
         connect_ex = _extension("ConnectEx")
-        self._begin(TYPE_CONNECT, handle)
-        self._from = to
-        error = _bool_error_of(connect_ex, handle, byref(to), tolen, None, 0, None,
-                               byref(self._ov))
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return bool_call(connect_ex, handle, byref(to), tolen, None, 0, None, byref(ov))
+
+        self._start(TYPE_CONNECT, handle, call)
 
     def DisconnectEx(self, handle: int, flags: int) -> None:
         handle, flags = _handle(handle), _dword(flags)
         disconnect_ex = _extension("DisconnectEx")
-        self._begin(TYPE_DISCONNECT, handle)
-        error = _bool_error_of(disconnect_ex, handle, byref(self._ov), flags, 0)
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return bool_call(disconnect_ex, handle, byref(ov), flags, 0)
+
+        self._start(TYPE_DISCONNECT, handle, call)
 
     def TransmitFile(self, socket: int, file: int, offset: int, offset_high: int,
                      count_to_write: int, count_per_send: int, flags: int) -> None:
@@ -759,26 +744,30 @@ class Overlapped:
             _dword(value) for value in (offset, offset_high, count_to_write, count_per_send,
                                         flags))
         transmit_file = _extension("TransmitFile")
-        self._begin(TYPE_TRANSMIT_FILE, handle)
-        self._ov.Offset, self._ov.OffsetHigh = offset, offset_high
-        error = _bool_error_of(transmit_file, handle, file_handle, count_to_write,
-                               count_per_send, byref(self._ov), None, flags)
-        self._started(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            ov.Offset, ov.OffsetHigh = offset, offset_high
+            return bool_call(transmit_file, handle, file_handle, count_to_write, count_per_send,
+                             byref(ov), None, flags)
+
+        self._start(TYPE_TRANSMIT_FILE, handle, call)
 
     def ConnectNamedPipe(self, handle: int) -> bool:
         """Start overlapped wait for a client to connect; True if one already is."""
         handle = _handle(handle)
-        self._begin(TYPE_CONNECT_NAMED_PIPE, handle)
-        error = _last_error_of(ConnectNamedPipe, handle, byref(self._ov))
-        if error == ERROR_PIPE_CONNECTED:  # a client came before the call: no I/O started
-            self._settle(error)
+
+        def call(handle: int, ov: Any, routine: Any) -> int:
+            return bool_call(ConnectNamedPipe, handle, byref(ov))
+
+        self._start(TYPE_CONNECT_NAMED_PIPE, handle, call,
+                    accepted=(ERROR_IO_PENDING, ERROR_PIPE_CONNECTED))
+        if self.error == ERROR_PIPE_CONNECTED:  # a client came before the call: no I/O
             self._mark_as_completed()
             return True
-        self._started(error)
         return False
 
     def __repr__(self) -> str:
-        return f"<Overlapped address={self._address:#x} pending={self.pending}>"
+        return f"<Overlapped address={self.address:#x} pending={self.pending}>"
 
 
 def _own_buffer(size: int) -> Any:
@@ -800,26 +789,6 @@ def _sender_storage() -> tuple[Any, Any]:
 def _wsabuf(address: int, length: int) -> Any:
     return build_wsabufs([(address, length)])
 
-
-def _last_error_of(function: Any, *args: Any) -> int:
-    """A BOOL call's error: ERROR_SUCCESS, ERROR_IO_PENDING, or what failed."""
-    try:
-        ok = function(*args)
-    except OSError as exc:
-        return exc.winerror or 0
-    return ERROR_SUCCESS if ok else ctypes.get_last_error()
-
-
-def _socket_error_of(function: Any, *args: Any) -> int:
-    """A Winsock call's error: 0 when done at once, else WSAGetLastError()."""
-    try:
-        result = function(*args)
-    except OSError as exc:
-        return exc.winerror or 0
-    return ERROR_SUCCESS if result != SOCKET_ERROR else ctypes.get_last_error()
-
-
-_bool_error_of = _last_error_of
 
 def install() -> None:
     """Make ``import _overlapped`` (asyncio's Windows loop) use this module.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 from .constants import (
@@ -40,13 +40,21 @@ def format_winerror(code: int) -> str:
     return f"Windows error {code}"
 
 
-def winerror_exception(code: int) -> OSError:
-    """An OSError for ``code``; CPython picks the subclass from ``winerror``.
+def winerror_exception(code: int, message: str | None = None,
+                       classes: Mapping[int, type[OSError]] | None = None) -> OSError:
+    """The one builder of every OSError winsock_ov raises, ``winerror`` set.
 
-    ``OSError(0, strerror, None, winerror)`` is how CPython itself builds them
-    (``ctypes.WinError``), so WSAECONNRESET gives ConnectionResetError, and so on.
+    The class is ``classes[code]`` when the table has it; otherwise CPython
+    picks the subclass from ``winerror`` (on Windows), as for
+    ``OSError(0, strerror, None, winerror)``, the way ``ctypes.WinError``
+    builds them: WSAECONNRESET gives ConnectionResetError, and so on.
     """
-    return OSError(0, format_winerror(code), None, code)
+    if message is None:
+        message = format_winerror(code)
+    cls = classes.get(code) if classes else None
+    error = OSError(0, message, None, code) if cls is None else cls(code, message, None, code)
+    error.winerror = code  # set explicitly: OSError ignores it off Windows
+    return error
 
 
 class _DLLs:

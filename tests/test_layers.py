@@ -1,0 +1,102 @@
+"""The package's shape: no import cycles, no module reaching into another's private names.
+
+Read from the source (portable): every import counts, at the top or inside a
+function, except those under ``if TYPE_CHECKING:`` (never executed).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "winsock_ov"
+# ctypes' own underscore names, which its users are meant to read.
+CTYPES_NAMES = {"_obj", "_type_", "_restype_", "_fields_", "_pack_", "_anonymous_"}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:``."""
+    nodes: list[ast.AST] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) \
+                and node.test.id == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+            continue
+        nodes.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return nodes
+
+
+def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[:len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            # "from . import _addresses" imports the submodule, not the package's body.
+            targets = submodules if all(m in known for m in submodules) else [base, *submodules]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        found.update(target for target in targets if target in known and target != name)
+    return found
+
+
+def test_no_module_of_the_package_imports_one_that_imports_it_back() -> None:
+    known = modules()
+    graph = {name: imports_of(name, path, known) for name, path in known.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            if current not in seen:
+                seen.add(current)
+                # A package's __init__ importing its submodules is not a cycle of theirs.
+                stack.extend(t for t in graph[current] if not goal.startswith(t + "."))
+        return False
+
+    cycles = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a]
+                     if not a.startswith(b + ".") and reaches(b, a)})
+    assert cycles == []
+
+
+def test_no_module_reads_another_modules_private_names() -> None:
+    """``x._name`` only for a ``_name`` defined in the same module, or ctypes' own."""
+    offences = []
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {node.name for node in ast.walk(tree)
+                   if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        defined |= {node.attr for node in ast.walk(tree)
+                    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)}
+        defined |= {node.id for node in ast.walk(tree)
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                continue
+            ctypes_own = node.attr in CTYPES_NAMES or (
+                isinstance(node.value, ast.Name) and node.value.id == "ctypes")
+            if node.attr in defined or ctypes_own:
+                continue
+            offences.append(f"{name}:{node.lineno} .{node.attr}")
+    assert offences == []

@@ -1,0 +1,316 @@
+"""How the end of an overlapped I/O is learned: one small strategy per way.
+
+The core (``winsock_ov.core``) calls every notifier through the same few
+members: ``routine`` (the lpCompletionRoutine to submit with), ``observable``
+(its end can be read from OVERLAPPED.Internal by anyone), ``skip_on_success``,
+and ``arm`` / ``disarm`` / ``poll`` / ``wait``.
+
+* ``ObservedNotifier``: nothing is delivered to us; the end is read from the
+  OVERLAPPED (the drop-in module's operations on handles tied to no port);
+* ``EventNotifier``: the same, with an Event Windows signals (the seed's first
+  program); safe with several waiters on several threads;
+* ``RoutineNotifier``: Windows queues a completion routine to the issuing thread,
+  run during an alertable wait there (the seed's second program);
+* ``PortBinding``: a handle tied to a completion port; each I/O ends when its
+  packet is dequeued.  The port hands it out (``CompletionPort.associate``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import threading
+import time
+from ctypes import c_void_p
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._registry import registry
+from .errors import error_from_code
+from .event import Event
+from .raw import (
+    DWORD,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE,
+    SYNCHRONIZE,
+    WAIT_OBJECT_0,
+    WAIT_TIMEOUT,
+    WSAEINVAL,
+    CloseHandle,
+    GetCurrentThreadId,
+    OpenThread,
+    WaitForSingleObjectEx,
+)
+from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error
+
+if TYPE_CHECKING:
+    from .core import OverlappedIO
+
+__all__ = [
+    "OBSERVED",
+    "EventNotifier",
+    "Notify",
+    "ObservedNotifier",
+    "PortBinding",
+    "RoutineNotifier",
+]
+
+
+class Notify(enum.Enum):
+    EVENT = "event"
+    ROUTINE = "routine"
+    PORT = "port"
+
+
+def _time_left(timeout: float | None, started: float) -> float | None:
+    """What remains of ``timeout`` seconds counted from ``started`` (None: forever)."""
+    return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+
+
+class ObservedNotifier:
+    """The end is read from OVERLAPPED.Internal, by whoever looks first."""
+
+    __slots__ = ()
+    kind = Notify.EVENT
+    routine: Any = None
+    observable = True
+    skip_on_success = False
+
+    def arm(self, io: OverlappedIO) -> None:
+        """Before the submitting call."""
+
+    def disarm(self, io: OverlappedIO) -> None:
+        """Once the I/O is done."""
+
+    def poll(self, io: OverlappedIO) -> None:
+        io.claim_finished()
+
+    def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
+        return poll_until(io.poll_done, timeout)
+
+
+OBSERVED = ObservedNotifier()  # stateless: one for every I/O that needs no more
+
+
+class EventNotifier(ObservedNotifier):
+    """Windows signals ``event`` (or one of the I/O's own) when the I/O ends.
+
+    An event of its own is made at ``arm`` and closed at ``disarm``: a pooled
+    one could still get the late signal of its previous I/O.  The handle is
+    held (``Event.acquire_handle``) by the I/O and by every waiter, so no
+    thread closes it under another.
+    """
+
+    __slots__ = ("event", "owned")
+
+    def __init__(self, event: Event | None) -> None:
+        self.event = event
+        self.owned = event is None
+
+    def arm(self, io: OverlappedIO) -> None:
+        if self.event is None:
+            self.event = Event()
+        io.overlapped.hEvent = self.event.acquire_handle()
+
+    def disarm(self, io: OverlappedIO) -> None:
+        event = self.event
+        if event is not None:
+            event.release_handle()
+            if self.owned:
+                event.close()
+
+    def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
+        started = time.monotonic()
+        event = self.event
+        try:
+            handle = event.acquire_handle() if event is not None else None
+        except ValueError:  # closed: the I/O ended, or its owner closed the event
+            handle = None
+        if handle is None:
+            return poll_until(io.poll_done, timeout)
+        try:
+            code = WaitForSingleObjectEx(handle, milliseconds(timeout), False)
+        finally:
+            event.release_handle()  # type: ignore[union-attr]
+        if io.poll_done():
+            return True
+        if code == WAIT_TIMEOUT:
+            return False
+        # Signaled by another I/O sharing the event: watch Internal instead.
+        return poll_until(io.poll_done, _time_left(timeout, started))
+
+
+# --- completion routines -------------------------------------------------------------------
+
+_local = threading.local()
+
+
+class IssuingThread:
+    """The OS thread that issued routine I/O, and a handle to see it exit.
+
+    One per thread (thread-local), so a reused thread id never passes for the
+    thread that issued an I/O.
+    """
+
+    __slots__ = ("__weakref__", "handle", "ident", "python_thread")
+
+    def __init__(self) -> None:
+        self.ident = int(GetCurrentThreadId())
+        self.handle = OpenThread(SYNCHRONIZE, False, self.ident)
+        self.python_thread = threading.current_thread()
+
+    @classmethod
+    def current(cls) -> IssuingThread:
+        issuer: IssuingThread | None = getattr(_local, "issuer", None)
+        if issuer is None:
+            issuer = _local.issuer = cls()
+        return issuer
+
+    def is_current(self) -> bool:
+        return getattr(_local, "issuer", None) is self
+
+    def exited(self) -> bool:
+        return bool(WaitForSingleObjectEx(self.handle, 0, False) == WAIT_OBJECT_0)
+
+    def exiting(self) -> bool:
+        """True once the thread ran its last Python code (``join()`` returned).
+
+        Its OS thread ends a moment later; until then ``exited()`` is still
+        False, and no routine can run there any more.  A thread Python did not
+        start (a ``_DummyThread``) looks alive for ever: only its exit tells.
+        """
+        return self.exited() or not self.python_thread.is_alive()
+
+    def wait_exit(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds for the OS thread to end."""
+        return bool(WaitForSingleObjectEx(self.handle, milliseconds(timeout), False)
+                    == WAIT_OBJECT_0)
+
+    def __del__(self) -> None:
+        if getattr(self, "handle", None):
+            CloseHandle(self.handle)
+
+
+# One thunk for the whole process, created once and never freed: Windows may call
+# it for any routine I/O still queued, even while the interpreter exits.  It
+# receives lpOverlapped as an address and finds the I/O in the registry.
+_FUNCTYPE = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)
+_ROUTINE_BY_ADDRESS = _FUNCTYPE(None, DWORD, DWORD, c_void_p, DWORD)
+
+
+def _run_completion_routine(error: int, nbytes: int, overlapped: int | None, flags: int) -> None:
+    try:
+        io = registry.claim(overlapped or 0)
+        if io is not None:
+            io.notifier.deliver(io, error, nbytes, flags)
+    except BaseException as exc:
+        stash_routine_error(exc)
+
+
+_thunk = _ROUTINE_BY_ADDRESS(_run_completion_routine)
+ROUTINE_THUNK = ctypes.cast(_thunk, LPWSAOVERLAPPED_COMPLETION_ROUTINE)
+registry.leak(ROUTINE_THUNK)  # on purpose: see above
+
+
+class RoutineNotifier:
+    """Windows runs ``callback(owner)`` on the issuing thread, in an alertable wait."""
+
+    __slots__ = ("callback", "thread")
+    kind = Notify.ROUTINE
+    routine = ROUTINE_THUNK
+    observable = False
+    skip_on_success = False
+
+    def __init__(self, callback: Callable[[Any], Any]) -> None:
+        self.callback: Callable[[Any], Any] | None = callback
+        self.thread: IssuingThread | None = None
+
+    def arm(self, io: OverlappedIO) -> None:
+        self.thread = IssuingThread.current()
+
+    def disarm(self, io: OverlappedIO) -> None:
+        pass
+
+    def deliver(self, io: OverlappedIO, code: int, nbytes: int, flags: int) -> None:
+        """Called by the thunk, for the I/O it claimed."""
+        owner = io.complete(code, nbytes, flags)
+        callback, self.callback = self.callback, None
+        if callback is not None and not registry.shutting_down:
+            callback(owner)
+
+    def poll(self, io: OverlappedIO) -> None:
+        # Its routine can never run once its thread exited: finish it without.
+        thread = self.thread
+        if thread is not None and io.finished_by_os() and thread.exited() \
+                and registry.claim(io.address) is io:
+            self.callback = None
+            io.routine_lost = True
+            io.complete_from_overlapped()
+
+    def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
+        thread = self.thread
+        assert thread is not None
+        if thread.is_current():
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not io.poll_done():  # routines run during the alertable sleep
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                sleep_ex(remaining, alertable=True)
+                if remaining == 0.0:
+                    return io.poll_done()
+            return True
+        if thread.exiting():
+            started = time.monotonic()
+            if not thread.wait_exit(timeout):
+                return False
+            return poll_until(io.poll_done, _time_left(timeout, started))
+        raise RuntimeError(
+            f"this operation's completion routine runs only on the thread that issued it "
+            f"(thread id {thread.ident}), during an alertable wait there")
+
+
+# --- completion ports ----------------------------------------------------------------------
+
+
+class PortBinding:
+    """A handle tied to a completion port, as the port hands it out.
+
+    Every I/O on the handle ends when its packet is dequeued from ``port``
+    (``port_handle``), carrying ``key``.  With ``skip_on_success``
+    (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) an I/O that finished within the
+    submitting call queues no packet, and the core finishes it at once.
+    """
+
+    __slots__ = ("handle", "key", "port", "port_handle", "skip_on_success")
+    kind = Notify.PORT
+    routine: Any = None
+    observable = False
+
+    def __init__(self, port: Any, port_handle: int, handle: int, key: int,
+                 skip_on_success: bool = False) -> None:
+        self.port, self.port_handle = port, port_handle
+        self.handle, self.key = handle, key
+        self.skip_on_success = skip_on_success
+
+    def arm(self, io: OverlappedIO) -> None:
+        pass
+
+    def disarm(self, io: OverlappedIO) -> None:
+        pass
+
+    def poll(self, io: OverlappedIO) -> None:
+        """Nothing to observe: its packet ends it."""
+
+    def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
+        raise RuntimeError("a completion-port operation finishes when its packet is dequeued: "
+                           "use CompletionPort.dequeue()")
+
+    def refuse_notification(self, event: Any, routine: Any) -> None:
+        """Refuse what an I/O on a handle tied to a port cannot ask for."""
+        if routine is not None:
+            # Windows answers WSAEINVAL for a completion routine on a socket
+            # associated with a completion port: refused before submitting.
+            error = error_from_code(WSAEINVAL)
+            error.strerror = ("a completion routine cannot be used on a socket associated "
+                              "with a completion port")
+            raise error
+        if event is not None:
+            raise ValueError("operations on a socket associated with a completion port "
+                             "complete through the port; event= does not apply")
