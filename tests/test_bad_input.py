@@ -265,9 +265,7 @@ def test_an_infinite_timeout_waits_like_none_on_ports_and_accepts() -> None:
 
 
 def test_nan_and_negative_timeouts_are_value_errors(tcp: Any) -> None:
-    for name, wait in finished_things(tcp).items():
-        if name == "Operation.result":
-            continue  # the result of a finished operation is returned without waiting
+    for wait in finished_things(tcp).values():  # Operation.result too, finished or not
         for bad in (NAN, -1):
             with pytest.raises(ValueError, match="timeout must be >= 0"):
                 wait(bad)
@@ -325,3 +323,21 @@ def test_flags_of_a_peek_with_a_routine_are_the_routines_dwflags(tcp: Any) -> No
     client.send(b"peek").result(WAIT)
     assert peek.result(WAIT) == b"peek"
     assert not peek.flags & MSG_PEEK
+
+
+def test_from_handle_of_something_not_a_socket_is_wsaenotsock_even_with_a_type() -> None:
+    with winsock_ov.Event() as event:
+        for kwargs in ({}, {"type": 1}):
+            with pytest.raises(OSError) as raised:
+                winsock_ov.Socket.from_handle(event.handle, **kwargs)
+            assert raised.value.winerror == 10038  # WSAENOTSOCK
+
+
+def test_accept_ex_on_a_closed_listener_closes_the_accept_socket_it_made() -> None:
+    listener = winsock_ov.Socket()
+    listener.close()
+    op = winsock_ov.AcceptOperation(listener)
+    with pytest.raises(OSError) as raised:
+        op.start()
+    assert raised.value.winerror == 10038  # WSAENOTSOCK
+    assert op.accept_socket.closed and op.done and not op.pending

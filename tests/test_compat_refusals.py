@@ -207,8 +207,8 @@ def test_a_refused_wsarecv_can_be_retried_with_good_arguments(module: Any) -> No
         assert result_within_wait(ov) == b"after the refusal"
 
 
-# Out of range numbers: CPython up to 3.12 silently truncates them (a size of -1
-# asks for 4 GiB); 3.13 refuses them, and so do we, on every version.
+# Out of range numbers: CPython up to 3.11 silently truncates them (a size of -1
+# asks for 4 GiB); 3.12 and 3.13 refuse them, and so do we, on every version.
 OUT_OF_RANGE = [
     ("WSARecv", 1, -1, ValueError),
     ("WSARecv", 1, 2**32, OverflowError),

@@ -48,3 +48,19 @@ def test_a_socket_whose_port_was_closed_starts_nothing_and_leaves_nothing_counte
     assert winsock_ov.pending_operations() == before
     client.close()
     server.close()
+
+
+def test_the_port_hands_out_the_binding_that_ties_a_socket_to_it() -> None:
+    client, server = tcp_pair()
+    with winsock_ov.CompletionPort() as port, winsock_ov.CompletionPort() as other:
+        assert server.port_binding is None
+        port.associate(server, key=7)
+        binding = server.port_binding
+        assert binding is not None
+        assert (binding.port, binding.key, binding.handle) == (port, 7, server.fileno())
+        assert server.recv(1).notify is winsock_ov.Notify.PORT
+        with pytest.raises(ValueError, match="already associated"):
+            other.associate(server)
+        assert server.port_binding is binding, "a refused association changes nothing"
+        server.close()
+    client.close()

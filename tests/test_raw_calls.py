@@ -123,6 +123,9 @@ INVALID_CALLS: dict[str, tuple[Callable[[], Any], int]] = {
         BAD, None, byref(raw.WSANETWORKEVENTS())), raw.WSAENOTSOCK),
     "inet_pton": (lambda: raw.inet_pton(9999, b"1.2.3.4", byref(raw.IN_ADDR())),
                   raw.WSAEAFNOSUPPORT),
+    "WSAStringToAddressW": (lambda: raw.WSAStringToAddressW(
+        "not an address", raw.AF_INET, None, byref(raw.SOCKADDR_IN()),
+        byref(raw.INT(sizeof(raw.SOCKADDR_IN)))), raw.WSAEINVAL),
     "inet_ntop": (lambda: raw.inet_ntop(9999, byref(raw.IN_ADDR()), create_string_buffer(64),
                                         64), raw.WSAEAFNOSUPPORT),
     "getaddrinfo": (lambda: raw.getaddrinfo(None, None, None, byref(raw.PADDRINFOA())),

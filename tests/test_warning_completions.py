@@ -14,7 +14,7 @@ import select
 from typing import Any
 
 import pytest
-from support import WAIT
+from support import WAIT, running_under_wine
 
 import winsock_ov
 from winsock_ov.core import Submitted, completion_follows, submitted
@@ -23,16 +23,21 @@ DATAGRAM = b"a datagram longer than four bytes"
 
 
 @pytest.mark.parametrize(("code", "how"), [
-    (None, Submitted.SUCCEEDED), (997, Submitted.PENDING), (10040, Submitted.WARNED),
-    (234, Submitted.WARNED), (10054, Submitted.REFUSED), (10038, Submitted.REFUSED)])
-def test_submitting_calls_are_classified_by_the_error_they_leave(code: Any, how: Any) -> None:
+    (None, Submitted.SUCCEEDED), (0, Submitted.SUCCEEDED), (997, Submitted.PENDING),
+    (995 + 2, Submitted.PENDING), (10054, Submitted.REFUSED), (10038, Submitted.REFUSED),
+    (10040, Submitted.REFUSED), (234, Submitted.REFUSED)])
+def test_a_call_that_wrote_no_status_is_classified_by_its_error(code: Any, how: Any) -> None:
+    # WSAEMSGSIZE (10040) and ERROR_MORE_DATA (234) with nothing written: refused
+    # before any I/O (an oversized datagram to send, on Windows).
     assert submitted(code) is how
 
 
-def test_a_warning_written_into_the_overlapped_classifies_any_code_as_warned() -> None:
-    assert submitted(10054, 0x80000005) is Submitted.WARNED  # STATUS_BUFFER_OVERFLOW
-    assert submitted(10054, 0xC000020D) is Submitted.REFUSED  # an error status
-    assert submitted(10054, 0x103) is Submitted.REFUSED  # STATUS_PENDING: left unwritten
+def test_a_warning_written_into_the_overlapped_means_the_io_finished() -> None:
+    assert submitted(10040, 0x80000005) is Submitted.WARNED  # STATUS_BUFFER_OVERFLOW
+    assert submitted(234, 0x80000005) is Submitted.WARNED
+    assert submitted(10054, 0x80000005) is Submitted.WARNED  # whatever the code says
+    assert submitted(10040, 0xC000020D) is Submitted.REFUSED  # an error status
+    assert submitted(10040, 0x103) is Submitted.REFUSED  # STATUS_PENDING: left unwritten
 
 
 def test_a_completion_follows_everything_started_and_skip_drops_what_ended_at_once(
@@ -120,3 +125,28 @@ def test_with_skip_on_success_a_truncated_datagram_queues_no_packet(udp: Any) ->
         assert port.dequeue(timeout=0) is None
         then_the_socket_still_works(first, second, port)
         second.close()
+
+
+@pytest.mark.windows
+def test_an_oversized_datagram_to_send_is_refused_and_wine_delivers_it_as_a_warning(
+        udp: Any) -> None:
+    """MSDN: WSASendTo fails with WSAEMSGSIZE when the message is larger than the
+    transport allows; nothing is started (Internal left unwritten), nothing queued.
+    Wine deviates: it writes STATUS_BUFFER_OVERFLOW and queues the packet, as for a
+    truncated receive; the status-based rule reports it once either way."""
+    first, second = udp
+    with winsock_ov.CompletionPort() as port:
+        port.associate(first)
+        before = winsock_ov.pending_operations()
+        if running_under_wine():
+            op = first.sendto(b"x" * 70000, second.getsockname())
+            assert op.completed_immediately and not op.done, "its packet is still to come"
+            assert port.dequeue(timeout=WAIT) is op
+            assert_truncated(op)
+        else:
+            with pytest.raises(OSError) as exc:
+                first.sendto(b"x" * 70000, second.getsockname())
+            assert exc.value.winerror == 10040
+        assert port.dequeue(timeout=0) is None
+        assert winsock_ov.pending_operations() == before
+        first.close()

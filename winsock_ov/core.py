@@ -31,14 +31,12 @@ from typing import Any, Callable, Optional
 from ._registry import registry
 from .raw import (
     ERROR_IO_PENDING,
-    ERROR_MORE_DATA,
     ERROR_NOT_FOUND,
     ERROR_SUCCESS,
     OVERLAPPED,
     SOCKET_ERROR,
     STATUS_PENDING,
     WSA_IO_PENDING,
-    WSAEMSGSIZE,
     CancelIoEx,
     RtlNtStatusToDosError,
 )
@@ -74,25 +72,26 @@ class Submitted(enum.Enum):
     REFUSED = "refused"  # any other error: nothing was started
 
 
-# Codes a submitting call returns for an I/O that finished within the call with
-# an NT *warning* status: STATUS_BUFFER_OVERFLOW, a datagram or message larger
-# than the buffers (truncated).
-_WARNING_CODES = frozenset({WSAEMSGSIZE, ERROR_MORE_DATA})
 _PENDING_CODES = frozenset({WSA_IO_PENDING, ERROR_IO_PENDING})
 
 
 def submitted(code: int | None, status: int = STATUS_PENDING) -> Submitted:
     """Classify a submitting call by the error it left (None or 0: it succeeded).
 
-    ``status`` is what OVERLAPPED.Internal holds after a failed call: Windows
-    writes a warning there (the I/O finished), and leaves an error returned at
-    once unwritten (STATUS_PENDING, as seeded before the call).
+    ``status`` is what OVERLAPPED.Internal holds after a failed call.  An I/O
+    that finished within the call with an NT *warning* (STATUS_BUFFER_OVERFLOW:
+    a datagram or message larger than the buffers, reported as WSAEMSGSIZE or
+    ERROR_MORE_DATA) has its status written there, as for a success; an error
+    returned at once leaves it unwritten (STATUS_PENDING, as seeded before the
+    call).  So the same WSAEMSGSIZE is a warning after a truncated receive and
+    a refusal after an oversized send (on Windows; Wine writes the warning
+    for both, and delivers both).
     """
     if not code:
         return Submitted.SUCCEEDED
     if code in _PENDING_CODES:
         return Submitted.PENDING
-    if code in _WARNING_CODES or status & _NT_SEVERITY == _NT_WARNING:
+    if status & _NT_SEVERITY == _NT_WARNING:
         return Submitted.WARNED
     return Submitted.REFUSED
 

@@ -227,6 +227,7 @@ class Operation:
 
     def result(self, timeout: float | None = None) -> Any:
         """The operation's value once done, or its exception raised."""
+        timeout = check_timeout(timeout)  # checked even when done: NaN is never valid
         if self._io.state is not State.DONE and not self.wait(timeout):
             raise timeout_error(f"the operation is still pending after {timeout} s")
         if self._error is not None:

@@ -100,11 +100,11 @@ class Socket:
         """Own an existing SOCKET handle (it must have been made for overlapped I/O)."""
         check_ulong_ptr("handle", handle)
         _ensure_winsock()
-        if type is None:
-            value, size = INT(), INT(sizeof(INT))
-            getsockopt(handle, SOL_SOCKET, SO_TYPE, byref(value), byref(size))
-            type = value.value
-        return cls(family, type, proto, _handle=handle)
+        # Asked even when ``type`` is given: anything but a socket raises
+        # OSError (WSAENOTSOCK) here, not at its first operation.
+        value, size = INT(), INT(sizeof(INT))
+        getsockopt(handle, SOL_SOCKET, SO_TYPE, byref(value), byref(size))
+        return cls(family, value.value if type is None else type, proto, _handle=handle)
 
     @classmethod
     def from_socket(cls, sock: _pysocket.socket) -> Socket:

@@ -15,7 +15,7 @@ until Windows is done with it: until its packet is dequeued by
 until its completion is observed otherwise.  Also, receive operations refuse
 read-only buffers (the C module would write into a ``bytes`` object), and
 numbers that do not fit their C type are refused on every version, as CPython
-3.13 refuses them (earlier versions silently truncate them).
+3.12 and 3.13 refuse them (earlier versions silently truncate them).
 
 ``install()`` makes ``import _overlapped`` return this module; call it before
 ``asyncio`` loads its Windows event loop.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import operator
 import socket
 import sys
 import threading
@@ -79,7 +80,6 @@ from ..raw import (
     ULONG_PTR,
     WAIT_TIMEOUT,
     WAITORTIMERCALLBACK,
-    WSAEINVAL,
     WSAID_ACCEPTEX,
     WSAID_CONNECTEX,
     WSAID_DISCONNECTEX,
@@ -99,6 +99,7 @@ from ..raw import (
     WSARecvFrom,
     WSASend,
     WSASendTo,
+    WSAStringToAddressW,
     bind,
     winerror_exception,
 )
@@ -151,12 +152,15 @@ def _dword(value: Any) -> int:
 
 
 def _c_int(value: Any) -> int:
-    """An int (or BOOL) argument: True and False count as 1 and 0."""
-    if not isinstance(value, int):
-        raise TypeError(f"an integer is required, not {type(value).__name__}")
-    if not -(1 << 31) <= value < (1 << 31):
-        raise OverflowError(f"{value} does not fit in a C int")
-    return value
+    """An int (or BOOL) argument: True and False count as 1 and 0, and any object
+    with ``__index__`` counts as its index (the C module's ``i`` conversion)."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"an integer is required, not {type(value).__name__}") from None
+    if not -(1 << 31) <= number < (1 << 31):
+        raise OverflowError(f"{number} does not fit in a C int")
+    return number
 
 
 def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
@@ -171,7 +175,7 @@ def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
     return value
 
 
-def FormatMessage(error_code: int) -> str:
+def FormatMessage(error_code: int, /) -> str:
     """The system's message for a Windows error code."""
     code = _dword(error_code)
     text = ctypes.create_unicode_buffer(1024)
@@ -213,7 +217,7 @@ def _call(function: Any, *args: Any) -> Any:
 _bindings: dict[int, PortBinding] = {}
 
 
-def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -> int:
+def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int, /) -> int:
     """Create a completion port or register a handle with a port."""
     file_handle, port_handle = _handle(handle), _handle(port)
     key, concurrency = _handle(key), _dword(concurrency)
@@ -223,7 +227,7 @@ def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int) -
     return int(result)
 
 
-def GetQueuedCompletionStatus(port: int, msecs: int) -> tuple[int, int, int, int] | None:
+def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
     """Get a message from completion port: (error, transferred, key, address) or None."""
     port_handle, timeout = _handle(port), _dword(msecs)
     transferred, key, overlapped = DWORD(), ULONG_PTR(), LPOVERLAPPED()
@@ -247,7 +251,7 @@ def GetQueuedCompletionStatus(port: int, msecs: int) -> tuple[int, int, int, int
     return error, int(transferred.value), int(key.value), address
 
 
-def PostQueuedCompletionStatus(port: int, bytes: int, key: int, address: int) -> None:
+def PostQueuedCompletionStatus(port: int, bytes: int, key: int, address: int, /) -> None:
     """Post a message to completion port."""
     _call(_raw.PostQueuedCompletionStatus, _handle(port), _dword(bytes), _handle(key),
           ctypes.cast(_handle(address), LPOVERLAPPED))
@@ -282,7 +286,7 @@ registry.leak(_POST_TO_QUEUE)  # Windows may call it until the process ends
 
 
 def RegisterWaitWithQueue(Object: int, CompletionPort: int, Overlapped: int,
-                          Timeout: int) -> int:
+                          Timeout: int, /) -> int:
     """Register wait for Object; when complete CompletionPort is notified."""
     global _wait_counter
     handle, timeout = _handle(Object), _dword(Timeout)
@@ -313,12 +317,12 @@ def _unregistered(wait_handle: int, callback_running: bool) -> None:
             _wait_targets.pop(context, None)
 
 
-def UnregisterWait(WaitHandle: int) -> None:
+def UnregisterWait(WaitHandle: int, /) -> None:
     """Unregister wait handle (OSError ERROR_IO_PENDING if its callback is running)."""
     _unregister(_handle(WaitHandle), None)
 
 
-def UnregisterWaitEx(WaitHandle: int, Event: int) -> None:
+def UnregisterWaitEx(WaitHandle: int, Event: int, /) -> None:
     """Unregister wait handle; with INVALID_HANDLE_VALUE, after its callback returned."""
     _unregister(_handle(WaitHandle), _handle(Event) or None)
 
@@ -346,7 +350,7 @@ def _unregister_waits_at_exit() -> None:
 
 
 def CreateEvent(EventAttributes: Any, ManualReset: bool, InitialState: bool,
-                Name: str | None) -> int:
+                Name: str | None, /) -> int:
     """Create an event.  EventAttributes must be None."""
     manual, initial = _c_int(ManualReset), _c_int(InitialState)
     name = _text(Name, "Name", optional=True)
@@ -355,15 +359,15 @@ def CreateEvent(EventAttributes: Any, ManualReset: bool, InitialState: bool,
     return int(_call(CreateEventW, None, bool(manual), bool(initial), name))
 
 
-def SetEvent(Handle: int) -> None:
+def SetEvent(Handle: int, /) -> None:
     _call(_raw.SetEvent, _handle(Handle))
 
 
-def ResetEvent(Handle: int) -> None:
+def ResetEvent(Handle: int, /) -> None:
     _call(_raw.ResetEvent, _handle(Handle))
 
 
-def BindLocal(handle: int, family: int) -> None:
+def BindLocal(handle: int, family: int, /) -> None:
     """Bind a socket handle to an arbitrary local port (AF_INET or AF_INET6)."""
     handle, family = _handle(handle), _c_int(family)
     address: Any
@@ -378,7 +382,7 @@ def BindLocal(handle: int, family: int) -> None:
     _call(bind, handle, byref(address), sizeof(address))
 
 
-def ConnectPipe(addr: str) -> int:
+def ConnectPipe(addr: str, /) -> int:
     """Connect to the pipe for asynchronous I/O (overlapped)."""
     path = _text(addr, "addr")
     return int(_call(CreateFileW, path, GENERIC_READ | GENERIC_WRITE, 0, None, OPEN_EXISTING,
@@ -386,20 +390,43 @@ def ConnectPipe(addr: str) -> int:
 
 
 def _parse_address(address: Any) -> tuple[Any, int]:
-    """(host, port) for IPv4 or (host, port, flowinfo, scope_id) for IPv6; numeric hosts."""
+    """The C module's parse_address: ``(host, port)`` for IPv4 or ``(host, port,
+    flowinfo, scope_id)`` for IPv6, the host parsed by WSAStringToAddressW (which
+    takes numeric spellings only, loosely: "127.1", "0x7f.0.0.1", "1.2.3.4:80"),
+    the port set afterwards."""
     if not isinstance(address, tuple):
         raise TypeError(f"address_as_bytes must be a tuple, not {type(address).__name__}")
-    if len(address) not in (2, 4):
+    size = len(address)
+    host = address[0] if size else None
+    if sys.version_info < (3, 10) and (size not in (2, 4) or (
+            size == 2 and isinstance(host, str) and "\0" in host)):
+        # 3.9 tries (host, port), then the 4-tuple, and raises the second failure.
+        raise TypeError(f"function takes exactly 4 arguments ({size} given)")
+    if size not in (2, 4):
         raise ValueError("illegal address_as_bytes argument")
-    family = AF_INET if len(address) == 2 else AF_INET6
-    host = address[0]
-    if not isinstance(host, str):
-        raise TypeError(f"host must be str, not {type(host).__name__}")
-    try:  # WSAStringToAddressW, which the C module uses, takes numeric hosts only
-        socket.inet_pton(socket.AF_INET if family == AF_INET else socket.AF_INET6, host)
-    except OSError:
-        raise _error(WSAEINVAL) from None
-    return _addresses.to_sockaddr(family, address)
+    host_text = _text(host, "host")
+    port, *rest = (_number(value, bits) for value, bits in zip(address[1:], (16, 32, 32)))
+    family = AF_INET if size == 2 else AF_INET6
+    storage: Any = SOCKADDR_IN() if family == AF_INET else SOCKADDR_IN6()
+    length = INT(sizeof(storage))
+    _call(WSAStringToAddressW, host_text, family, None, byref(storage), byref(length))
+    if family == AF_INET:
+        storage.sin_port = socket.htons(port)
+    else:
+        flowinfo, scope_id = rest
+        storage.sin6_port = socket.htons(port)
+        storage.sin6_flowinfo = socket.htonl(flowinfo)
+        storage.sin6_scope_id = scope_id
+    return storage, int(length.value)
+
+
+def _number(value: Any, bits: int) -> int:
+    """A port (16 bits), flowinfo or scope id (32): refused out of range (see the README)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"an integer is required, not {type(value).__name__}")
+    if not 0 <= value < (1 << bits):
+        raise OverflowError(f"{value} does not fit in an unsigned {bits}-bit field")
+    return value
 
 
 def _unparse_address(storage: Any) -> Any:
@@ -409,7 +436,7 @@ def _unparse_address(storage: Any) -> Any:
         raise ValueError("recvfrom returned unsupported address family") from None
 
 
-def WSAConnect(client_handle: int, address_as_bytes: Any) -> None:
+def WSAConnect(client_handle: int, address_as_bytes: Any, /) -> None:
     """Bind a remote address to a connectionless (UDP) socket (completes at once)."""
     address, length = _parse_address(address_as_bytes)
     _call(_raw.WSAConnect, _handle(client_handle), byref(address), length, None, None, None,
@@ -451,8 +478,8 @@ class Overlapped:
     error codes and ``getresult`` rules only.
     """
 
-    __slots__ = ("__weakref__", "_buffer", "_from", "_fromlen", "_io", "_pinned", "_result",
-                 "_type", "error")
+    __slots__ = ("__weakref__", "_buffer", "_error", "_from", "_fromlen", "_io", "_pinned",
+                 "_result", "_type")
 
     def __init__(self, event: int = INVALID_HANDLE_VALUE) -> None:
         event = _handle(event)
@@ -460,7 +487,7 @@ class Overlapped:
             event = int(_call(CreateEventW, None, True, False, None))
         self._io = OverlappedIO(self, None, OBSERVED)
         self._io.overlapped.hEvent = event or None
-        self.error = 0
+        self._error = 0
         self._type = TYPE_NONE
         self._buffer: Any = None  # a buffer of ours the kernel writes (reads, AcceptEx)
         self._pinned: PinnedBuffers | None = None  # the caller's buffer, exported
@@ -474,6 +501,11 @@ class Overlapped:
     def address(self) -> int:
         """Address of overlapped structure."""
         return self._io.address
+
+    @property
+    def error(self) -> int:
+        """Error from last operation."""
+        return self._error
 
     @property
     def event(self) -> int:
@@ -502,13 +534,13 @@ class Overlapped:
         if self._type != TYPE_NONE:
             if pinned is not None:
                 pinned.release()
-            raise ValueError("operation already attempted")
+            self._check_unattempted()
         self._type, self._pinned, self._buffer = kind, pinned, buffer
         if sender is not None:
             self._from, self._fromlen = sender
         self._io.notifier = _bindings.get(handle, OBSERVED)
         how, error = self._io.submit(handle, call)
-        self.error = error
+        self._error = error
         if error == ERROR_SUCCESS or error in accepted:
             return error
         if error == ERROR_BROKEN_PIPE and broken_pipe_completes:
@@ -518,6 +550,10 @@ class Overlapped:
             if how is Submitted.REFUSED:
                 self._release_memory()
         raise _error(error)
+
+    def _check_unattempted(self) -> None:
+        if self._type != TYPE_NONE:
+            raise ValueError("operation already attempted")
 
     def _mark_as_completed(self) -> None:
         """Completed without I/O (ERROR_BROKEN_PIPE, ERROR_PIPE_CONNECTED)."""
@@ -556,7 +592,7 @@ class Overlapped:
             except OSError as exc:
                 raise _error(exc.winerror) from None
 
-    def getresult(self, wait: bool = False) -> Any:
+    def getresult(self, wait: bool = False, /) -> Any:
         """Retrieve result of operation; with ``wait``, block until it is finished."""
         block = bool(_c_int(wait))
         if self._type == TYPE_NONE:
@@ -570,7 +606,7 @@ class Overlapped:
             error = ERROR_SUCCESS
         except OSError as exc:
             error = exc.winerror or 0
-        self.error = error
+        self._error = error
         if error != ERROR_IO_INCOMPLETE:
             self._io.poll()  # finished: released now unless its packet is still due
         if error not in (ERROR_SUCCESS, ERROR_MORE_DATA) and not (
@@ -600,13 +636,13 @@ class Overlapped:
     # object untouched, ready for another attempt.  The start calls read their
     # memory from the object (kept alive by the core while the I/O is pending).
 
-    def ReadFile(self, handle: int, size: int) -> None:
+    def ReadFile(self, handle: int, size: int, /) -> None:
         """Start overlapped read."""
         handle, size = _handle(handle), _dword(size)
         buffer = _own_buffer(size)
         self._read_file(TYPE_READ, handle, addressof(buffer), size, None, buffer)
 
-    def ReadFileInto(self, handle: int, buf: Any) -> None:
+    def ReadFileInto(self, handle: int, buf: Any, /) -> None:
         """Start overlapped receive into ``buf``."""
         handle = _handle(handle)
         pinned = _pin(buf, writable=True)
@@ -620,13 +656,13 @@ class Overlapped:
         self._start(kind, handle, call, pinned=pinned, buffer=buffer, accepted=_READ_ACCEPTED,
                     broken_pipe_completes=True)
 
-    def WSARecv(self, handle: int, size: int, flags: int = 0) -> None:
+    def WSARecv(self, handle: int, size: int, flags: int = 0, /) -> None:
         """Start overlapped receive."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
         buffer = _own_buffer(size)
         self._wsa_recv(TYPE_READ, handle, _wsabuf(addressof(buffer), size), flags, None, buffer)
 
-    def WSARecvInto(self, handle: int, buf: Any, flags: int) -> None:
+    def WSARecvInto(self, handle: int, buf: Any, flags: int, /) -> None:
         """Start overlapped receive into ``buf``."""
         handle, flags = _handle(handle), _dword(flags)
         pinned = _pin(buf, writable=True)
@@ -641,7 +677,7 @@ class Overlapped:
         self._start(kind, handle, call, pinned=pinned, buffer=buffer, accepted=_READ_ACCEPTED,
                     broken_pipe_completes=True)
 
-    def WSARecvFrom(self, handle: int, size: int, flags: int = 0) -> None:
+    def WSARecvFrom(self, handle: int, size: int, flags: int = 0, /) -> None:
         """Start overlapped receive of a datagram and its sender's address."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
         buffer = _own_buffer(size)
@@ -649,7 +685,7 @@ class Overlapped:
                             None, buffer)
 
     def WSARecvFromInto(self, handle: int, buf: Any, size: int,
-                        flags: int = 0) -> None:
+                        flags: int = 0, /) -> None:
         """Start overlapped receive of a datagram into ``buf``."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
         pinned = _pin(buf, writable=True, size=size)
@@ -668,7 +704,7 @@ class Overlapped:
                     sender=(sender, sender_length), accepted=_READ_ACCEPTED,
                     broken_pipe_completes=True)
 
-    def WriteFile(self, handle: int, buf: Any) -> None:
+    def WriteFile(self, handle: int, buf: Any, /) -> None:
         """Start overlapped write."""
         handle = _handle(handle)
         pinned = _pin(buf, writable=False)
@@ -679,7 +715,7 @@ class Overlapped:
 
         self._start(TYPE_WRITE, handle, call, pinned=pinned)
 
-    def WSASend(self, handle: int, buf: Any, flags: int) -> None:
+    def WSASend(self, handle: int, buf: Any, flags: int, /) -> None:
         """Start overlapped send."""
         handle, flags = _handle(handle), _dword(flags)
         pinned = _pin(buf, writable=False)
@@ -691,7 +727,7 @@ class Overlapped:
         self._start(TYPE_WRITE, handle, call, pinned=pinned)
 
     def WSASendTo(self, handle: int, buf: Any, flags: int,
-                  address_as_bytes: Any) -> None:
+                  address_as_bytes: Any, /) -> None:
         """Start overlapped sendto over a connectionless (UDP) socket."""
         handle, flags = _handle(handle), _dword(flags)
         to, tolen = _parse_address(address_as_bytes)
@@ -703,7 +739,7 @@ class Overlapped:
 
         self._start(TYPE_WRITE_TO, handle, call, pinned=pinned)
 
-    def AcceptEx(self, listen_handle: int, accept_handle: int) -> None:
+    def AcceptEx(self, listen_handle: int, accept_handle: int, /) -> None:
         """Start overlapped wait for client to connect."""
         listener, accepted = _handle(listen_handle), _handle(accept_handle)
         accept_ex = _extension("AcceptEx")
@@ -716,9 +752,10 @@ class Overlapped:
 
         self._start(TYPE_ACCEPT, listener, call, buffer=buffer)
 
-    def ConnectEx(self, client_handle: int, address_as_bytes: Any) -> None:
+    def ConnectEx(self, client_handle: int, address_as_bytes: Any, /) -> None:
         """Start overlapped connect; client_handle should be bound, not connected."""
         handle = _handle(client_handle)
+        self._check_unattempted()  # before the address, as in C (unlike WSASendTo)
         to, tolen = _parse_address(address_as_bytes)
         connect_ex = _extension("ConnectEx")
 
@@ -727,7 +764,7 @@ class Overlapped:
 
         self._start(TYPE_CONNECT, handle, call)
 
-    def DisconnectEx(self, handle: int, flags: int) -> None:
+    def DisconnectEx(self, handle: int, flags: int, /) -> None:
         handle, flags = _handle(handle), _dword(flags)
         disconnect_ex = _extension("DisconnectEx")
 
@@ -737,7 +774,7 @@ class Overlapped:
         self._start(TYPE_DISCONNECT, handle, call)
 
     def TransmitFile(self, socket: int, file: int, offset: int, offset_high: int,
-                     count_to_write: int, count_per_send: int, flags: int) -> None:
+                     count_to_write: int, count_per_send: int, flags: int, /) -> None:
         """Transmit file data over a connected socket."""
         handle, file_handle = _handle(socket), _handle(file)
         offset, offset_high, count_to_write, count_per_send, flags = (
@@ -752,7 +789,7 @@ class Overlapped:
 
         self._start(TYPE_TRANSMIT_FILE, handle, call)
 
-    def ConnectNamedPipe(self, handle: int) -> bool:
+    def ConnectNamedPipe(self, handle: int, /) -> bool:
         """Start overlapped wait for a client to connect; True if one already is."""
         handle = _handle(handle)
 
@@ -761,7 +798,7 @@ class Overlapped:
 
         self._start(TYPE_CONNECT_NAMED_PIPE, handle, call,
                     accepted=(ERROR_IO_PENDING, ERROR_PIPE_CONNECTED))
-        if self.error == ERROR_PIPE_CONNECTED:  # a client came before the call: no I/O
+        if self._error == ERROR_PIPE_CONNECTED:  # a client came before the call: no I/O
             self._mark_as_completed()
             return True
         return False
@@ -777,8 +814,16 @@ def _own_buffer(size: int) -> Any:
 
 def _pin(buf: Any, *, writable: bool, size: int | None = None) -> PinnedBuffers:
     """Export ONE bytes-like object for the kernel, as the C module's y* and w*
-    conversions do (a list of buffers is refused); ``size`` bytes of it if given."""
-    return PinnedBuffers([buf], writable=writable, limit=size)
+    conversions do (a list of buffers is refused); ``size`` bytes of it if given.
+
+    What PyObject_GetBuffer refuses (a non-contiguous view) is a BufferError there.
+    """
+    try:
+        return PinnedBuffers([buf], writable=writable, limit=size)
+    except ValueError as exc:
+        if isinstance(exc.__cause__, BufferError):
+            raise BufferError(str(exc.__cause__)) from None
+        raise
 
 
 def _sender_storage() -> tuple[Any, Any]:

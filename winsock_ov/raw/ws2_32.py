@@ -205,6 +205,15 @@ WSAEnumNetworkEvents = _ws2("WSAEnumNetworkEvents", INT,
 # --- addresses and byte order --------------------------------------------------------------
 inet_addr = _ws2("inet_addr", u_long, [PCSTR])  # INADDR_NONE for a malformed string
 inet_pton = _ws2("inet_pton", INT, [INT, PCSTR, LPVOID_ANY], check_inet_pton)
+# Parses more spellings than inet_pton ("127.1", "0x7f.0.0.1", "host:port");
+# CPython's _overlapped parses addresses with it.
+WSAStringToAddressW = _ws2("WSAStringToAddressW", INT, [
+    PCWSTR,  # AddressString
+    INT,  # AddressFamily
+    LPWSAPROTOCOL_INFOW,  # lpProtocolInfo (NULL)
+    LPSOCKADDR_ANY,  # lpAddress
+    LPINT,  # lpAddressLength (in, out)
+], check_socket_error)
 inet_ntop = _ws2("inet_ntop", PSTR, [INT, LPCVOID_ANY, PSTR, SIZE_T], check_null)
 htons = _ws2("htons", u_short, [u_short])
 ntohs = _ws2("ntohs", u_short, [u_short])
@@ -260,6 +269,7 @@ __all__ = [
     "WSASocketA",
     "WSASocketW",
     "WSAStartup",
+    "WSAStringToAddressW",
     "WSAWaitForMultipleEvents",
     "accept",
     "bind",
