@@ -1,26 +1,62 @@
-"""Benchmark: winsock_ov against CPython's C ``_overlapped``, on loopback, in one run.
+"""Benchmark: winsock_ov against CPython's C ``_overlapped``, on loopback, in paired rounds.
 
 Run under Windows CPython (``python3 tools/winenv.py bench`` does it under Wine).
-Every figure is measured in the same process and printed as a ratio to the
-anchor measured alongside it, CPython's ``_overlapped`` driving its own
-completion port the same way (for costs, the ratio is the anchor's time over
-ours: above 1 means faster than the anchor):
+The anchor is CPython's ``_overlapped`` driving its own completion port the way
+asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
 
-* ping-pong: 1-byte round trips per second between two sockets;
-* bulk: MB/s of a stream sent in 64 KiB writes;
-* echo: messages per second echoed over 64 and 256 connections (header and body
-  sent as two buffers: gathered by winsock_ov, joined for ``_overlapped``);
-* post: microseconds for one PostQueuedCompletionStatus + dequeue, no I/O;
-* asyncio: round trips per second of a streams echo on asyncio's
-  ProactorEventLoop, over winsock_ov.compat.overlapped against over the C
-  module (each in a process of its own: the module is chosen before asyncio loads).
+* ping-pong: 1-byte round trips between two sockets (message: one round trip);
+* bulk: a stream sent in 64 KiB writes, two in flight (message: one write);
+* echo: messages echoed over 64 and 256 connections at once, header and body
+  sent as two buffers (gathered by winsock_ov, joined for ``_overlapped``);
+* post + dequeue: one PostQueuedCompletionStatus and its dequeue, no I/O;
+* asyncio echo: round trips of a streams echo on asyncio's ProactorEventLoop
+  over ``winsock_ov.compat.overlapped`` against over the C module, each in a
+  process of its own (the module is chosen before asyncio loads).
 
-Each figure is the best of ``--repeat`` runs.  Raw numbers go to ``--json``.
+How a figure is made
+--------------------
+Each row is one implementation of ours against the anchor.  A round runs the
+two back to back on the same work, A B in even rounds and B A in odd ones, and
+yields one ratio: the anchor's time over ours (for a throughput row, our
+throughput over the anchor's; above 1, ours is faster).  The rounds of all rows
+are interleaved (round 1 of every row, then round 2, ...) so that a slow spell
+of a shared machine hits every row alike.  A row prints the median ratio, the
+smallest and largest (the spread), and how many rounds made it.
+
+CPU: ``time.thread_time()`` of the thread that drives the I/O (both threads for
+the blocking bulk row, which sends from a second thread), per message, printed
+as ours over the anchor's (below 1, ours spends less), median of the same
+paired rounds.  GetProcessTimes answers 0 under Wine; GetThreadTimes works but
+ticks in 10 ms steps, so a timed run lasts long enough for 10 to 50 ticks
+(fewer with ``--quick``, whose CPU column is coarse).
+
+Calls per message: Wine server requests, the same measure for both sides.
+Under Wine every Winsock or kernel32 call that needs the kernel (a WSARecv, a
+dequeue, a wait, SetEvent, CloseHandle...) makes one or more requests to the
+wineserver (a WSARecv that completes at once: recv_socket, then
+set_async_direct_result), while what Wine answers in-process (an OVERLAPPED's
+status) makes none; the JSON breaks each count down by request name.
+``winenv.py bench`` first runs this script with ``--count-calls`` under
+``WINEDEBUG=-all,+server`` (the wineserver then prints every request, with
+the thread making it) in a Wine session of its own, since the trace slows the
+whole server; there each row runs once unrecorded, then
+with 0 messages and with N between two marker events the trace shows
+(``bench_stats.TraceCounter``), and calls per message are (requests with N -
+requests with 0) / N, setup and teardown cancelling out.  Those counts come
+back to the timed run through ``--calls`` (``winenv.py bench --no-calls``
+skips them; run directly on Windows, the column stays empty).  Which path an
+operation takes (done at once, or pending and completed later) depends on
+timing, so counts are averages, and the traced server is slower than the timed
+one.
+
+Output: a text table, ``--markdown`` for the README, ``--json`` with every raw
+number (each round's seconds, CPU seconds and messages for both sides).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import socket
@@ -29,23 +65,24 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+TOOLS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TOOLS.parent), str(TOOLS)]
 
-import _overlapped
-import _winapi
-
-import winsock_ov
-from winsock_ov import CompletionPort, Posted, wait_for_multiple_events
+import bench_stats as stats  # noqa: E402  (after the path set-up)
 
 WAIT = 10.0
 INVALID_HANDLE_VALUE = (1 << (8 * 8)) - 1 if sys.maxsize > 2**32 else (1 << 32) - 1
 CHUNK = 64 * 1024
+ANCHOR = stats.ANCHOR
 
 
 # --- drivers: one way each of starting I/O and learning it finished ---------------------
+# The platform modules are imported when a driver is made, so that this file
+# imports anywhere (the statistics are tested on Linux).
 
 
 class Driver:
@@ -55,7 +92,7 @@ class Driver:
     conns: list[Any]
 
     def wrap(self, sock: socket.socket) -> Any:
-        conn = winsock_ov.Socket.from_socket(sock)
+        conn = self.wo.Socket.from_socket(sock)
         self.conns.append(conn)
         return conn
 
@@ -72,9 +109,15 @@ class Driver:
         for conn in self.conns:
             conn.close()
 
+    @property
+    def wo(self) -> Any:
+        import winsock_ov
+
+        return winsock_ov
+
 
 class WinsockPort(Driver):
-    """Dequeues up to ``batch`` packets per call (GetQueuedCompletionStatusEx).
+    """Dequeues up to ``batch`` packets per call (GetQueuedCompletionStatusEx when above 1).
 
     Under Wine each entry asked for costs a server round trip, plus one to find
     the queue empty, so a workload with one packet ready at a time is best
@@ -82,13 +125,12 @@ class WinsockPort(Driver):
     """
 
     def __init__(self, skip_on_success: bool = False, batch: int = 1) -> None:
-        self.port = CompletionPort()
+        self.port = self.wo.CompletionPort()
         self.skip = skip_on_success
         self.batch = batch
         self.at_once: list[Any] = []
         self.conns = []
-        self.name = (f"winsock_ov port batch {batch}" if batch > 1 else "winsock_ov port") + \
-            (" +skip" if skip_on_success else "")
+        self.name = port_name(skip_on_success, batch)
 
     def wrap(self, sock: socket.socket) -> Any:
         conn = super().wrap(sock)
@@ -109,10 +151,15 @@ class WinsockPort(Driver):
     def completions(self) -> Iterator[tuple[Any, Any]]:
         if self.at_once:
             done, self.at_once = self.at_once, []
-        else:
+        elif self.batch > 1:
             done = self.port.dequeue_many(self.batch, timeout=WAIT)
             if not done:
                 raise TimeoutError("no completion")
+        else:
+            item = self.port.dequeue(timeout=WAIT)
+            if item is None:
+                raise TimeoutError("no completion")
+            done = [item]
         for op in done:
             yield op, op.result()
 
@@ -121,8 +168,14 @@ class WinsockPort(Driver):
         self.port.close()
 
 
+def port_name(skip_on_success: bool, batch: int) -> str:
+    return "port" + (" +skip" if skip_on_success else "") + (f" batch {batch}" if batch > 1 else "")
+
+
 class WinsockEvents(Driver):
-    name = "winsock_ov events"
+    """One event per operation (``op.event``), waited on with WaitForMultipleObjects."""
+
+    name = "events"
 
     def __init__(self) -> None:
         self.inflight: list[Any] = []
@@ -142,7 +195,7 @@ class WinsockEvents(Driver):
         done = [op for op in self.inflight if op.done]
         if not done:
             events = [op.event for op in self.inflight[:64]]
-            if not wait_for_multiple_events(events, timeout=WAIT).signaled:
+            if not self.wo.wait_for_multiple_events(events, timeout=WAIT).signaled:
                 raise TimeoutError("no completion")
             done = [op for op in self.inflight if op.done]
         for op in done:
@@ -151,7 +204,9 @@ class WinsockEvents(Driver):
 
 
 class WinsockRoutines(Driver):
-    name = "winsock_ov routines"
+    """Completion routines, run during an alertable SleepEx."""
+
+    name = "routines"
 
     def __init__(self) -> None:
         self.finished: list[Any] = []
@@ -167,8 +222,9 @@ class WinsockRoutines(Driver):
         return conn.send(parts if len(parts) > 1 else parts[0], routine=self._finished)
 
     def completions(self) -> Iterator[tuple[Any, Any]]:
+        wo = self.wo
         while not self.finished:
-            if winsock_ov.sleep_ex(WAIT).status is not winsock_ov.WaitStatus.IO_COMPLETION:
+            if wo.sleep_ex(WAIT).status is not wo.WaitStatus.IO_COMPLETION:
                 raise TimeoutError("no completion")
         done, self.finished = self.finished, []
         for op in done:
@@ -178,46 +234,63 @@ class WinsockRoutines(Driver):
 class COverlapped(Driver):
     """CPython's _overlapped, used the way asyncio's IocpProactor uses it."""
 
-    name = "_overlapped (C)"
+    name = ANCHOR
 
     def __init__(self) -> None:
+        import _overlapped  # type: ignore[import-not-found, unused-ignore]
+
+        self.ov = _overlapped
         self.port = _overlapped.CreateIoCompletionPort(INVALID_HANDLE_VALUE, 0, 0, 0)
         self.cache: dict[int, Any] = {}
         self.sockets: list[socket.socket] = []
 
     def wrap(self, sock: socket.socket) -> Any:
-        _overlapped.CreateIoCompletionPort(sock.fileno(), self.port, 0, 0)
+        self.ov.CreateIoCompletionPort(sock.fileno(), self.port, 0, 0)
         self.sockets.append(sock)
         return sock.fileno()
 
     def recv(self, conn: Any, nbytes: int) -> Any:
-        ov = _overlapped.Overlapped(0)
+        ov = self.ov.Overlapped(0)
         ov.WSARecv(conn, nbytes, 0)
         self.cache[ov.address] = ov
         return ov
 
     def send(self, conn: Any, parts: list[bytes]) -> Any:
-        ov = _overlapped.Overlapped(0)
+        ov = self.ov.Overlapped(0)
         ov.WSASend(conn, parts[0] if len(parts) == 1 else b"".join(parts), 0)
         self.cache[ov.address] = ov
         return ov
 
     def completions(self) -> Iterator[tuple[Any, Any]]:
-        status = _overlapped.GetQueuedCompletionStatus(self.port, int(WAIT * 1000))
+        status = self.ov.GetQueuedCompletionStatus(self.port, int(WAIT * 1000))
         if status is None:
             raise TimeoutError("no completion")
         while status is not None:
             ov = self.cache.pop(status[3])
             yield ov, ov.getresult()
-            status = _overlapped.GetQueuedCompletionStatus(self.port, 0)
+            status = self.ov.GetQueuedCompletionStatus(self.port, 0)
 
     def close(self) -> None:
+        import _winapi
+
         for sock in self.sockets:
             sock.close()
         _winapi.CloseHandle(self.port)
 
 
-# --- workloads -----------------------------------------------------------------------------
+# --- workloads: each runs ``messages`` messages and times only the I/O ---------------------
+
+
+class Clock:
+    """Wall time and the calling thread's CPU time, from start() to stop()."""
+
+    def start(self) -> None:
+        gc.collect()
+        self.wall, self.cpu = time.perf_counter(), time.thread_time()
+
+    def stop(self, messages: int, extra_cpu: float = 0.0) -> stats.Measurement:
+        cpu = time.thread_time() - self.cpu + extra_cpu
+        return stats.Measurement(time.perf_counter() - self.wall, cpu, messages)
 
 
 def socket_pairs(count: int) -> list[tuple[socket.socket, socket.socket]]:
@@ -242,47 +315,52 @@ def wait_for(driver: Driver, token: Any) -> Any:
                 return result
 
 
-def ping_pong(driver: Driver, rounds: int) -> float:
+def ping_pong(driver: Driver, trips: int) -> stats.Measurement:
     (client, server), = socket_pairs(1)
     a, b = driver.wrap(client), driver.wrap(server)
-    start = time.perf_counter()
-    for _ in range(rounds):
+    clock = Clock()
+    clock.start()
+    for _ in range(trips):
         got = driver.recv(b, 1)
         driver.send(a, [b"x"])
         wait_for(driver, got)
         got = driver.recv(a, 1)
         driver.send(b, [b"y"])
         wait_for(driver, got)
-    return rounds / (time.perf_counter() - start)
+    return clock.stop(trips)
 
 
-def bulk(driver: Driver, total: int) -> float:
+def bulk(driver: Driver, chunks: int) -> stats.Measurement:
     (client, server), = socket_pairs(1)
     a, b = driver.wrap(client), driver.wrap(server)
     chunk = bytes(CHUNK)
+    total = chunks * CHUNK
     sent = received = 0
     sends: set[int] = set()
-    start = time.perf_counter()
-    receive = driver.recv(b, CHUNK)
+    receive = None
+    clock = Clock()
+    clock.start()
     while received < total:
+        if receive is None:
+            receive = driver.recv(b, CHUNK)
         while len(sends) < 2 and sent < total:
             sends.add(id(driver.send(a, [chunk])))
             sent += CHUNK
         for done, result in driver.completions():
             if done is receive:
                 received += len(result)
-                if received < total:
-                    receive = driver.recv(b, CHUNK)
+                receive = None
             else:
                 sends.discard(id(done))
-    return total / (time.perf_counter() - start) / 1e6
+    return clock.stop(chunks)
 
 
-def echo(driver: Driver, connections: int, rounds: int) -> float:
+def echo(driver: Driver, connections: int, rounds: int) -> stats.Measurement:
     pairs = [(driver.wrap(c), driver.wrap(s)) for c, s in socket_pairs(connections)]
     header, body = b"LEN=0056", b"b" * 56
     size = len(header) + len(body)
-    start = time.perf_counter()
+    clock = Clock()
+    clock.start()
     for _ in range(rounds):
         kinds: dict[int, tuple[str, Any]] = {}
         for client, server in pairs:
@@ -301,218 +379,366 @@ def echo(driver: Driver, connections: int, rounds: int) -> float:
                     driver.send(server, [result])
                 else:
                     echoed += 1
-    return connections * rounds / (time.perf_counter() - start)
+    return clock.stop(connections * rounds)
 
 
-def post_cost_winsock(count: int) -> float:
-    with CompletionPort() as port:
-        start = time.perf_counter()
+def post_winsock(count: int) -> stats.Measurement:
+    import winsock_ov
+
+    with winsock_ov.CompletionPort() as port:
+        clock = Clock()
+        clock.start()
         for _ in range(count):
             port.post()
             item = port.dequeue(timeout=WAIT)
-            assert isinstance(item, Posted)
-        return (time.perf_counter() - start) / count * 1e6
+            assert isinstance(item, winsock_ov.Posted)
+        return clock.stop(count)
 
 
-def post_cost_c(count: int) -> float:
+def post_c(count: int) -> stats.Measurement:
+    import _overlapped  # type: ignore[import-not-found, unused-ignore]
+    import _winapi
+
     port = _overlapped.CreateIoCompletionPort(INVALID_HANDLE_VALUE, 0, 0, 0)
-    start = time.perf_counter()
+    clock = Clock()
+    clock.start()
     for _ in range(count):
         ov = _overlapped.Overlapped(0)  # as winsock_ov's post: a packet with an OVERLAPPED
         _overlapped.PostQueuedCompletionStatus(port, 0, 0, ov.address)
         assert _overlapped.GetQueuedCompletionStatus(port, int(WAIT * 1000))[3] == ov.address
-    elapsed = time.perf_counter() - start
+    measurement = clock.stop(count)
     _winapi.CloseHandle(port)
-    return elapsed / count * 1e6
+    return measurement
 
 
-def asyncio_echo(rounds: int) -> float:
-    """Streams echo round trips per second on the event loop of this process."""
+def blocking_ping_pong(trips: int) -> stats.Measurement:
+    (a, b), = socket_pairs(1)
+    with a, b:
+        a.settimeout(WAIT)
+        b.settimeout(WAIT)
+        clock = Clock()
+        clock.start()
+        for _ in range(trips):
+            a.sendall(b"x")
+            b.recv(1)
+            b.sendall(b"y")
+            a.recv(1)
+        return clock.stop(trips)
+
+
+def blocking_bulk(chunks: int) -> stats.Measurement:
+    (a, b), = socket_pairs(1)
+    chunk = bytes(CHUNK)
+    sender_cpu: list[float] = []
+    with a, b:
+        b.settimeout(WAIT)
+
+        def sender() -> None:
+            start = time.thread_time()
+            for _ in range(chunks):
+                a.sendall(chunk)
+            sender_cpu.append(time.thread_time() - start)
+
+        thread = threading.Thread(target=sender)
+        clock = Clock()
+        clock.start()
+        thread.start()
+        target, received, total = bytearray(CHUNK), 0, chunks * CHUNK
+        while received < total:
+            received += b.recv_into(target)
+        thread.join()
+        return clock.stop(chunks, extra_cpu=sum(sender_cpu))
+
+
+def asyncio_echo(trips: int) -> stats.Measurement:
+    """Streams echo round trips on the event loop of this process (its main thread's CPU)."""
     import asyncio
 
-    async def run() -> float:
-        async def echo(reader: Any, writer: Any) -> None:
+    async def run() -> stats.Measurement:
+        async def serve(reader: Any, writer: Any) -> None:
             while data := await reader.read(64):
                 writer.write(data)
                 await writer.drain()
             writer.close()
 
-        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
         reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
         message = b"m" * 64
-        start = time.perf_counter()
-        for _ in range(rounds):
+        clock = Clock()
+        clock.start()
+        for _ in range(trips):
             writer.write(message)
             await writer.drain()
             await reader.readexactly(len(message))
-        elapsed = time.perf_counter() - start
+        measurement = clock.stop(trips)
         writer.close()
         server.close()
         await server.wait_closed()
-        return rounds / elapsed
+        return measurement
 
     return asyncio.run(run())
 
 
-def asyncio_echo_in_child(implementation: str, rounds: int) -> float:
-    """``asyncio_echo`` in a fresh process, on the C module or on winsock_ov's."""
-    result = subprocess.run([sys.executable, __file__, "--asyncio-child", implementation,
-                             "--scale", str(rounds / 2000)], capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, timeout=600)
+def asyncio_child(implementation: str, trips: int, count_key: str | None) -> stats.Measurement:
+    """``asyncio_echo`` in a fresh process, on the C module or on winsock_ov's.
+
+    With ``count_key`` the child marks its runs for the call count instead.
+    """
+    command = [sys.executable, __file__, "--asyncio-child", implementation, "--messages",
+               str(trips)]
+    if count_key:
+        command += ["--count-key", count_key]
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"asyncio child ({implementation}) failed: {result.stderr}")
-    return float(result.stdout.strip().splitlines()[-1])
+    return stats.Measurement(**json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def blocking_ping_pong(rounds: int) -> float:
-    (a, b), = socket_pairs(1)
-    with a, b:
-        a.settimeout(WAIT)
-        b.settimeout(WAIT)
-        start = time.perf_counter()
-        for _ in range(rounds):
-            a.sendall(b"x")
-            b.recv(1)
-            b.sendall(b"y")
-            a.recv(1)
-        return rounds / (time.perf_counter() - start)
+# --- the rows ----------------------------------------------------------------------------
 
 
-def blocking_bulk(total: int) -> float:
-    (a, b), = socket_pairs(1)
-    chunk = bytes(CHUNK)
-    with a, b:
-        b.settimeout(WAIT)
+@dataclass
+class Workload:
+    """A workload, its anchor run and our implementations of it.
 
-        def sender() -> None:
-            for _ in range(total // CHUNK):
-                a.sendall(chunk)
+    ``messages``: per timed run at ``--scale 1``; ``counted``: per traced run.
+    """
 
-        thread = threading.Thread(target=sender)
-        start = time.perf_counter()
-        thread.start()
-        target, received = bytearray(CHUNK), 0
-        while received < total:
-            received += b.recv_into(target)
-        thread.join()
-        return total / (time.perf_counter() - start) / 1e6
+    name: str
+    unit: str
+    messages: int
+    counted: int
+    anchor: Callable[[int], stats.Measurement]
+    ours: dict[str, Callable[[int], stats.Measurement]] = field(default_factory=dict)
+    higher_is_better: bool = True
+    per_message: float = 1.0
+    warm_up: bool = True  # False: every run is a fresh process anyway
+
+
+def with_driver(make: Callable[[], Driver], work: Callable[[Driver, int], stats.Measurement],
+                ) -> Callable[[int], stats.Measurement]:
+    """A run that makes its driver, does ``work`` with it and closes it."""
+    def run(messages: int) -> stats.Measurement:
+        driver = make()
+        try:
+            return work(driver, messages)
+        finally:
+            driver.close()
+    return run
+
+
+def echo_rounds(connections: int) -> Callable[[Driver, int], stats.Measurement]:
+    """Echo with ``messages`` rounded to whole rounds over every connection."""
+    def work(driver: Driver, messages: int) -> stats.Measurement:
+        return echo(driver, connections, -(-messages // connections))
+    return work
+
+
+def workloads() -> list[Workload]:
+    """Every row of the benchmark, in the order printed."""
+    streams: dict[str, Callable[[], Driver]] = {
+        "port": WinsockPort,
+        "port +skip": lambda: WinsockPort(skip_on_success=True),
+        "events": WinsockEvents,
+        "routines": WinsockRoutines,
+    }
+    # Echo keeps 2 x connections operations in flight: more than the 64 handles
+    # WaitForMultipleObjects takes, so no events row.
+    echoes: dict[str, Callable[[], Driver]] = {
+        "port": WinsockPort,
+        "port batch 64": lambda: WinsockPort(batch=64),
+        "port +skip": lambda: WinsockPort(skip_on_success=True),
+        "port +skip batch 64": lambda: WinsockPort(skip_on_success=True, batch=64),
+        "routines": WinsockRoutines,
+    }
+    rows = [
+        Workload("ping-pong", "trips/s", 1500, 200, with_driver(COverlapped, ping_pong),
+                 {name: with_driver(make, ping_pong) for name, make in streams.items()}
+                 | {"blocking socket": blocking_ping_pong}),
+        Workload("bulk 64 KiB", "MB/s", 1536, 64, with_driver(COverlapped, bulk),
+                 {name: with_driver(make, bulk) for name, make in streams.items()}
+                 | {"blocking socket": blocking_bulk}, per_message=CHUNK / 1e6),
+    ]
+    for connections, messages in ((64, 1920), (256, 2048)):
+        work = echo_rounds(connections)
+        rows.append(Workload(f"echo x{connections}", "msgs/s", messages, connections * 2,
+                             with_driver(COverlapped, work),
+                             {name: with_driver(make, work) for name, make in echoes.items()}))
+    rows.append(Workload("post + dequeue", "us", 15000, 500, post_c, {"port": post_winsock},
+                         higher_is_better=False))
+    rows.append(Workload("asyncio echo", "trips/s", 1500, 200,
+                         lambda n: asyncio_child("c", n, None),
+                         {"compat.overlapped": lambda n: asyncio_child("winsock_ov", n, None)},
+                         warm_up=False))
+    return rows
+
+
+def scaled(workload: Workload, scale: float) -> int:
+    """Messages per timed run; echo keeps whole rounds over all its connections."""
+    messages = max(1, int(workload.messages * scale))
+    if workload.name.startswith("echo x"):
+        connections = int(workload.name[len("echo x"):])
+        messages = max(1, messages // connections) * connections
+    return messages
+
+
+def key(workload: str, implementation: str) -> str:
+    return f"{workload}|{implementation}"
+
+
+# --- calls per message: marked runs for the traced session --------------------------------
+
+
+def mark(label: str) -> None:
+    """An event whose name shows in the Wine server trace, closed at once."""
+    import _overlapped  # type: ignore[import-not-found, unused-ignore]
+    import _winapi
+
+    _winapi.CloseHandle(_overlapped.CreateEvent(None, True, False, stats.MARKER_PREFIX + label))
+
+
+def counted_runs(label: str, run: Callable[[int], Any], messages: int) -> None:
+    """Warm up, then the run with 0 and with ``messages`` messages, each between markers."""
+    run(messages)
+    for count in (0, messages):
+        mark(f"{label}/{count}:begin")
+        run(count)
+        mark(f"{label}/{count}:end")
+
+
+def count_calls(selected: list[Workload]) -> int:
+    print(f"counting server requests ({stats.MARKER_PREFIX} markers), "
+          f"CPython {platform.python_version()}", flush=True)
+    for workload in selected:
+        messages = workload.counted
+        for name, run in [(ANCHOR, workload.anchor), *workload.ours.items()]:
+            label = key(workload.name, name)
+            if workload.name == "asyncio echo":  # the child marks its own runs
+                asyncio_child("c" if name == ANCHOR else "winsock_ov", messages, label)
+            else:
+                counted_runs(label, run, messages)
+            print(f"  {label}: {messages} messages", flush=True)
+    return 0
 
 
 # --- the run -----------------------------------------------------------------------------
 
 
-def best(repeat: int, measure: Callable[[], float], lower_is_better: bool = False) -> float:
-    results = [measure() for _ in range(repeat)]
-    return min(results) if lower_is_better else max(results)
+def measure(selected: list[Workload], rounds: int, scale: float,
+            progress: Callable[[str], None]) -> list[stats.Row]:
+    rows: dict[str, stats.Row] = {}
+    for workload in selected:
+        for name in workload.ours:
+            rows[key(workload.name, name)] = stats.Row(
+                workload.name, name, workload.unit, workload.higher_is_better,
+                workload.per_message)
+    # Warm-up: imports, ctypes prototypes, first connections; not recorded.
+    for workload in (w for w in selected if w.warm_up):
+        for run in (workload.anchor, *workload.ours.values()):
+            run(max(1, scaled(workload, scale) // 10))
+    for round_number in range(rounds):
+        started = time.perf_counter()
+        for workload in selected:
+            messages = scaled(workload, scale)
+            for name, ours in workload.ours.items():
+                done: dict[str, stats.Measurement] = {}
+                for side in stats.order(round_number):
+                    done[side] = (workload.anchor if side == "anchor" else ours)(messages)
+                rows[key(workload.name, name)].add(done["anchor"], done["ours"])
+        progress(f"round {round_number + 1}/{rounds}: {time.perf_counter() - started:.1f} s")
+    return list(rows.values())
 
 
-def interleaved(repeat: int, makers: list[Callable[[], Driver]],
-                work: Callable[[Driver], float]) -> list[tuple[str, float]]:
-    """Each driver's name and best figure, the drivers taking turns in rotating order.
-
-    Wine's speed drifts during a run; taking turns keeps that drift from
-    favouring whichever implementation happens to be measured first.
-    """
-    names = [""] * len(makers)
-    results: list[list[float]] = [[] for _ in makers]
-    for round_number in range(repeat):
-        for offset in range(len(makers)):
-            index = (offset + round_number) % len(makers)
-            driver = makers[index]()
-            try:
-                results[index].append(work(driver))
-            finally:
-                driver.close()
-            names[index] = driver.name
-    return [(name, max(values)) for name, values in zip(names, results)]
+def attach_calls(rows: list[stats.Row], calls: dict[str, Any]) -> None:
+    for row in rows:
+        ours, anchor = calls.get(key(row.workload, row.implementation)), \
+            calls.get(key(row.workload, ANCHOR))
+        if ours:
+            row.calls_ours = ours["total"]
+            row.calls_detail["ours"] = ours["by_request"]
+        if anchor:
+            row.calls_anchor = anchor["total"]
+            row.calls_detail["anchor"] = anchor["by_request"]
 
 
-class Table:
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        print(f"{'workload':<16} {'implementation':<34} {'value':>10} {'unit':<8} {'ratio':>7}")
+def child_main(implementation: str, messages: int, count_key: str | None) -> int:
+    if implementation == "winsock_ov":
+        from winsock_ov.compat import overlapped
 
-    def add(self, workload: str, unit: str, name: str, value: float, anchor: float,
-            lower_is_better: bool = False) -> None:
-        """One figure; its ratio to the anchor (for costs, anchor / value)."""
-        ratio = anchor / value if lower_is_better else value / anchor
-        self.rows.append({"workload": workload, "unit": unit, "implementation": name,
-                          "value": round(value, 2), "ratio": round(ratio, 3)})
-        shown = "anchor" if name == COverlapped.name else f"{ratio:.2f}x"
-        print(f"{workload:<16} {name:<34} {value:>10.1f} {unit:<8} {shown:>7}", flush=True)
+        overlapped.install()
+    if count_key:
+        counted_runs(count_key, asyncio_echo, messages)
+        measurement = stats.Measurement(1.0, 0.0, messages)
+    else:
+        measurement = asyncio_echo(messages)
+    print(json.dumps(measurement.as_json()))
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", help="write every raw number here")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print a README-ready Markdown table")
+    parser.add_argument("--rounds", type=int, help="paired rounds per row (default 7, quick 3)")
+    parser.add_argument("--scale", type=float,
+                        help="work per timed run (default 1, quick 0.2)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="only workloads whose name contains TEXT (repeatable)")
+    parser.add_argument("--calls", help="calls per message counted by a --count-calls run "
+                                        "(JSON, written by winenv.py bench)")
+    parser.add_argument("--count-calls", action="store_true",
+                        help="run each row with 0 and N messages between trace markers "
+                             "(for a WINEDEBUG=+server session), time nothing")
+    parser.add_argument("--asyncio-child", choices=("c", "winsock_ov"), help=argparse.SUPPRESS)
+    parser.add_argument("--messages", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--count-key", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 7
+    if args.scale is None:
+        args.scale = 0.2 if args.quick else 1.0
+    if args.rounds < 1 or args.scale <= 0:
+        parser.error("--rounds must be 1 or more and --scale above 0")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", default="bench.json", help="where to write the raw numbers")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--scale", type=float, default=1.0, help="work per figure (1 = default)")
-    parser.add_argument("--asyncio-child", choices=("c", "winsock_ov"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    scale, repeat = args.scale, args.repeat
+    args = parse_args(argv)
     if args.asyncio_child:
-        if args.asyncio_child == "winsock_ov":
-            from winsock_ov.compat import overlapped
+        return child_main(args.asyncio_child, args.messages, args.count_key)
+    selected = [w for w in workloads()
+                if not args.only or any(text in w.name for text in args.only)]
+    if args.count_calls:
+        return count_calls(selected)
 
-            overlapped.install()
-        print(asyncio_echo(max(1, int(2000 * scale))))
-        return 0
-    rounds = int(2000 * scale)
-    total = max(1, int(1024 * scale)) * CHUNK  # 64 MiB at scale 1
-
-    print(f"winsock_ov benchmark: CPython {platform.python_version()} on {sys.platform}, "
-          f"best of {repeat}; ratios to _overlapped (above 1: better)")
-    table = Table()
-    stream_drivers: list[Callable[[], Driver]] = [
-        COverlapped, WinsockPort, lambda: WinsockPort(skip_on_success=True),
-        WinsockEvents, WinsockRoutines,
-    ]
-    for workload, unit, work, blocking in (
-        ("ping-pong", "trips/s", lambda d: ping_pong(d, rounds),
-         lambda: blocking_ping_pong(rounds)),
-        ("bulk 64 KiB", "MB/s", lambda d: bulk(d, total), lambda: blocking_bulk(total)),
-    ):
-        figures = interleaved(repeat, stream_drivers, work)
-        anchor = figures[0][1]
-        for name, value in figures:
-            table.add(workload, unit, name, value, anchor)
-        table.add(workload, unit, "blocking socket", best(repeat, blocking), anchor)
-
-    echo_drivers: list[Callable[[], Driver]] = [
-        COverlapped, WinsockPort, lambda: WinsockPort(batch=64),
-        lambda: WinsockPort(skip_on_success=True, batch=64),
-    ]
-    for connections in (64, 256):
-        echo_rounds = max(1, int(40 * scale * 64 / connections))
-        figures = interleaved(repeat, echo_drivers,
-                              lambda d, n=connections, r=echo_rounds: echo(d, n, r))
-        for name, value in figures:
-            table.add(f"echo x{connections}", "msgs/s", name, value, figures[0][1])
-
-    count = int(20000 * scale)
-    anchor = best(repeat, lambda: post_cost_c(count), lower_is_better=True)
-    table.add("post + dequeue", "us", COverlapped.name, anchor, anchor, lower_is_better=True)
-    table.add("post + dequeue", "us", "winsock_ov port",
-              best(repeat, lambda: post_cost_winsock(count), lower_is_better=True), anchor,
-              lower_is_better=True)
-
-    echo_trips = max(1, int(2000 * scale))
-    figures_by_impl: dict[str, list[float]] = {"c": [], "winsock_ov": []}
-    for round_number in range(repeat):  # taking turns, as above
-        order = ("c", "winsock_ov") if round_number % 2 == 0 else ("winsock_ov", "c")
-        for implementation in order:
-            figures_by_impl[implementation].append(
-                asyncio_echo_in_child(implementation, echo_trips))
-    anchor = max(figures_by_impl["c"])
-    table.add("asyncio echo", "trips/s", COverlapped.name, anchor, anchor)
-    table.add("asyncio echo", "trips/s", "winsock_ov compat", max(figures_by_impl["winsock_ov"]),
-              anchor)
-
-    Path(args.json).write_text(json.dumps({
-        "python": platform.python_version(), "platform": sys.platform,
-        "repeat": repeat, "scale": scale, "figures": table.rows,
-    }, indent=1))
-    print(f"raw numbers: {args.json}")
+    started = time.perf_counter()
+    print(f"winsock_ov benchmark: CPython {platform.python_version()} on {sys.platform}; "
+          f"{args.rounds} paired rounds per row, scale {args.scale}; ratios against "
+          f"{ANCHOR}, above 1: ours better; CPU ours/C below 1: ours spends less", flush=True)
+    rows = measure(selected, args.rounds, args.scale, lambda text: print(text, flush=True))
+    calls: dict[str, Any] = {}
+    if args.calls and Path(args.calls).is_file():
+        calls = json.loads(Path(args.calls).read_text())
+        attach_calls(rows, calls)
+    elapsed = time.perf_counter() - started
+    print()
+    print(stats.render_table(rows))
+    print(f"\n{elapsed:.0f} s; calls/msg: Wine server requests per message"
+          + ("" if calls else " (not counted: run through winenv.py bench)"))
+    if args.markdown:
+        print()
+        print(stats.render_markdown(rows))
+    if args.json:
+        meta = {"python": platform.python_version(), "platform": sys.platform,
+                "rounds": args.rounds, "scale": args.scale, "quick": args.quick,
+                "seconds": round(elapsed, 1),
+                "messages": {w.name: scaled(w, args.scale) for w in selected},
+                "calls_counted": bool(calls)}
+        Path(args.json).write_text(json.dumps(stats.report(meta, rows), indent=1))
+        print(f"raw numbers: {args.json}")
     return 0
 
 

@@ -18,12 +18,15 @@ Every download or install step leaves a stamp behind it, so a second run does no
 network work.  Subcommands: ``test`` (portable tier, ABI probe, the suite under
 Windows CPython 3.9 to 3.13, then CPython's asyncio tests of 3.9, 3.11 and 3.13
 on both ``_overlapped`` modules; options select tiers and repeat runs),
-``demo``, ``run VERSION ARGS...``, ``abi [--update]`` and ``bench``.
+``demo``, ``run VERSION ARGS...``, ``abi [--update]`` and ``bench`` (a Wine
+session that counts server requests per message, then the timed run; see
+tools/bench.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import functools
 import hashlib
@@ -436,10 +439,14 @@ def provision(env: Env, versions: Sequence[str] = WINDOWS_VERSIONS) -> None:
 
 
 def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
-           timeout: float) -> tuple[int, int]:
+           timeout: float, stderr_lines: Callable[[str], None] | None = None,
+           ) -> tuple[int, int]:
     """Run a command with its output echoed line by line, through a pipe.
 
-    Returns its exit code and how many lines it printed.
+    Returns its exit code and how many lines it printed.  With ``stderr_lines``,
+    standard error goes line by line to that function instead, read to its end
+    (the wineserver, which inherits the pipe, writes to it until it exits, a
+    few seconds after its last client).
 
     Windows CPython 3.13 under Wine cannot start with a regular file as its
     stdout, so output always goes through a pipe.  When ``timeout`` passes the
@@ -448,10 +455,21 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
     printed = 0
     proc = subprocess.Popen(
         list(args), cwd=env.repo, env=environ, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        encoding="utf-8", errors="replace", start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE if stderr_lines else subprocess.STDOUT,
+        text=True, encoding="utf-8", errors="replace", start_new_session=True,
     )
     timed_out = threading.Event()
+    reader = None
+    if stderr_lines is not None:
+        sink, errors = stderr_lines, proc.stderr
+        assert errors is not None
+
+        def read_errors() -> None:
+            for line in errors:
+                sink(line.rstrip("\n"))
+
+        reader = threading.Thread(target=read_errors, daemon=True)
+        reader.start()
 
     def kill_on_timeout() -> None:
         try:
@@ -471,22 +489,27 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
     watchdog.join()
     if timed_out.is_set():
         env.out(f"!! {Path(args[0]).name}: killed after {timeout:.0f} s")
+    if reader is not None:
+        reader.join(timeout=60)
     return code, printed
 
 
 def run_windows_python(env: Env, version: str, args: Sequence[str], *,
                        extra_env: dict[str, str] | None = None,
-                       timeout: float = TIER_TIMEOUT) -> int:
+                       timeout: float = TIER_TIMEOUT,
+                       stderr_lines: Callable[[str], None] | None = None) -> int:
     """Run ``python.exe ARGS`` of Windows CPython ``version`` under Wine.
 
     A start that fails before the interpreter prints anything (seen once: Wine
     exiting 1 silently) is retried once, and said so; any other outcome stands.
+    ``stderr_lines`` gets standard error (and the wineserver's) line by line.
     """
     environ = env.wine_environ()
     environ.update(extra_env or {})
     command = ["wine", str(env.python_exe(version)), *args]
     for attempt in (1, 2):
-        code, printed = stream(env, command, environ=environ, timeout=timeout)
+        code, printed = stream(env, command, environ=environ, timeout=timeout,
+                               stderr_lines=stderr_lines)
         # Leave no Wine process behind, and wait until the server is gone
         # before anything starts a new one.
         env.runner(["wineserver", "-k"], env=environ)
@@ -794,9 +817,50 @@ def cmd_bench(env: Env, args: argparse.Namespace) -> int:
     provision(env, [args.python])
     results = env.cache / "bench" / f"bench-{args.python}.json"
     results.parent.mkdir(parents=True, exist_ok=True)
+    calls_args: list[str] = []
+    if not args.no_calls:
+        calls = env.cache / "bench" / f"calls-{args.python}.json"
+        with step(env, "count Wine server requests per message (WINEDEBUG=+server)"):
+            calls.write_text(json.dumps(count_bench_calls(env, args.python, bench,
+                                                          args.bench_args), indent=1))
+        calls_args = ["--calls", windows_path(calls)]
     return run_windows_python(env, args.python, [windows_path(bench), "--json",
-                                                 windows_path(results), *args.bench_args],
+                                                 windows_path(results), *calls_args,
+                                                 *args.bench_args],
                               timeout=3600)
+
+
+def count_bench_calls(env: Env, version: str, bench: Path,
+                      bench_args: Sequence[str]) -> dict[str, Any]:
+    """Run ``bench.py --count-calls`` in a Wine session whose server traces every request.
+
+    The trace slows the whole server, hence a session of its own, before the
+    timed one.  Its lines are counted as they come (tools/bench_stats.py).  The
+    traced server also prints notes of its own on standard error, so the other
+    lines are shown only if the run fails (the last 60 of them).
+    """
+    if str(bench.parent) not in sys.path:
+        sys.path.insert(0, str(bench.parent))
+    import bench_stats
+
+    counter = bench_stats.TraceCounter()
+    others: collections.deque[str] = collections.deque(maxlen=60)
+
+    def line(text: str) -> None:
+        if not counter.feed(text):
+            others.append(text)
+
+    # The timed run's options that select rows apply; the others are its own.
+    selection = [arg for index, arg in enumerate(bench_args)
+                 if arg.startswith("--only") or (index and bench_args[index - 1] == "--only")]
+    code = run_windows_python(env, version, [windows_path(bench), "--count-calls", *selection],
+                              extra_env={"WINEDEBUG": "-all,+server"}, timeout=1800,
+                              stderr_lines=line)
+    if code != 0:
+        for text in others:
+            env.out(text)
+        raise StepError(f"bench.py --count-calls exited {code}")
+    return bench_stats.calls_from_segments(counter.segments)
 
 
 def positive_int(text: str) -> int:
@@ -847,6 +911,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
     bench = sub.add_parser("bench", help="tools/bench.py under Windows CPython")
     bench.add_argument("--python", default="3.11", choices=WINDOWS_VERSIONS)
+    bench.add_argument("--no-calls", action="store_true",
+                       help="skip counting Wine server requests per message (a traced run)")
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
 
