@@ -28,6 +28,8 @@ def port() -> Any:
 
 
 def associated_pair(port: CompletionPort, **options: Any) -> tuple[Any, Any]:
+    """A pair tied to ``port``; every completion queues a packet unless options say otherwise."""
+    options.setdefault("skip_on_success", False)
     client, server = tcp_pair()
     port.associate(client, **options)
     port.associate(server, **options)
@@ -113,7 +115,7 @@ def test_closing_aborts_pending_recv_send_and_accept_once_then_the_port_is_empty
     listener = winsock_ov.Socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    port.associate(listener)
+    port.associate(listener, skip_on_success=False)
     recv = client.recv(64)
     send = client.send(bytes(32 * 1024 * 1024))  # the server never reads
     accept = listener.accept_ex()
@@ -133,9 +135,9 @@ def test_accept_ex_and_connect_ex_connect_both_ways_with_first_data(port: Comple
     listener = winsock_ov.Socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    port.associate(listener)
+    port.associate(listener, skip_on_success=False)
     client = winsock_ov.Socket()
-    port.associate(client)
+    port.associate(client, skip_on_success=False)
     accept = listener.accept_ex(recv_nbytes=5)
     connect = client.connect_ex(listener.getsockname(), b"first")
     collect(port, 2)
@@ -146,7 +148,7 @@ def test_accept_ex_and_connect_ex_connect_both_ways_with_first_data(port: Comple
     assert accept.local_address == listener.getsockname()
     assert accepted.getpeername() == client.getsockname(), "SO_UPDATE_ACCEPT_CONTEXT"
     assert client.getpeername() == listener.getsockname(), "SO_UPDATE_CONNECT_CONTEXT"
-    port.associate(accepted)
+    port.associate(accepted, skip_on_success=False)
     receive = client.recv(5)
     accepted.send(b"reply")
     collect(port, 2)
@@ -177,7 +179,7 @@ def test_connect_ex_to_a_closed_port_is_refused(port: CompletionPort) -> None:
     address = probe.getsockname()
     probe.close()
     client = winsock_ov.Socket()
-    port.associate(client)
+    port.associate(client, skip_on_success=False)
     op = client.connect_ex(address)
     assert port.dequeue(timeout=WAIT) is op
     with pytest.raises(ConnectionRefusedError) as exc:
@@ -199,7 +201,7 @@ def test_connect_ex_stopped_midway_completes_exactly_once(port: CompletionPort, 
     pending = None
     for _ in range(16):
         client = winsock_ov.Socket()
-        port.associate(client)
+        port.associate(client, skip_on_success=False)
         op = client.connect_ex(listener.getsockname())
         batch = port.dequeue_many(timeout=0.5)
         if op not in batch:
@@ -272,12 +274,12 @@ def test_closing_the_port_or_exiting_with_operations_pending_is_clean() -> None:
         from support import tcp_pair
         first = winsock_ov.CompletionPort()
         client, server = tcp_pair()
-        first.associate(client)
+        first.associate(client, skip_on_success=False)
         pending = [client.recv(8), client.recv(8)]
         first.close()  # cancels, collects what it can
         print("after port close:", winsock_ov.pending_operations(), [op.done for op in pending])
         second = winsock_ov.CompletionPort()
-        second.associate(server)
+        second.associate(server, skip_on_success=False)
         server.recv(8), server.send(bytes(32 * 1024 * 1024))
         second.post("never dequeued")
         print("exiting with", winsock_ov.pending_operations(), "pending")
@@ -460,11 +462,30 @@ def test_associating_a_socket_twice_or_with_io_in_flight_is_refused(
     client, server = tcp_pair()
     pending = server.recv(8)
     with pytest.raises(ValueError, match="in flight"):
-        port.associate(server)
-    port.associate(client)
+        port.associate(server, skip_on_success=False)
+    port.associate(client, skip_on_success=False)
     with CompletionPort() as other:
         with pytest.raises(ValueError, match="already associated"):
-            other.associate(client)
+            other.associate(client, skip_on_success=False)
     client.send(b"x")
     assert pending.result(WAIT) == b"x"
     close_and_settle_port(port, client, server)
+
+
+def test_skip_on_success_is_the_default_where_the_probe_found_it_honoured(
+        port: CompletionPort) -> None:
+    client, server = tcp_pair()
+    try:
+        in_effect = port.associate(client)
+        assert in_effect == winsock_ov.skip_on_success_supported()
+        assert client.port_binding is not None
+        assert client.port_binding.skip_on_success == in_effect
+        op = client.send(b"at once")
+        if in_effect and op.completed_immediately:
+            assert op.done and op.result() == 7, "finished within the call, no packet owed"
+            assert port.dequeue(timeout=0) is None
+        else:
+            assert port.dequeue(timeout=WAIT) is op
+    finally:
+        client.close()
+        server.close()

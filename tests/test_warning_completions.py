@@ -104,7 +104,7 @@ def test_routine_style_truncated_datagram_still_runs_its_routine_once(udp: Any) 
 @pytest.mark.windows
 def test_port_style_truncated_datagram_still_queues_its_packet(udp: Any) -> None:
     with winsock_ov.CompletionPort() as port:
-        port.associate(udp[1])
+        port.associate(udp[1], skip_on_success=False)
         first, second = queue_a_long_datagram(udp)
         op = second.recvfrom(4)
         assert op.completed_immediately and not op.done, "its packet is still to come"
@@ -136,7 +136,7 @@ def test_an_oversized_datagram_to_send_is_refused_and_wine_delivers_it_as_a_warn
     truncated receive; the status-based rule reports it once either way."""
     first, second = udp
     with winsock_ov.CompletionPort() as port:
-        port.associate(first)
+        port.associate(first, skip_on_success=False)
         before = winsock_ov.pending_operations()
         if running_under_wine():
             op = first.sendto(b"x" * 70000, second.getsockname())

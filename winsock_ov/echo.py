@@ -41,7 +41,9 @@ class EchoServer:
             self.listener.listen(backlog)
             self.port.associate(self.listener)
             for _ in range(accepts):
-                self.listener.accept_ex()
+                accept = self.listener.accept_ex()
+                if accept.done:  # a client already waiting, and no packet for it
+                    self._handle(accept)
         except BaseException:
             self.close()
             raise
@@ -70,27 +72,38 @@ class EchoServer:
             self.close()
 
     def _handle(self, op: Operation) -> None:
+        # With skip-on-success an operation that finished within its call queues
+        # no packet: it is handled here, at once, as if dequeued.
+        finished = [op]
+        while finished:
+            started = self._handle_one(finished.pop())
+            finished.extend(next_op for next_op in started if next_op.done)
+
+    def _handle_one(self, op: Operation) -> list[Operation]:
+        """Act on one finished operation; the operations that started."""
+        started: list[Operation] = []
         if isinstance(op, AcceptOperation):
             # One accept ended, in success or failure (a reset before it was
             # accepted, a cancel): post the next, or the server would stop accepting.
             if not self.listener.closed:
-                self.listener.accept_ex()
+                started.append(self.listener.accept_ex())
             if op.exception() is None:
                 connection, _ = op.result()
                 self.port.associate(connection)
                 self.connections.add(connection)
-                connection.recv(self.bufsize)
+                started.append(connection.recv(self.bufsize))
         elif op.exception() is not None:  # reset, or aborted by close()
             self._drop(op.socket)
         elif isinstance(op, RecvOperation):
             data = op.result()
             if data:
-                op.socket.send(data)
+                started.append(op.socket.send(data))
             else:
                 self._drop(op.socket)  # the client closed: EOF
         elif isinstance(op, SendOperation):
             self.echoed += op.result()
-            op.socket.recv(self.bufsize)
+            started.append(op.socket.recv(self.bufsize))
+        return started
 
     def _drop(self, connection: Socket) -> None:
         self.connections.discard(connection)

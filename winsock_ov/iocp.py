@@ -10,9 +10,10 @@ finished operation objects.  The registry keeps each operation until its packet
 is dequeued, so a stale packet can never be taken for a newer operation that
 happens to reuse the same memory.
 
-With ``skip_on_success=True`` (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS), operations
-that complete within the call queue no packet and are finished at once; the
-mode is used only after a probe has shown that this system honours it.
+With FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (``associate``'s default, opt out with
+``skip_on_success=False``), operations that complete within the call queue no
+packet and are finished at once; the mode is used only after a probe has shown
+that this system honours it.
 """
 
 from __future__ import annotations
@@ -127,12 +128,15 @@ class CompletionPort:
 
     # --- sockets ----------------------------------------------------------------------
 
-    def associate(self, sock: Socket, key: int = 0, *, skip_on_success: bool = False) -> bool:
+    def associate(self, sock: Socket, key: int = 0, *, skip_on_success: bool = True) -> bool:
         """Tie ``sock`` to this port; its operations then complete here.
 
-        Returns whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: only
-        if asked for and ``skip_on_success_supported()``.  A socket can belong
-        to one port only, and must have no operation in flight when tied.
+        Returns whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: by
+        default whenever ``skip_on_success_supported()``; then an operation that
+        completes within its call is finished at once and queues no packet (one
+        system call less).  ``skip_on_success=False`` keeps a packet for every
+        operation.  A socket can belong to one port only, and must have no
+        operation in flight when tied.
         """
         if not isinstance(sock, Socket):
             raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")

@@ -58,7 +58,7 @@ def _text(buffer: bytearray, nbytes: int) -> bytes:
 
 def _outcome(op: Operation, port: CompletionPort | None, timeout: float | None) -> Any:
     """Wait for ``op`` the way its style requires, then return its result."""
-    if port is not None:
+    if port is not None and not op.done:  # done: finished within the call, skipping the port
         # The port's only socket: its next packet is this operation's.
         if port.dequeue(timeout) is not op:
             raise ProgramError("GetQueuedCompletionStatus() error! no completion came")
