@@ -91,6 +91,18 @@ def test_a_test_that_started_without_an_outcome_is_the_hung_one(tmp_path: Path) 
     assert suite.read_results(path) == ({"a": "pass"}, {"a": 0.5}, "b")
 
 
+@pytest.mark.parametrize("ours, theirs, verdict", [
+    (["fail", "pass", "fail"], ["pass", "pass", "pass"], "flaky"),
+    (["fail", "fail", "fail"], ["fail", "pass", "fail"], "difference"),
+    (["fail", "error", None], ["pass", "pass", "pass"], "difference"),
+    (["fail", "fail", "fail"], ["fail", "fail", "fail"], "unstable"),
+    (["hung", "fail", "fail"], ["error", "fail", None], "unstable"),
+])
+def test_only_a_test_that_c_passes_again_and_ours_never_is_a_difference(
+        ours: list[str | None], theirs: list[str | None], verdict: str) -> None:
+    assert suite.judge_retries(ours, theirs) == verdict
+
+
 def test_hangs_round_trip_through_their_file(tmp_path: Path) -> None:
     hangs = [{"python": "3.13", "test": "test.x.T.test_y", "reason": "why"}]
     suite.save_hangs(tmp_path / "hangs.json", hangs)

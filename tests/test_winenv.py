@@ -372,6 +372,8 @@ def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) 
     read = winenv.read_asyncio_report
     good = read("s", asyncio_report(tmp_path / "a.json"), 0)
     assert good.ok and "4 pinned hangs, 4 proven" in good.note
+    unstable = read("s", asyncio_report(tmp_path / "u.json", unstable=["t"]), 0)
+    assert unstable.ok and "1 failing retries with both" in unstable.note
     assert not read("s", asyncio_report(tmp_path / "b.json", differences=["t"]), 0).ok
     assert not read("s", asyncio_report(tmp_path / "c.json", unpinned_hangs=["t"]), 0).ok
     assert not read("s", asyncio_report(tmp_path / "d.json"), 1).ok

@@ -609,7 +609,8 @@ def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
     hangs = data["proven_hangs"]
     note = (f"{data['modules']} modules in {data['seconds']} s; C passed {theirs['pass']}, "
             f"winsock_ov {ours['pass']}; {len(data['differences'])} only with C, "
-            f"{len(data['flaky'])} flaky; {data['pinned_hangs']} pinned hangs"
+            f"{len(data['flaky'])} flaky, {len(data.get('unstable', []))} failing retries "
+            f"with both; {data['pinned_hangs']} pinned hangs"
             + (f", {len(hangs)} proven" if hangs is not None else "")
             + (f"; {len(data['unpinned_hangs'])} unpinned hangs" if data["unpinned_hangs"]
                else ""))
