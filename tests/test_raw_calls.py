@@ -43,6 +43,32 @@ def test_calling_off_windows_raises_one_clear_error() -> None:
             function()
 
 
+@pytest.mark.parametrize("name", ["WSARecv", "WSASendTo", "GetQueuedCompletionStatus"])
+def test_an_unchecked_twin_takes_pointers_as_addresses_and_checks_nothing(name: str) -> None:
+    declared = FUNCTIONS[name]
+    twin = raw.unchecked(declared)
+    assert twin is not declared and twin.restype is declared.restype
+    assert len(twin.argtypes) == len(declared.argtypes)
+    for plain, original in zip(twin.argtypes, declared.argtypes):
+        is_integer = isinstance(getattr(original, "_type_", None), str) \
+            and original._type_ in "bBhHiIlLqQ"
+        assert plain is (original if is_integer else ctypes.c_void_p), (name, original)
+    assert getattr(twin, "errcheck", None) is None
+    if sys.platform != "win32":
+        with pytest.raises(raw.WindowsOnlyError, match=name):
+            twin()
+
+
+@pytest.mark.windows
+def test_an_unchecked_call_reports_its_failure_through_the_last_error() -> None:
+    """WSASend on a handle that is no socket: SOCKET_ERROR returned, not raised."""
+    twin = raw.unchecked(raw.WSASend)
+    overlapped = raw.OVERLAPPED()
+    wsabuf = raw.WSABUF()
+    assert twin(0, byref(wsabuf), 1, None, 0, byref(overlapped), None) == raw.SOCKET_ERROR
+    assert ctypes.get_last_error() == raw.WSAENOTSOCK
+
+
 @pytest.mark.windows
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_wrong_argument_types_are_refused_before_the_call(name: str) -> None:

@@ -67,12 +67,26 @@ def _wsabuf_array(count: int) -> Any:
     return WSABUF * count
 
 
+def bytes_address(data: bytes) -> int:
+    """Where a bytes object's bytes lie (what a c_char_p made from it points at).
+
+    A bytes object never moves and never changes: an I/O that only reads it
+    can point a WSABUF there, holding a reference, without exporting it.
+    """
+    return c_void_p.from_buffer(c_char_p(data)).value or 0
+
+
+def one_wsabuf(address: int, length: int) -> Any:
+    """One WSABUF holding (address, length)."""
+    wsabuf = WSABUF()
+    _WSABUF_LAYOUT.pack_into(wsabuf, 0, length, address)
+    return wsabuf
+
+
 def build_wsabufs(spans: Sequence[tuple[int, int]]) -> Any:
     """WSABUFs holding each (address, length), in order: one WSABUF, or an array."""
     if len(spans) == 1:  # the common case: one WSABUF, no array type
-        array = WSABUF()
-        _WSABUF_LAYOUT.pack_into(array, 0, spans[0][1], spans[0][0])
-        return array
+        return one_wsabuf(*spans[0])
     array = _wsabuf_array(len(spans))()
     for index, (address, length) in enumerate(spans):
         _WSABUF_LAYOUT.pack_into(array, index * _WSABUF_LAYOUT.size, length, address)

@@ -20,6 +20,8 @@ DWORD_MAX = 0xFFFFFFFF
 
 def check_int(name: str, value: Any, low: int, high: int) -> int:
     """``value`` if it is an int (not a bool) in ``low..high``."""
+    if value.__class__ is int and low <= value <= high:  # the common case, first
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if not low <= value <= high:
@@ -43,6 +45,8 @@ def check_ulong_ptr(name: str, value: Any) -> int:
 
 def check_length(name: str, value: Any) -> int:
     """A byte count for one operation: WSABUF.len and the counts are 32-bit."""
+    if value.__class__ is int and 0 <= value <= DWORD_MAX:  # the common case, first
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 0:
@@ -56,4 +60,6 @@ def check_length(name: str, value: Any) -> int:
 
 def check_flags(flags: Any) -> int:
     """MSG_* and TF_* flags: a DWORD."""
+    if flags.__class__ is int and 0 <= flags <= DWORD_MAX:  # the common case, first
+        return flags
     return check_dword("flags", flags)

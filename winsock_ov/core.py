@@ -39,9 +39,18 @@ from .raw import (
     WSA_IO_PENDING,
     CancelIoEx,
     RtlNtStatusToDosError,
+    WSARecv,
+    WSARecvFrom,
+    WSASend,
+    WSASendTo,
+    unchecked,
 )
 
 __all__ = [
+    "WSARECV",
+    "WSARECVFROM",
+    "WSASEND",
+    "WSASENDTO",
     "OverlappedIO",
     "State",
     "Submitted",
@@ -73,6 +82,9 @@ class Submitted(enum.Enum):
 
 
 _PENDING_CODES = frozenset({WSA_IO_PENDING, ERROR_IO_PENDING})
+# Read for every operation: module constants cost less than Enum attribute lookups.
+_NEW, _PENDING, _DONE = State.NEW, State.PENDING, State.DONE
+_STARTED, _SUCCEEDED = Submitted.PENDING, Submitted.SUCCEEDED
 
 
 def submitted(code: int | None, status: int = STATUS_PENDING) -> Submitted:
@@ -120,23 +132,28 @@ def status_code(status: int) -> int:
 
 
 # --- the submitting calls' answers, as one error code ----------------------------------
-# The raw layer raises every error but the "pending" one, which it returns as
-# SOCKET_ERROR (Winsock calls) or FALSE (BOOL calls), leaving WSAGetLastError()
-# / GetLastError() answering it.
+# The Winsock calls made for every operation are called unchecked (raw.unchecked:
+# pointer parameters as c_void_p, pass byref() of structures; nothing raised);
+# the raw layer's checked functions raise every error but the "pending" one,
+# which they return as FALSE, leaving GetLastError() answering it.
+
+WSASEND = unchecked(WSASend)
+WSASENDTO = unchecked(WSASendTo)
+WSARECV = unchecked(WSARecv)
+WSARECVFROM = unchecked(WSARecvFrom)
 
 
 def socket_call(function: Any, *args: Any) -> int:
-    """Run a Winsock submitting call: 0 if it finished, else the error it left."""
-    try:
-        result = function(*args)
-    except OSError as exc:
-        return exc.winerror or ctypes.get_last_error()
-    return ERROR_SUCCESS if result != SOCKET_ERROR else ctypes.get_last_error()
+    """Run an unchecked Winsock submitting call (``WSASEND``, ...): 0 if it finished,
+    else the error it left (WSA_IO_PENDING included)."""
+    if function(*args) != SOCKET_ERROR:
+        return ERROR_SUCCESS
+    return ctypes.get_last_error()
 
 
 def bool_call(function: Any, *args: Any) -> int:
-    """Run a BOOL submitting call (ReadFile, AcceptEx, ...): 0 if it finished, else
-    the error it left."""
+    """Run a checked BOOL submitting call (ReadFile, AcceptEx, ...): 0 if it finished,
+    else the error it left."""
     try:
         accepted = function(*args)
     except OSError as exc:
@@ -179,21 +196,21 @@ class OverlappedIO:
         Returns how the call ended and its code.  A refused I/O is complete when
         this returns (nothing was started); raising is the caller's choice.
         """
-        if self.state is not State.NEW:
+        if self.state is not _NEW:
             raise ValueError("this operation was already started (one object, one operation)")
         ov = self.overlapped
         ov.Internal = STATUS_PENDING
         notifier = self.notifier
         notifier.arm(self)
         self.handle = handle
-        self.state = State.PENDING
+        self.state = _PENDING
         registry.add(self)  # before the call: its completion may be observed at once
         # An exception from the call (an interrupt raised as it returned, say)
         # leaves the I/O registered: it may have started.
         code = call(handle, ov, notifier.routine)
         if code in _PENDING_CODES:
-            return Submitted.PENDING, code
-        how = submitted(code, ov.Internal & STATUS_MASK)
+            return _STARTED, code
+        how = submitted(code, ov.Internal & STATUS_MASK) if code else _SUCCEEDED
         self.immediate = how is not Submitted.REFUSED
         # The one place that decides whether a completion is still delivered
         # (completion_follows states the OS rule).  An observed I/O is finished
@@ -223,13 +240,15 @@ class OverlappedIO:
             if on_done is not None:
                 on_done(code, nbytes, flags)
         finally:
-            self.state = State.DONE
+            self.state = _DONE
         return owner
 
     def complete_from_overlapped(self) -> Any:
         """Complete with the outcome Windows wrote into the OVERLAPPED."""
         ov = self.overlapped
-        return self.complete(status_code(ov.Internal & STATUS_MASK), int(ov.InternalHigh), None)
+        status = ov.Internal & STATUS_MASK
+        return self.complete(status_code(status) if status & _NT_ERROR_BIT else ERROR_SUCCESS,
+                             ov.InternalHigh, None)
 
     def complete_from_status(self, status: int, nbytes: int) -> Any:
         """Complete with a packet's status (an OVERLAPPED_ENTRY's Internal)."""

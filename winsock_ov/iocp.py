@@ -37,7 +37,6 @@ from .raw import (
     ERROR_ABANDONED_WAIT_0,
     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
     INVALID_HANDLE_VALUE,
-    LPOVERLAPPED,
     OVERLAPPED,
     OVERLAPPED_ENTRY,
     ULONG,
@@ -50,13 +49,48 @@ from .raw import (
     GetQueuedCompletionStatusEx,
     PostQueuedCompletionStatus,
     SetFileCompletionNotificationModes,
+    unchecked,
+    winerror_exception,
 )
 from .sockets import Socket
 from .waits import check_timeout, milliseconds, raise_routine_errors
 
-__all__ = ["CompletionPort", "Packet", "Posted", "skip_on_success_supported"]
+__all__ = [
+    "CompletionPort",
+    "Packet",
+    "Posted",
+    "get_queued_completion_status",
+    "skip_on_success_supported",
+]
 
 _STATUS_MASK = 0xFFFFFFFF
+# Called for every packet: unchecked (see dequeue), its out-parameters in one structure.
+_GET_QUEUED_COMPLETION_STATUS = unchecked(GetQueuedCompletionStatus)
+_POST_QUEUED_COMPLETION_STATUS = unchecked(PostQueuedCompletionStatus)
+
+
+class _Packet(ctypes.Structure):
+    _fields_ = [("overlapped", ctypes.c_void_p), ("key", ULONG_PTR), ("nbytes", DWORD)]
+
+
+_OVERLAPPED, _KEY, _NBYTES = (getattr(_Packet, name).offset
+                              for name in ("overlapped", "key", "nbytes"))
+
+
+def get_queued_completion_status(port: int, milliseconds: int) -> tuple[int, int, int, int]:
+    """GetQueuedCompletionStatus: ``(error, overlapped address, key, bytes)``.
+
+    ``error`` is 0 for a packet of an I/O that succeeded.  With an address, a
+    packet was dequeued and ``error`` is its I/O's (FALSE was returned: the
+    status is in its OVERLAPPED); with address 0, the call failed with
+    ``error`` (WAIT_TIMEOUT: nothing came), or dequeued a packet posted
+    without an OVERLAPPED (error 0).
+    """
+    packet = _Packet()
+    if _GET_QUEUED_COMPLETION_STATUS(port, byref(packet, _NBYTES), byref(packet, _KEY),
+                                     byref(packet, _OVERLAPPED), milliseconds):
+        return 0, packet.overlapped or 0, packet.key, packet.nbytes
+    return ctypes.get_last_error(), packet.overlapped or 0, packet.key, packet.nbytes
 # OVERLAPPED_ENTRY read without ctypes attribute access: key, overlapped, Internal, bytes.
 _ENTRY = struct.Struct("@PPPI")
 _ENTRY_STRIDE = sizeof(OVERLAPPED_ENTRY)
@@ -164,8 +198,10 @@ class CompletionPort:
         """Queue a user packet (PostQueuedCompletionStatus); dequeue returns it."""
         posted = Posted(value, check_ulong_ptr("key", key), check_dword("nbytes", nbytes), self)
         registry.add(posted)
-        try:
-            PostQueuedCompletionStatus(self.handle, nbytes, key, byref(posted.overlapped))
+        try:  # a closed port, or a refusal: nothing was queued
+            if not _POST_QUEUED_COMPLETION_STATUS(self.handle, posted.nbytes, posted.key,
+                                                  byref(posted.overlapped)):
+                raise winerror_exception(ctypes.get_last_error())
         except BaseException:
             registry.claim(posted.address)
             raise
@@ -176,17 +212,13 @@ class CompletionPort:
 
         An operation comes back finished: its ``result()`` returns or raises at once.
         """
-        nbytes, key, overlapped = DWORD(), ULONG_PTR(), LPOVERLAPPED()
-        try:
-            GetQueuedCompletionStatus(self.handle, byref(nbytes), byref(key), byref(overlapped),
-                                      milliseconds(timeout))
-        except OSError as exc:
-            if exc.winerror == WAIT_TIMEOUT:
+        code, address, key, nbytes = get_queued_completion_status(self.handle,
+                                                                  milliseconds(timeout))
+        if not address and code:
+            if code == WAIT_TIMEOUT:
                 return None
-            raise self._dequeue_error(exc) from exc
-        # FALSE with a packet means the I/O failed: its status is in its OVERLAPPED.
-        address = ctypes.cast(overlapped, ctypes.c_void_p).value or 0
-        return self._completion(address, int(key.value), int(nbytes.value), None)
+            raise self._dequeue_error(winerror_exception(code))
+        return self._completion(address, key, nbytes, None)
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
                      alertable: bool = False) -> list[Completion]:

@@ -21,21 +21,22 @@ from ctypes import addressof, byref, c_char
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _addresses
-from ._buffers import PinnedBuffers, build_wsabufs
+from ._buffers import MAX_LENGTH, PinnedBuffers, bytes_address, one_wsabuf
 from ._checks import check_flags, check_length
-from .core import OverlappedIO, State, Submitted, socket_call
+from .core import (
+    WSARECV,
+    WSARECVFROM,
+    WSASEND,
+    WSASENDTO,
+    OverlappedIO,
+    State,
+    Submitted,
+    socket_call,
+)
 from .errors import ThreadExitedError, error_from_code, timeout_error
 from .event import Event
 from .notify import EventNotifier, Notify, RoutineNotifier
-from .raw import (
-    DWORD,
-    WSAENOTSOCK,
-    WSAGetOverlappedResult,
-    WSARecv,
-    WSARecvFrom,
-    WSASend,
-    WSASendTo,
-)
+from .raw import DWORD, WSAENOTSOCK, WSAGetOverlappedResult
 from .waits import check_timeout
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 Routine = Callable[["Operation"], Any]
+_NEW, _REFUSED = State.NEW, Submitted.REFUSED  # read for every operation
 
 
 def _closed_socket(handle: int, ov: Any, routine: Any) -> int:
@@ -71,29 +73,35 @@ class Operation:
 
     def __init__(self, sock: Socket, *, event: Event | None = None,
                  routine: Routine | None = None) -> None:
+        binding = sock.port_binding
+        notifier: Any = binding
+        if binding is None or event is not None or routine is not None or binding.port.closed:
+            notifier = self._notifier(binding, event, routine)
+        self.socket = sock
+        self._io = OverlappedIO(self, self._completed, notifier)
+        self._nbytes = 0
+        self._error: BaseException | None = None
+        self._flags_out: int | None = None
+
+    @staticmethod
+    def _notifier(binding: Any, event: Event | None, routine: Routine | None) -> Any:
+        """The notifier for what was asked, checked (a bound socket asking nothing
+        else needs no check: its binding is the notifier)."""
         if event is not None and routine is not None:
             raise ValueError("choose one notification: event= or routine=, not both")
         if routine is not None and not callable(routine):
             raise TypeError(f"routine must be callable, not {type(routine).__name__}")
         if event is not None and not isinstance(event, Event):
             raise TypeError(f"event must be an Event, not {type(event).__name__}")
-        binding = sock.port_binding
-        notifier: Any
         if binding is not None:
             if binding.port.closed:
                 raise ValueError("the socket's completion port is closed: an operation's "
                                  "completion could never be dequeued")
             binding.refuse_notification(event, routine)
-            notifier = binding
-        elif routine is not None:
-            notifier = RoutineNotifier(routine)
-        else:
-            notifier = EventNotifier(event)
-        self.socket = sock
-        self._io = OverlappedIO(self, self._completed, notifier)
-        self._nbytes = 0
-        self._error: BaseException | None = None
-        self._flags_out: int | None = None
+            return binding
+        if routine is not None:
+            return RoutineNotifier(routine)
+        return EventNotifier(event)
 
     # --- submitting ---------------------------------------------------------------
 
@@ -107,13 +115,13 @@ class Operation:
         When Windows refuses it, nothing stays pending and the error is raised
         here; when it accepts, the outcome is reported by ``result()``.
         """
-        if self._io.state is not State.NEW:
+        if self._io.state is not _NEW:
             raise ValueError("this operation was already started (one object, one operation)")
         handle = self.socket.handle
         self.socket.inflight.add(self)  # before the call: it may complete within it
         how, _ = self._io.submit(handle or 0, self._call if handle is not None
                                  else _closed_socket)
-        if how is Submitted.REFUSED:
+        if how is _REFUSED:
             assert self._error is not None
             raise self._error
         return self
@@ -265,9 +273,10 @@ class Operation:
 class _BufferOperation(Operation):
     """An operation over pinned caller buffers, or a buffer of its own."""
 
-    __slots__ = ("_count", "_data", "_own", "_pinned", "_wsabufs")
+    __slots__ = ("_count", "_data", "_kept", "_own", "_pinned", "_wsabufs")
     _pinned: PinnedBuffers | None
     _own: Any  # a c_char array while the kernel may write it, then None
+    _kept: bytes | None  # a bytes object being sent in place, until done
     _wsabufs: Any
     _count: int
     _data: bytes | None
@@ -275,15 +284,24 @@ class _BufferOperation(Operation):
     def _use_caller_buffers(self, buffers: Any, *, writable: bool,
                             limit: int | None = None) -> None:
         self._pinned = PinnedBuffers(buffers, writable=writable, limit=limit)
-        self._own = None
+        self._own = self._kept = None
         self._wsabufs = self._pinned.wsabufs
         self._count = self._pinned.count
         self._data = None
 
+    def _use_bytes(self, data: bytes) -> None:
+        """Send ``data`` where it lies: a bytes object never moves or changes, so
+        holding a reference is enough (no export, unlike ``PinnedBuffers``)."""
+        self._pinned = self._own = None
+        self._kept = data
+        self._wsabufs = one_wsabuf(bytes_address(data), len(data))
+        self._count = 1
+        self._data = None
+
     def _use_own_buffer(self, nbytes: int) -> None:
-        self._pinned = None
+        self._pinned = self._kept = None
         self._own = (c_char * max(nbytes, 1))()
-        self._wsabufs = build_wsabufs([(addressof(self._own), nbytes)])
+        self._wsabufs = one_wsabuf(addressof(self._own), nbytes)
         self._count = 1
         self._data = None
 
@@ -293,6 +311,7 @@ class _BufferOperation(Operation):
             self._own = None
 
     def _release(self) -> None:
+        self._kept = None
         if self._pinned is not None:
             self._pinned.release()
 
@@ -309,11 +328,14 @@ class SendOperation(_BufferOperation):
                  routine: Routine | None = None) -> None:
         super().__init__(sock, event=event, routine=routine)
         self._send_flags = check_flags(flags)
-        self._use_caller_buffers(data, writable=False)
+        if data.__class__ is bytes and len(data) <= MAX_LENGTH:
+            self._use_bytes(data)
+        else:
+            self._use_caller_buffers(data, writable=False)
 
     def _call(self, handle: int, ov: Any, routine: Any) -> int:
-        return socket_call(WSASend, handle, self._wsabufs, self._count, None, self._send_flags,
-                           byref(ov), routine)
+        return socket_call(WSASEND, handle, byref(self._wsabufs), self._count, None,
+                           self._send_flags, byref(ov), routine)
 
 
 class SendToOperation(SendOperation):
@@ -327,7 +349,7 @@ class SendToOperation(SendOperation):
         super().__init__(sock, data, flags=flags, event=event, routine=routine)
 
     def _call(self, handle: int, ov: Any, routine: Any) -> int:
-        return socket_call(WSASendTo, handle, self._wsabufs, self._count, None,
+        return socket_call(WSASENDTO, handle, byref(self._wsabufs), self._count, None,
                            self._send_flags, byref(self._to), self._tolen, byref(ov), routine)
 
 
@@ -353,7 +375,7 @@ class RecvOperation(_BufferOperation):
             self._use_caller_buffers(buffers, writable=True, limit=limit)
 
     def _call(self, handle: int, ov: Any, routine: Any) -> int:
-        return socket_call(WSARecv, handle, self._wsabufs, self._count, None,
+        return socket_call(WSARECV, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(ov), routine)
 
     def _value(self) -> Any:
@@ -378,7 +400,7 @@ class RecvFromOperation(RecvOperation):
         self._from, self._fromlen = _addresses.new_storage()
 
     def _call(self, handle: int, ov: Any, routine: Any) -> int:
-        return socket_call(WSARecvFrom, handle, self._wsabufs, self._count, None,
+        return socket_call(WSARECVFROM, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(self._from), byref(self._fromlen),
                            byref(ov), routine)
 

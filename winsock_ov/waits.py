@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 MAX_TIMEOUT_MS = INFINITE - 1
+_LONGEST = MAX_TIMEOUT_MS / 1000  # seconds: ceil(_LONGEST * 1000) is still MAX_TIMEOUT_MS
 
 
 class WaitStatus(enum.Enum):
@@ -79,6 +80,8 @@ def check_timeout(timeout: float | None) -> float | None:
     """
     if timeout is None:
         return None
+    if timeout.__class__ is float and 0.0 <= timeout < math.inf:  # the common case; not NaN
+        return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError("timeout must be a number of seconds or None, "
                         f"not {type(timeout).__name__}")
@@ -94,6 +97,8 @@ def milliseconds(timeout: float | None) -> int:
     numbers raise ValueError, and so does a finite timeout over INFINITE - 1
     milliseconds (about 49.7 days), which Windows could not tell from forever.
     """
+    if timeout.__class__ is float and 0.0 <= timeout < _LONGEST:  # the common case; not NaN
+        return math.ceil(timeout * 1000)
     timeout = check_timeout(timeout)
     if timeout is None:
         return INFINITE

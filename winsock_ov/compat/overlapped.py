@@ -34,10 +34,21 @@ from typing import Any
 
 from .. import _addresses
 from .. import raw as _raw
-from .._buffers import PinnedBuffers, build_wsabufs
+from .._buffers import MAX_LENGTH, PinnedBuffers, bytes_address, one_wsabuf
 from .._registry import registry
-from ..core import OverlappedIO, State, Submitted, bool_call, socket_call
+from ..core import (
+    WSARECV,
+    WSARECVFROM,
+    WSASEND,
+    WSASENDTO,
+    OverlappedIO,
+    State,
+    Submitted,
+    bool_call,
+    socket_call,
+)
 from ..extensions import extension_function
+from ..iocp import get_queued_completion_status
 from ..notify import OBSERVED, PortBinding
 from ..raw import (
     AF_INET,
@@ -77,7 +88,6 @@ from ..raw import (
     SOCKADDR_IN6,
     SUBLANG_DEFAULT,
     TF_REUSE_SOCKET,
-    ULONG_PTR,
     WAIT_TIMEOUT,
     WAITORTIMERCALLBACK,
     WSAID_ACCEPTEX,
@@ -95,10 +105,6 @@ from ..raw import (
     ReadFile,
     RegisterWaitForSingleObject,
     WriteFile,
-    WSARecv,
-    WSARecvFrom,
-    WSASend,
-    WSASendTo,
     WSAStringToAddressW,
     bind,
     winerror_exception,
@@ -134,6 +140,8 @@ _POINTER_BITS = 8 * sizeof(ctypes.c_void_p)
 def _handle(value: Any) -> int:
     """A HANDLE (or ULONG_PTR) argument: an int of pointer width, negative ones as the
     pointer they spell (-1 is INVALID_HANDLE_VALUE)."""
+    if value.__class__ is int and 0 <= value <= INVALID_HANDLE_VALUE:  # the common case
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"an integer handle is required, not {type(value).__name__}")
     if not -(1 << (_POINTER_BITS - 1)) <= value <= INVALID_HANDLE_VALUE:
@@ -142,6 +150,8 @@ def _handle(value: Any) -> int:
 
 
 def _dword(value: Any) -> int:
+    if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:  # the common case
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"an integer is required, not {type(value).__name__}")
     if value < 0:
@@ -209,6 +219,10 @@ def _call(function: Any, *args: Any) -> Any:
         raise _error(exc.winerror or 0) from None
 
 
+# Called for every getresult(): unchecked (raw.unchecked), its failure read inline.
+_GET_OVERLAPPED_RESULT = _raw.unchecked(GetOverlappedResult)
+
+
 # --- completion ports ------------------------------------------------------------------------
 
 # Handles tied to a completion port by this module, with the binding the port
@@ -229,15 +243,8 @@ def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int, /
 
 def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
     """Get a message from completion port: (error, transferred, key, address) or None."""
-    port_handle, timeout = _handle(port), _dword(msecs)
-    transferred, key, overlapped = DWORD(), ULONG_PTR(), LPOVERLAPPED()
-    try:
-        ok = _raw.GetQueuedCompletionStatus(port_handle, byref(transferred), byref(key),
-                                            byref(overlapped), timeout)
-        error = ERROR_SUCCESS if ok else ctypes.get_last_error()
-    except OSError as exc:  # nothing dequeued
-        error = exc.winerror or 0
-    address = ctypes.cast(overlapped, ctypes.c_void_p).value or 0
+    error, address, key, transferred = get_queued_completion_status(_handle(port),
+                                                                    _dword(msecs))
     if not address:  # as the C module: a packet without OVERLAPPED is an error too
         if error == WAIT_TIMEOUT:
             return None
@@ -245,10 +252,10 @@ def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, 
     io = registry.get(address)
     # A packet ends the Overlapped at its address, unless that one is still pending:
     # then the packet is a stale one, of an earlier operation at the same address.
-    if isinstance(io, OverlappedIO) and isinstance(io.owner, Overlapped) \
+    if io.__class__ is OverlappedIO and io.owner.__class__ is Overlapped \
             and io.finished_by_os() and registry.claim(address) is io:
         io.complete_from_overlapped()  # its packet is out: Windows is done with it
-    return error, int(transferred.value), int(key.value), address
+    return error, transferred, key, address
 
 
 def PostQueuedCompletionStatus(port: int, bytes: int, key: int, address: int, /) -> None:
@@ -489,7 +496,9 @@ class Overlapped:
         self._io.overlapped.hEvent = event or None
         self._error = 0
         self._type = TYPE_NONE
-        self._buffer: Any = None  # a buffer of ours the kernel writes (reads, AcceptEx)
+        # Memory the I/O uses that is not an export: a buffer of ours the kernel
+        # writes (reads, AcceptEx), or a bytes object sent in place.
+        self._buffer: Any = None
         self._pinned: PinnedBuffers | None = None  # the caller's buffer, exported
         self._from: Any = None
         self._fromlen: Any = None
@@ -594,21 +603,20 @@ class Overlapped:
 
     def getresult(self, wait: bool = False, /) -> Any:
         """Retrieve result of operation; with ``wait``, block until it is finished."""
-        block = bool(_c_int(wait))
+        block = wait is not False and bool(_c_int(wait))
         if self._type == TYPE_NONE:
             raise ValueError("operation not yet attempted")
         if self._type == TYPE_NOT_STARTED:
             raise ValueError("operation failed to start")
         transferred = DWORD()
-        try:
-            GetOverlappedResult(self._io.handle, byref(self._io.overlapped), byref(transferred),
-                                block)
+        io = self._io
+        if _GET_OVERLAPPED_RESULT(io.handle, byref(io.overlapped), byref(transferred), block):
             error = ERROR_SUCCESS
-        except OSError as exc:
-            error = exc.winerror or 0
+        else:
+            error = ctypes.get_last_error()
         self._error = error
         if error != ERROR_IO_INCOMPLETE:
-            self._io.poll()  # finished: released now unless its packet is still due
+            io.poll()  # finished: released now unless its packet is still due
         if error not in (ERROR_SUCCESS, ERROR_MORE_DATA) and not (
                 error == ERROR_BROKEN_PIPE and self._broken_pipe_is_eof()):
             raise _error(error)
@@ -660,7 +668,8 @@ class Overlapped:
         """Start overlapped receive."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
         buffer = _own_buffer(size)
-        self._wsa_recv(TYPE_READ, handle, _wsabuf(addressof(buffer), size), flags, None, buffer)
+        self._wsa_recv(TYPE_READ, handle, one_wsabuf(addressof(buffer), size), flags, None,
+                       buffer)
 
     def WSARecvInto(self, handle: int, buf: Any, flags: int, /) -> None:
         """Start overlapped receive into ``buf``."""
@@ -671,7 +680,7 @@ class Overlapped:
     def _wsa_recv(self, kind: int, handle: int, wsabuf: Any, flags: int,
                   pinned: PinnedBuffers | None, buffer: Any) -> None:
         def call(handle: int, ov: Any, routine: Any) -> int:
-            return socket_call(WSARecv, handle, byref(wsabuf), 1, byref(DWORD()),
+            return socket_call(WSARECV, handle, byref(wsabuf), 1, byref(DWORD()),
                                byref(DWORD(flags)), byref(ov), None)
 
         self._start(kind, handle, call, pinned=pinned, buffer=buffer, accepted=_READ_ACCEPTED,
@@ -681,7 +690,7 @@ class Overlapped:
         """Start overlapped receive of a datagram and its sender's address."""
         handle, size, flags = _handle(handle), _dword(size), _dword(flags)
         buffer = _own_buffer(size)
-        self._wsa_recv_from(TYPE_READ_FROM, handle, _wsabuf(addressof(buffer), size), flags,
+        self._wsa_recv_from(TYPE_READ_FROM, handle, one_wsabuf(addressof(buffer), size), flags,
                             None, buffer)
 
     def WSARecvFromInto(self, handle: int, buf: Any, size: int,
@@ -696,7 +705,7 @@ class Overlapped:
         sender, sender_length = _sender_storage()  # written when the datagram arrives
 
         def call(handle: int, ov: Any, routine: Any) -> int:
-            return socket_call(WSARecvFrom, handle, byref(wsabuf), 1, byref(DWORD()),
+            return socket_call(WSARECVFROM, handle, byref(wsabuf), 1, byref(DWORD()),
                                byref(DWORD(flags)), byref(sender), byref(sender_length),
                                byref(ov), None)
 
@@ -718,13 +727,18 @@ class Overlapped:
     def WSASend(self, handle: int, buf: Any, flags: int, /) -> None:
         """Start overlapped send."""
         handle, flags = _handle(handle), _dword(flags)
-        pinned = _pin(buf, writable=False)
+        pinned: PinnedBuffers | None = None
+        if buf.__class__ is bytes and len(buf) <= MAX_LENGTH:  # sent in place, no export
+            wsabuf = one_wsabuf(bytes_address(buf), len(buf))
+        else:
+            pinned = _pin(buf, writable=False)
+            wsabuf, buf = pinned.wsabufs, None
 
         def call(handle: int, ov: Any, routine: Any) -> int:
-            return socket_call(WSASend, handle, byref(pinned.wsabufs), 1, byref(DWORD()), flags,
+            return socket_call(WSASEND, handle, byref(wsabuf), 1, byref(DWORD()), flags,
                                byref(ov), None)
 
-        self._start(TYPE_WRITE, handle, call, pinned=pinned)
+        self._start(TYPE_WRITE, handle, call, pinned=pinned, buffer=buf)
 
     def WSASendTo(self, handle: int, buf: Any, flags: int,
                   address_as_bytes: Any, /) -> None:
@@ -734,7 +748,7 @@ class Overlapped:
         pinned = _pin(buf, writable=False)
 
         def call(handle: int, ov: Any, routine: Any) -> int:
-            return socket_call(WSASendTo, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
+            return socket_call(WSASENDTO, handle, byref(pinned.wsabufs), 1, byref(DWORD()),
                                flags, byref(to), tolen, byref(ov), None)
 
         self._start(TYPE_WRITE_TO, handle, call, pinned=pinned)
@@ -829,10 +843,6 @@ def _pin(buf: Any, *, writable: bool, size: int | None = None) -> PinnedBuffers:
 def _sender_storage() -> tuple[Any, Any]:
     """Room for a sender's address of either family, and its length, as the C module has."""
     return SOCKADDR_IN6(), INT(sizeof(SOCKADDR_IN6))
-
-
-def _wsabuf(address: int, length: int) -> Any:
-    return build_wsabufs([(address, length)])
 
 
 def install() -> None:

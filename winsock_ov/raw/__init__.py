@@ -14,7 +14,13 @@ Calling a function anywhere but Windows raises ``WindowsOnlyError``.
 """
 
 from . import constants, kernel32, ntdll, types, ws2_32
-from ._loader import WindowsOnlyError, check_bool_pending, format_winerror, winerror_exception
+from ._loader import (
+    WindowsOnlyError,
+    check_bool_pending,
+    format_winerror,
+    unchecked,
+    winerror_exception,
+)
 from .constants import *  # noqa: F403
 from .kernel32 import *  # noqa: F403
 from .ntdll import *  # noqa: F403
@@ -23,5 +29,5 @@ from .ws2_32 import *  # noqa: F403
 
 __all__ = [
     *types.__all__, *constants.__all__, *ws2_32.__all__, *kernel32.__all__, *ntdll.__all__,
-    "WindowsOnlyError", "check_bool_pending", "format_winerror", "winerror_exception",
+    "WindowsOnlyError", "check_bool_pending", "format_winerror", "unchecked", "winerror_exception",
 ]

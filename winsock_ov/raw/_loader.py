@@ -91,13 +91,43 @@ def function_factory(dll: str, name: str, restype: Any, argtypes: Sequence[Any],
         unavailable.argtypes = list(argtypes)  # type: ignore[attr-defined]
         unavailable.restype = restype  # type: ignore[attr-defined]
         unavailable.errcheck = errcheck  # type: ignore[attr-defined]
+        unavailable.declared_in = dll  # type: ignore[attr-defined]
         return unavailable
     function = getattr(dlls, dll)[name]  # a fresh function object of our own
     function.restype = restype
     function.argtypes = list(argtypes)
     if errcheck is not None:
         function.errcheck = errcheck
+    function.declared_in = dll
     return function
+
+
+_INTEGER_CODES = frozenset("bBhHiIlLqQ")
+
+
+def _plain(argtype: Any) -> Any:
+    """An integer argtype as it is; anything else (a pointer, a callback) as c_void_p."""
+    code = getattr(argtype, "_type_", None)
+    if isinstance(code, str) and code in _INTEGER_CODES \
+            and issubclass(argtype, ctypes._SimpleCData):
+        return argtype
+    return ctypes.c_void_p
+
+
+def unchecked(function: Any) -> Any:
+    """A twin of a declared function for code that checks the result itself.
+
+    The same export and restype, with every pointer or callback parameter
+    taken as ``c_void_p`` (``byref()``, an array, an address or None, without
+    a conversion written in Python) and no errcheck: nothing is raised, the
+    caller reads the result and ``ctypes.get_last_error()``.  For the calls
+    made once per operation, where the checked form's Python-level argument
+    conversions and error check are a measurable part of the cost; the caller
+    passes exactly what the C function expects.
+    """
+    argtypes = [_plain(argtype) for argtype in function.argtypes]
+    return function_factory(function.declared_in, function.__name__, function.restype,
+                            argtypes)
 
 
 def declare_prototype(prototype: Any, address: int, name: str, errcheck: ErrCheck | None) -> Any:
