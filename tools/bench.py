@@ -173,33 +173,36 @@ def port_name(skip_on_success: bool, batch: int) -> str:
 
 
 class WinsockEvents(Driver):
-    """One event per operation (``op.event``), waited on with WaitForMultipleObjects."""
+    """An event per operation, made for it as the seed's first program does (``event=``),
+    waited on with WSAWaitForMultipleEvents and closed once the operation is done."""
 
     name = "events"
 
     def __init__(self) -> None:
-        self.inflight: list[Any] = []
+        self.inflight: dict[Any, Any] = {}  # operation -> its event
         self.conns = []
 
-    def recv(self, conn: Any, nbytes: int) -> Any:
-        op = conn.recv(nbytes)
-        self.inflight.append(op)
+    def _start(self, start: Callable[..., Any], *args: Any) -> Any:
+        event = self.wo.Event()
+        op = start(*args, event=event)
+        self.inflight[op] = event
         return op
 
+    def recv(self, conn: Any, nbytes: int) -> Any:
+        return self._start(conn.recv, nbytes)
+
     def send(self, conn: Any, parts: list[bytes]) -> Any:
-        op = conn.send(parts if len(parts) > 1 else parts[0])
-        self.inflight.append(op)
-        return op
+        return self._start(conn.send, parts if len(parts) > 1 else parts[0])
 
     def completions(self) -> Iterator[tuple[Any, Any]]:
         done = [op for op in self.inflight if op.done]
         if not done:
-            events = [op.event for op in self.inflight[:64]]
+            events = list(self.inflight.values())[:64]
             if not self.wo.wait_for_multiple_events(events, timeout=WAIT).signaled:
                 raise TimeoutError("no completion")
             done = [op for op in self.inflight if op.done]
         for op in done:
-            self.inflight.remove(op)
+            self.inflight.pop(op).close()
             yield op, op.result()
 
 

@@ -1,0 +1,146 @@
+"""Two versions of winsock_ov on the same benchmark, each against the C anchor in the same round.
+
+    python3 tools/bench_compare.py BEFORE [--rounds N] [--python 3.11] [--only TEXT ...]
+
+``BEFORE`` is a folder holding another version's ``winsock_ov`` package (a git
+worktree of an earlier commit, say).  Both versions are measured by this tree's
+``tools/bench.py``: each package is copied, with that script, into a folder of
+the cache, so edits made meanwhile change nothing.  A round runs ``bench.py
+--rounds 1`` once per version under Windows CPython (Wine), BEFORE first in
+even rounds and second in odd ones.  Each version's figure in a round is its
+ratio against the C module measured in that same run, so a slow spell of the
+machine moves both sides of a ratio alike; the comparison of a row is the
+median over rounds of (this tree's ratio) / (BEFORE's ratio), with the lowest
+and highest: above 1, this tree does better against the same anchor.  A row
+only one version can run is listed as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TOOLS)]
+
+import bench_stats as stats  # noqa: E402  (after the path set-up)
+import winenv  # noqa: E402
+
+SIDES = ("before", "after")
+HARNESS = ("bench.py", "bench_stats.py")
+
+
+@dataclass
+class Comparison:
+    """One row's ratios against the anchor, round by round, for both versions."""
+
+    workload: str
+    implementation: str
+    ratios: dict[str, list[float | None]] = field(
+        default_factory=lambda: {side: [] for side in SIDES})
+
+    def paired(self) -> list[float]:
+        """after / before for every round both versions ran."""
+        return [after / before for before, after in zip(self.ratios["before"],
+                                                         self.ratios["after"])
+                if before and after]
+
+    def side(self, name: str) -> stats.Spread | None:
+        return stats.Spread.of([r for r in self.ratios[name] if r])
+
+
+def record(table: dict[tuple[str, str], Comparison], side: str, rows: Iterable[dict],
+           round_index: int) -> None:
+    """Add one version's run (``bench.py --json`` rows) as round ``round_index``."""
+    for row in rows:
+        key = (row["workload"], row["implementation"])
+        comparison = table.setdefault(key, Comparison(*key))
+        values = comparison.ratios[side]
+        values.extend([None] * (round_index - len(values)))  # rounds this row missed
+        values.append(row["ratios"][0] if row["ratios"] else None)
+
+
+def render(table: dict[tuple[str, str], Comparison]) -> str:
+    header = (f"{'workload':<15} {'implementation':<20} {'after/before':>12} {'min..max':>11}"
+              f" {'rounds':>6}   {'before vs C':>11} {'after vs C':>10}")
+    lines = [header, "-" * len(header)]
+    for comparison in table.values():
+        paired = stats.Spread.of(comparison.paired())
+        before, after = comparison.side("before"), comparison.side("after")
+        if paired is None:
+            cells = f"{'-':>12} {'-':>11} {0:>6}"
+        else:
+            cells = (f"{paired.median:>11.2f}x {paired.low:>5.2f}..{paired.high:<5.2f}"
+                     f" {paired.rounds:>6}")
+        lines.append(f"{comparison.workload:<15} {comparison.implementation:<20} {cells}   "
+                     f"{_median(before):>11} {_median(after):>10}")
+    return "\n".join(lines)
+
+
+def _median(spread: stats.Spread | None) -> str:
+    return "not run" if spread is None else f"{spread.median:.2f}x"
+
+
+def stage(package_root: Path, folder: Path) -> Path:
+    """A copy of ``package_root``'s winsock_ov with this tree's harness; its bench.py."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(package_root / "winsock_ov", folder / "winsock_ov",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "tools").mkdir()
+    for name in HARNESS:
+        shutil.copy2(TOOLS / name, folder / "tools" / name)
+    return folder / "tools" / "bench.py"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path, help="a folder holding the other winsock_ov")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--python", default="3.11", choices=winenv.WINDOWS_VERSIONS)
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="only workloads whose name contains TEXT (repeatable)")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    if not (args.before / "winsock_ov" / "__init__.py").is_file():
+        parser.error(f"{args.before} holds no winsock_ov package")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    env = winenv.Env.from_environment()
+    winenv.provision(env, [args.python])
+    work = env.cache / "bench-compare"
+    scripts = {"before": stage(args.before, work / "before"),
+               "after": stage(TOOLS.parent, work / "after")}
+    only = [option for text in args.only for option in ("--only", text)]
+    table: dict[tuple[str, str], Comparison] = {}
+    for round_index in range(args.rounds):
+        for side in SIDES if round_index % 2 == 0 else SIDES[::-1]:
+            report = work / f"{side}.json"
+            report.unlink(missing_ok=True)
+            env.out(f"==> round {round_index + 1}/{args.rounds}: {side}")
+            code = winenv.run_windows_python(
+                env, args.python, [winenv.windows_path(scripts[side]), "--rounds", "1",
+                                   "--json", winenv.windows_path(report), *only],
+                timeout=3600)
+            if code != 0 or not report.is_file():
+                env.out(f"!! bench.py ({side}) exited {code}: see its output above")
+                return 1
+            record(table, side, json.loads(report.read_text())["rows"], round_index)
+    env.out("")
+    env.out(f"{args.before} (before) against this tree (after), {args.rounds} rounds, "
+            f"CPython {args.python}; ratios against the C module measured in the same run")
+    env.out(render(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
