@@ -19,21 +19,24 @@ sys.modules["bench_compare"] = compare
 _spec.loader.exec_module(compare)
 
 
-def row(workload: str, implementation: str, ratio: float | None) -> dict[str, Any]:
+def row(workload: str, implementation: str, ratio: float | None,
+        cpu: float | None = None) -> dict[str, Any]:
     return {"workload": workload, "implementation": implementation,
-            "ratios": [] if ratio is None else [ratio]}
+            "ratios": [] if ratio is None else [ratio], "cpu_ratios": [] if cpu is None else [cpu]}
 
 
 def test_each_round_pairs_the_two_versions_measured_in_it() -> None:
     table: dict[tuple[str, str], Any] = {}
     for index, (before, after) in enumerate([(0.80, 0.88), (0.50, 0.60), (0.90, 0.90)]):
-        compare.record(table, "before", [row("ping-pong", "port", before)], index)
-        compare.record(table, "after", [row("ping-pong", "port", after)], index)
+        compare.record(table, "before", [row("ping-pong", "port", before, 1.5)], index)
+        compare.record(table, "after", [row("ping-pong", "port", after, 1.2)], index)
     comparison = table["ping-pong", "port"]
     assert comparison.paired() == pytest.approx([1.1, 1.2, 1.0])
+    assert comparison.paired_cpu() == pytest.approx([0.8, 0.8, 0.8])
     assert comparison.side("before").median == pytest.approx(0.80)
     text = compare.render(table)
     assert "1.10x" in text and "1.00..1.20" in text and "0.80x" in text and "0.88x" in text
+    assert text.splitlines()[2].endswith(" 0.80")
 
 
 def test_a_row_one_version_cannot_run_is_shown_as_not_run() -> None:

@@ -9,6 +9,9 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
 * echo: messages echoed over 64 and 256 connections at once, header and body
   sent as two buffers (gathered by winsock_ov, joined for ``_overlapped``);
 * post + dequeue: one PostQueuedCompletionStatus and its dequeue, no I/O;
+* ping-pong also has a "raw layer" row: ``winsock_ov.raw`` called the way a C
+  program calls Winsock, without the object layer (the floor of Python over
+  ctypes), and a "blocking socket" row (CPython's own socket module);
 * asyncio echo: round trips of a streams echo on asyncio's ProactorEventLoop
   over ``winsock_ov.compat.overlapped`` against over the C module, each in a
   process of its own (the module is chosen before asyncio loads).
@@ -56,6 +59,7 @@ number (each round's seconds, CPU seconds and messages for both sides).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import platform
@@ -232,6 +236,60 @@ class WinsockRoutines(Driver):
         done, self.finished = self.finished, []
         for op in done:
             yield op, op.result()
+
+
+class RawPort(Driver):
+    """``winsock_ov.raw`` alone, called as a C program would call it: what Python over
+    ctypes costs before any of the object layer (no registry, no checks, no objects
+    but the OVERLAPPED, buffer and WSABUF of each operation)."""
+
+    name = "raw layer"
+
+    def __init__(self) -> None:
+        from winsock_ov import raw
+
+        self.raw = raw
+        self.port = raw.CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0, 0)
+        self.inflight: dict[int, tuple[Any, Any, Any, Any, bool]] = {}
+        self.sockets: list[socket.socket] = []
+        self.packet = (raw.DWORD(), raw.ULONG_PTR(), raw.LPOVERLAPPED())
+
+    def wrap(self, sock: socket.socket) -> Any:
+        self.raw.CreateIoCompletionPort(sock.fileno(), self.port, 0, 0)
+        self.sockets.append(sock)
+        return sock.fileno()
+
+    def _start(self, call: Any, conn: int, data: bytes | int, receiving: bool) -> Any:
+        raw = self.raw
+        buffer = ctypes.create_string_buffer(data) if isinstance(data, int) else \
+            ctypes.create_string_buffer(data, len(data))
+        wsabuf = raw.WSABUF(len(buffer), ctypes.cast(buffer, ctypes.POINTER(ctypes.c_char)))
+        overlapped, flags = raw.OVERLAPPED(), raw.DWORD()
+        # SOCKET_ERROR means WSA_IO_PENDING here: the raw layer raises any other error.
+        call(conn, ctypes.byref(wsabuf), 1, None, ctypes.byref(flags) if receiving else 0,
+             ctypes.byref(overlapped), None)
+        self.inflight[ctypes.addressof(overlapped)] = (overlapped, buffer, wsabuf, flags,
+                                                       receiving)
+        return overlapped
+
+    def recv(self, conn: Any, nbytes: int) -> Any:
+        return self._start(self.raw.WSARecv, conn, nbytes, True)
+
+    def send(self, conn: Any, parts: list[bytes]) -> Any:
+        return self._start(self.raw.WSASend, conn, b"".join(parts), False)
+
+    def completions(self) -> Iterator[tuple[Any, Any]]:
+        nbytes, key, overlapped = self.packet
+        self.raw.GetQueuedCompletionStatus(self.port, ctypes.byref(nbytes), ctypes.byref(key),
+                                           ctypes.byref(overlapped), int(WAIT * 1000))
+        address = ctypes.cast(overlapped, ctypes.c_void_p).value or 0
+        token, buffer, _, _, receiving = self.inflight.pop(address)
+        yield token, buffer.raw[:nbytes.value] if receiving else nbytes.value
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        self.raw.CloseHandle(self.port)
 
 
 class COverlapped(Driver):
@@ -558,7 +616,8 @@ def workloads() -> list[Workload]:
     rows = [
         Workload("ping-pong", "trips/s", 1500, 200, with_driver(COverlapped, ping_pong),
                  {name: with_driver(make, ping_pong) for name, make in streams.items()}
-                 | {"blocking socket": blocking_ping_pong}),
+                 | {"blocking socket": blocking_ping_pong,
+                    "raw layer": with_driver(RawPort, ping_pong)}),
         Workload("bulk 64 KiB", "MB/s", 1536, 64, with_driver(COverlapped, bulk),
                  {name: with_driver(make, bulk) for name, make in streams.items()}
                  | {"blocking socket": blocking_bulk}, per_message=CHUNK / 1e6),

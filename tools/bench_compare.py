@@ -6,13 +6,16 @@
 worktree of an earlier commit, say).  Both versions are measured by this tree's
 ``tools/bench.py``: each package is copied, with that script, into a folder of
 the cache, so edits made meanwhile change nothing.  A round runs ``bench.py
---rounds 1`` once per version under Windows CPython (Wine), BEFORE first in
-even rounds and second in odd ones.  Each version's figure in a round is its
+--rounds 1`` once per version and workload under Windows CPython (Wine),
+BEFORE first in even rounds and second in odd ones, so that the two sides of a
+comparison are measured within a minute of each other.  Each version's figure in a round is its
 ratio against the C module measured in that same run, so a slow spell of the
 machine moves both sides of a ratio alike; the comparison of a row is the
 median over rounds of (this tree's ratio) / (BEFORE's ratio), with the lowest
-and highest: above 1, this tree does better against the same anchor.  A row
-only one version can run is listed as such.
+and highest: above 1, this tree does better against the same anchor.  "CPU
+a/b" is the same for the interpreter thread's CPU per message against C's
+(below 1: this tree spends less).  A row only one version can run is listed
+as such.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 TOOLS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TOOLS)]
 
-import bench_stats as stats  # noqa: E402  (after the path set-up)
+import bench  # noqa: E402  (after the path set-up)
+import bench_stats as stats  # noqa: E402
 import winenv  # noqa: E402
 
 SIDES = ("before", "after")
@@ -43,15 +47,24 @@ class Comparison:
     implementation: str
     ratios: dict[str, list[float | None]] = field(
         default_factory=lambda: {side: [] for side in SIDES})
+    cpu_ratios: dict[str, list[float | None]] = field(
+        default_factory=lambda: {side: [] for side in SIDES})
 
     def paired(self) -> list[float]:
         """after / before for every round both versions ran."""
-        return [after / before for before, after in zip(self.ratios["before"],
-                                                         self.ratios["after"])
-                if before and after]
+        return _paired(self.ratios)
+
+    def paired_cpu(self) -> list[float]:
+        """CPU per message against C, after / before (below 1: after spends less)."""
+        return _paired(self.cpu_ratios)
 
     def side(self, name: str) -> stats.Spread | None:
         return stats.Spread.of([r for r in self.ratios[name] if r])
+
+
+def _paired(values: dict[str, list[float | None]]) -> list[float]:
+    return [after / before for before, after in zip(values["before"], values["after"])
+            if before and after]
 
 
 def record(table: dict[tuple[str, str], Comparison], side: str, rows: Iterable[dict],
@@ -60,17 +73,19 @@ def record(table: dict[tuple[str, str], Comparison], side: str, rows: Iterable[d
     for row in rows:
         key = (row["workload"], row["implementation"])
         comparison = table.setdefault(key, Comparison(*key))
-        values = comparison.ratios[side]
-        values.extend([None] * (round_index - len(values)))  # rounds this row missed
-        values.append(row["ratios"][0] if row["ratios"] else None)
+        for values, measured in ((comparison.ratios[side], row["ratios"]),
+                                 (comparison.cpu_ratios[side], row.get("cpu_ratios", []))):
+            values.extend([None] * (round_index - len(values)))  # rounds this row missed
+            values.append(measured[0] if measured else None)
 
 
 def render(table: dict[tuple[str, str], Comparison]) -> str:
     header = (f"{'workload':<15} {'implementation':<20} {'after/before':>12} {'min..max':>11}"
-              f" {'rounds':>6}   {'before vs C':>11} {'after vs C':>10}")
+              f" {'rounds':>6}   {'before vs C':>11} {'after vs C':>10}   {'CPU a/b':>7}")
     lines = [header, "-" * len(header)]
     for comparison in table.values():
         paired = stats.Spread.of(comparison.paired())
+        cpu = stats.Spread.of(comparison.paired_cpu())
         before, after = comparison.side("before"), comparison.side("after")
         if paired is None:
             cells = f"{'-':>12} {'-':>11} {0:>6}"
@@ -78,7 +93,8 @@ def render(table: dict[tuple[str, str], Comparison]) -> str:
             cells = (f"{paired.median:>11.2f}x {paired.low:>5.2f}..{paired.high:<5.2f}"
                      f" {paired.rounds:>6}")
         lines.append(f"{comparison.workload:<15} {comparison.implementation:<20} {cells}   "
-                     f"{_median(before):>11} {_median(after):>10}")
+                     f"{_median(before):>11} {_median(after):>10}   "
+                     f"{'-' if cpu is None else f'{cpu.median:.2f}':>7}")
     return "\n".join(lines)
 
 
@@ -90,11 +106,14 @@ def stage(package_root: Path, folder: Path) -> Path:
     """A copy of ``package_root``'s winsock_ov with this tree's harness; its bench.py."""
     if folder.exists():
         shutil.rmtree(folder)
+    # copyfile, not copy2: Windows CPython 3.12+ copies through CopyFile2, which
+    # Wine 8 does not implement (the portable tests run this under Wine too).
     shutil.copytree(package_root / "winsock_ov", folder / "winsock_ov",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                    copy_function=shutil.copyfile)
     (folder / "tools").mkdir()
     for name in HARNESS:
-        shutil.copy2(TOOLS / name, folder / "tools" / name)
+        shutil.copyfile(TOOLS / name, folder / "tools" / name)
     return folder / "tools" / "bench.py"
 
 
@@ -120,21 +139,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = env.cache / "bench-compare"
     scripts = {"before": stage(args.before, work / "before"),
                "after": stage(TOOLS.parent, work / "after")}
-    only = [option for text in args.only for option in ("--only", text)]
+    names = [workload.name for workload in bench.workloads()
+             if not args.only or any(text in workload.name for text in args.only)]
     table: dict[tuple[str, str], Comparison] = {}
     for round_index in range(args.rounds):
-        for side in SIDES if round_index % 2 == 0 else SIDES[::-1]:
-            report = work / f"{side}.json"
-            report.unlink(missing_ok=True)
-            env.out(f"==> round {round_index + 1}/{args.rounds}: {side}")
-            code = winenv.run_windows_python(
-                env, args.python, [winenv.windows_path(scripts[side]), "--rounds", "1",
-                                   "--json", winenv.windows_path(report), *only],
-                timeout=3600)
-            if code != 0 or not report.is_file():
-                env.out(f"!! bench.py ({side}) exited {code}: see its output above")
-                return 1
-            record(table, side, json.loads(report.read_text())["rows"], round_index)
+        for name in names:
+            for side in SIDES if round_index % 2 == 0 else SIDES[::-1]:
+                report = work / f"{side}.json"
+                report.unlink(missing_ok=True)
+                env.out(f"==> round {round_index + 1}/{args.rounds}, {name}: {side}")
+                code = winenv.run_windows_python(
+                    env, args.python, [winenv.windows_path(scripts[side]), "--rounds", "1",
+                                       "--json", winenv.windows_path(report), "--only", name],
+                    timeout=3600)
+                if code != 0 or not report.is_file():
+                    env.out(f"!! bench.py ({side}) exited {code}: see its output above")
+                    return 1
+                record(table, side, json.loads(report.read_text())["rows"], round_index)
     env.out("")
     env.out(f"{args.before} (before) against this tree (after), {args.rounds} rounds, "
             f"CPython {args.python}; ratios against the C module measured in the same run")
