@@ -64,9 +64,11 @@ __all__ = [
 ]
 
 _STATUS_MASK = 0xFFFFFFFF
-# Called for every packet: unchecked (see dequeue), its out-parameters in one structure.
+# Called for every packet: unchecked (raw.unchecked: nothing raised, the caller
+# reads the last error), GetQueuedCompletionStatus's out-parameters in one structure.
 _GET_QUEUED_COMPLETION_STATUS = unchecked(GetQueuedCompletionStatus)
 _POST_QUEUED_COMPLETION_STATUS = unchecked(PostQueuedCompletionStatus)
+_GET_QUEUED_COMPLETION_STATUS_EX = unchecked(GetQueuedCompletionStatusEx)
 
 
 class _Packet(ctypes.Structure):
@@ -217,7 +219,7 @@ class CompletionPort:
         if not address and code:
             if code == WAIT_TIMEOUT:
                 return None
-            raise self._dequeue_error(winerror_exception(code))
+            raise self._dequeue_error(code)
         return self._completion(address, key, nbytes, None)
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
@@ -230,16 +232,16 @@ class CompletionPort:
         check_int("max_entries", max_entries, 1, 0xFFFF)
         entries = self._entries(max_entries)
         removed = ULONG()
-        try:
-            GetQueuedCompletionStatusEx(self.handle, entries, max_entries, byref(removed),
-                                        milliseconds(timeout), bool(alertable))
-        except OSError as exc:
-            if exc.winerror == WAIT_IO_COMPLETION:
+        if not _GET_QUEUED_COMPLETION_STATUS_EX(self.handle, entries, max_entries,
+                                                byref(removed), milliseconds(timeout),
+                                                bool(alertable)):
+            code = ctypes.get_last_error()
+            if code == WAIT_IO_COMPLETION:
                 raise_routine_errors()
                 return []
-            if exc.winerror == WAIT_TIMEOUT:
+            if code == WAIT_TIMEOUT:
                 return []
-            raise self._dequeue_error(exc) from exc
+            raise self._dequeue_error(code)
         view = memoryview(entries).cast("B")
         completions = []
         for index in range(removed.value):
@@ -266,10 +268,11 @@ class CompletionPort:
             return item.complete_from_overlapped()  # type: ignore[no-any-return]
         return item.complete_from_status(status, nbytes)  # type: ignore[no-any-return]
 
-    def _dequeue_error(self, exc: OSError) -> OSError:
-        if exc.winerror == ERROR_ABANDONED_WAIT_0:
-            return error_from_code(exc.winerror)  # the port was closed during the wait
-        return exc
+    @staticmethod
+    def _dequeue_error(code: int) -> OSError:
+        if code == ERROR_ABANDONED_WAIT_0:
+            return error_from_code(code)  # the port was closed during the wait
+        return winerror_exception(code)
 
     # --- closing --------------------------------------------------------------------------
 
