@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import WAIT
 
-from winsock_ov._buffers import PinnedBuffers
+from winsock_ov._buffers import PinnedBuffers, wsabuf_in_place
 from winsock_ov.raw import WSABUF
 
 KINDS = ["bytes", "bytearray", "memoryview", "slice", "array", "mmap"]
@@ -186,3 +186,16 @@ def test_a_bytearray_being_received_into_cannot_be_resized_while_pending(tcp: An
     assert op.result(WAIT) == 8
     target.extend(b"grow")
     assert target == b"12345678grow"
+
+
+def test_only_a_bytes_object_is_described_in_place() -> None:
+    data = b"sent where it lies"
+    wsabuf = wsabuf_in_place(data)
+    assert wsabuf.len == len(data)
+    assert ctypes.string_at(ctypes.cast(wsabuf.buf, ctypes.c_void_p).value, len(data)) == data
+
+    class Bytes(bytes):
+        pass
+
+    for other in (bytearray(data), memoryview(data), Bytes(data), [data], "text", None):
+        assert wsabuf_in_place(other) is None, type(other).__name__

@@ -67,13 +67,18 @@ def _wsabuf_array(count: int) -> Any:
     return WSABUF * count
 
 
-def bytes_address(data: bytes) -> int:
-    """Where a bytes object's bytes lie (what a c_char_p made from it points at).
+def wsabuf_in_place(data: Any) -> Any:
+    """One WSABUF pointing straight into ``data`` if it is a bytes object, else None.
 
     A bytes object never moves and never changes: an I/O that only reads it
-    can point a WSABUF there, holding a reference, without exporting it.
+    needs a reference held for as long as the kernel may read it, not an
+    export (``PinnedBuffers``).  Its bytes lie where a c_char_p made from it
+    points.  None too when it is longer than a WSABUF can say: the export
+    path refuses that with its own error.
     """
-    return c_void_p.from_buffer(c_char_p(data)).value or 0
+    if data.__class__ is not bytes or len(data) > MAX_LENGTH:
+        return None
+    return one_wsabuf(c_void_p.from_buffer(c_char_p(data)).value or 0, len(data))
 
 
 def one_wsabuf(address: int, length: int) -> Any:

@@ -35,6 +35,7 @@ from .operations import Operation
 from .raw import (
     DWORD,
     ERROR_ABANDONED_WAIT_0,
+    ERROR_SUCCESS,
     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
     INVALID_HANDLE_VALUE,
     OVERLAPPED,
@@ -89,10 +90,12 @@ def get_queued_completion_status(port: int, milliseconds: int) -> tuple[int, int
     without an OVERLAPPED (error 0).
     """
     packet = _Packet()
-    if _GET_QUEUED_COMPLETION_STATUS(port, byref(packet, _NBYTES), byref(packet, _KEY),
-                                     byref(packet, _OVERLAPPED), milliseconds):
-        return 0, packet.overlapped or 0, packet.key, packet.nbytes
-    return ctypes.get_last_error(), packet.overlapped or 0, packet.key, packet.nbytes
+    dequeued = _GET_QUEUED_COMPLETION_STATUS(port, byref(packet, _NBYTES), byref(packet, _KEY),
+                                             byref(packet, _OVERLAPPED), milliseconds)
+    error = ERROR_SUCCESS if dequeued else ctypes.get_last_error()
+    return error, packet.overlapped or 0, packet.key, packet.nbytes
+
+
 # OVERLAPPED_ENTRY read without ctypes attribute access: key, overlapped, Internal, bytes.
 _ENTRY = struct.Struct("@PPPI")
 _ENTRY_STRIDE = sizeof(OVERLAPPED_ENTRY)

@@ -21,7 +21,7 @@ from ctypes import addressof, byref, c_char
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _addresses
-from ._buffers import MAX_LENGTH, PinnedBuffers, bytes_address, one_wsabuf
+from ._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from ._checks import check_flags, check_length
 from .core import (
     WSARECV,
@@ -289,12 +289,11 @@ class _BufferOperation(Operation):
         self._count = self._pinned.count
         self._data = None
 
-    def _use_bytes(self, data: bytes) -> None:
-        """Send ``data`` where it lies: a bytes object never moves or changes, so
-        holding a reference is enough (no export, unlike ``PinnedBuffers``)."""
+    def _use_bytes(self, data: bytes, wsabuf: Any) -> None:
+        """Send ``data`` where it lies (``wsabuf_in_place``), holding a reference."""
         self._pinned = self._own = None
         self._kept = data
-        self._wsabufs = one_wsabuf(bytes_address(data), len(data))
+        self._wsabufs = wsabuf
         self._count = 1
         self._data = None
 
@@ -328,8 +327,9 @@ class SendOperation(_BufferOperation):
                  routine: Routine | None = None) -> None:
         super().__init__(sock, event=event, routine=routine)
         self._send_flags = check_flags(flags)
-        if data.__class__ is bytes and len(data) <= MAX_LENGTH:
-            self._use_bytes(data)
+        wsabuf = wsabuf_in_place(data)
+        if wsabuf is not None:
+            self._use_bytes(data, wsabuf)
         else:
             self._use_caller_buffers(data, writable=False)
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from .. import _addresses
 from .. import raw as _raw
-from .._buffers import MAX_LENGTH, PinnedBuffers, bytes_address, one_wsabuf
+from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from .._registry import registry
 from ..core import (
     WSARECV,
@@ -252,7 +252,7 @@ def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, 
     io = registry.get(address)
     # A packet ends the Overlapped at its address, unless that one is still pending:
     # then the packet is a stale one, of an earlier operation at the same address.
-    if io.__class__ is OverlappedIO and io.owner.__class__ is Overlapped \
+    if isinstance(io, OverlappedIO) and isinstance(io.owner, Overlapped) \
             and io.finished_by_os() and registry.claim(address) is io:
         io.complete_from_overlapped()  # its packet is out: Windows is done with it
     return error, transferred, key, address
@@ -728,17 +728,17 @@ class Overlapped:
         """Start overlapped send."""
         handle, flags = _handle(handle), _dword(flags)
         pinned: PinnedBuffers | None = None
-        if buf.__class__ is bytes and len(buf) <= MAX_LENGTH:  # sent in place, no export
-            wsabuf = one_wsabuf(bytes_address(buf), len(buf))
-        else:
+        kept = buf  # sent in place: held, not exported
+        wsabuf = wsabuf_in_place(buf)
+        if wsabuf is None:
             pinned = _pin(buf, writable=False)
-            wsabuf, buf = pinned.wsabufs, None
+            wsabuf, kept = pinned.wsabufs, None
 
         def call(handle: int, ov: Any, routine: Any) -> int:
             return socket_call(WSASEND, handle, byref(wsabuf), 1, byref(DWORD()), flags,
                                byref(ov), None)
 
-        self._start(TYPE_WRITE, handle, call, pinned=pinned, buffer=buf)
+        self._start(TYPE_WRITE, handle, call, pinned=pinned, buffer=kept)
 
     def WSASendTo(self, handle: int, buf: Any, flags: int,
                   address_as_bytes: Any, /) -> None:
