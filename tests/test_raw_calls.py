@@ -202,6 +202,9 @@ INVALID_CALLS: dict[str, tuple[Callable[[], Any], int]] = {
                                             None), raw.ERROR_FILE_NOT_FOUND),
     "ConnectNamedPipe": (lambda: raw.ConnectNamedPipe(NULL_HANDLE, None),
                          raw.ERROR_INVALID_HANDLE),
+    "DeviceIoControl": (lambda: raw.DeviceIoControl(NULL_HANDLE, raw.IOCTL_AFD_POLL, None, 0,
+                                                    None, 0, byref(D()), None),
+                        raw.ERROR_INVALID_HANDLE),
 }
 
 

@@ -22,6 +22,7 @@ from .operations import (
     SendOperation,
     SendToOperation,
 )
+from .poll import PollEvents, PollOperation
 from .sockets import Socket
 from .waits import (
     WaitResult,
@@ -44,6 +45,8 @@ __all__ = [
     "Operation",
     "OperationAbortedError",
     "Packet",
+    "PollEvents",
+    "PollOperation",
     "Posted",
     "RecvFromOperation",
     "RecvOperation",

@@ -52,6 +52,7 @@ __all__ = [
     "WSASEND",
     "WSASENDTO",
     "OverlappedIO",
+    "Relay",
     "State",
     "Submitted",
     "bool_call",
@@ -159,6 +160,17 @@ def bool_call(function: Any, *args: Any) -> int:
     except OSError as exc:
         return exc.winerror or ctypes.get_last_error()
     return ERROR_SUCCESS if accepted else ctypes.get_last_error()
+
+
+class Relay:
+    """An owner that hands its completion on instead of being reported itself.
+
+    A port's dequeue reports what the I/O's ``on_done`` completed and handed to
+    the port (``CompletionPort.report``), not this owner: an AFD poll request
+    ends the waits of its socket (``winsock_ov.poll``).
+    """
+
+    __slots__ = ()
 
 
 OnDone = Callable[[int, int, Optional[int]], None]

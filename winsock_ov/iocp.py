@@ -18,6 +18,7 @@ that this system honours it.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import math
 import struct
@@ -28,10 +29,11 @@ from typing import Any, NamedTuple, Union
 
 from ._checks import check_dword, check_int, check_ulong_ptr
 from ._registry import registry
-from .core import OverlappedIO
+from .core import OverlappedIO, Relay
 from .errors import error_from_code
 from .notify import PortBinding
 from .operations import Operation
+from .poll import Poller, PollOperation
 from .raw import (
     DWORD,
     ERROR_ABANDONED_WAIT_0,
@@ -54,7 +56,7 @@ from .raw import (
     winerror_exception,
 )
 from .sockets import Socket
-from .waits import check_timeout, milliseconds, raise_routine_errors
+from .waits import check_timeout, milliseconds, raise_routine_errors, routine_errors_pending
 
 __all__ = [
     "CompletionPort",
@@ -139,7 +141,7 @@ class Posted:
         return f"<Posted value={self.value!r} key={self.key} nbytes={self.nbytes}>"
 
 
-Completion = Union[Operation, Posted, Packet]
+Completion = Union[Operation, PollOperation, Posted, Packet]
 
 
 class CompletionPort:
@@ -154,6 +156,11 @@ class CompletionPort:
         self._handle: int | None = int(CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0,
                                                               concurrency))
         self._local = threading.local()  # each thread's OVERLAPPED_ENTRY array
+        # Completions found without a packet of their own (a poll request's
+        # waiters, ``report``): the next dequeue returns them first.
+        self._ready: collections.deque[Completion] = collections.deque()
+        self._poller: Poller | None = None
+        self._closing = False
 
     @property
     def handle(self) -> int:
@@ -164,6 +171,11 @@ class CompletionPort:
     @property
     def closed(self) -> bool:
         return self._handle is None
+
+    @property
+    def closing(self) -> bool:
+        """True from the start of ``close()``: nothing new may be started here."""
+        return self._closing or self._handle is None
 
     # --- sockets ----------------------------------------------------------------------
 
@@ -197,6 +209,30 @@ class CompletionPort:
         sock.attach_port(binding)
         return binding
 
+    def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
+        """Tie any overlapped handle (a file, a device) to this port; its binding,
+        the notifier of the I/O started on it with the core (``winsock_ov.core``)."""
+        CreateIoCompletionPort(handle, self.handle, check_ulong_ptr("key", key), 0)
+        return PortBinding(self, self.handle, handle, key)
+
+    # --- readiness ----------------------------------------------------------------------
+
+    def poll(self, sock: Any, events: int) -> PollOperation:
+        """Wait for ``events`` (``PollEvents``) on a socket; ``dequeue`` reports the end.
+
+        ``sock``: a winsock_ov Socket, a ``socket.socket`` or a SOCKET handle,
+        tied to this port or not.  See ``winsock_ov.poll``.
+        """
+        if self.closing:
+            raise ValueError("I/O operation on a closed CompletionPort")
+        if self._poller is None:
+            self._poller = Poller(self)
+        return self._poller.poll(sock, events)
+
+    def report(self, completion: Completion) -> None:
+        """Queue a completion that has no packet of its own for the next dequeue."""
+        self._ready.append(completion)
+
     # --- packets ------------------------------------------------------------------------
 
     def post(self, value: Any = None, *, key: int = 0, nbytes: int = 0) -> Posted:
@@ -217,13 +253,25 @@ class CompletionPort:
 
         An operation comes back finished: its ``result()`` returns or raises at once.
         """
-        code, address, key, nbytes = get_queued_completion_status(self.handle,
-                                                                  milliseconds(timeout))
-        if not address and code:
-            if code == WAIT_TIMEOUT:
-                return None
-            raise self._dequeue_error(code)
-        return self._completion(address, key, nbytes, None)
+        wait = milliseconds(timeout)
+        ready = self._ready
+        if ready:
+            return ready.popleft()
+        started = time.monotonic()
+        while True:
+            code, address, key, nbytes = get_queued_completion_status(self.handle, wait)
+            if not address and code:
+                if code == WAIT_TIMEOUT:
+                    return ready.popleft() if ready else None
+                raise self._dequeue_error(code)
+            completion = self._completion(address, key, nbytes, None)
+            if completion is not None:
+                return completion
+            if routine_errors_pending():  # a relay's done callbacks raised
+                raise_routine_errors()
+            if ready:
+                return ready.popleft()
+            wait = _remaining(timeout, started)  # the packet ended nothing of the caller's
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
                      alertable: bool = False) -> list[Completion]:
@@ -233,25 +281,45 @@ class CompletionPort:
         routines ran instead, whose exceptions are then raised.
         """
         check_int("max_entries", max_entries, 1, 0xFFFF)
+        wait = milliseconds(timeout)
+        ready = self._ready
+        completions: list[Completion] = []
+        while ready and len(completions) < max_entries:
+            completions.append(ready.popleft())
+        if completions:
+            return completions
         entries = self._entries(max_entries)
         removed = ULONG()
-        if not _GET_QUEUED_COMPLETION_STATUS_EX(self.handle, entries, max_entries,
-                                                byref(removed), milliseconds(timeout),
-                                                bool(alertable)):
-            code = ctypes.get_last_error()
-            if code == WAIT_IO_COMPLETION:
+        started = time.monotonic()
+        while True:
+            if not _GET_QUEUED_COMPLETION_STATUS_EX(self.handle, entries, max_entries,
+                                                    byref(removed), wait, bool(alertable)):
+                code = ctypes.get_last_error()
+                if code == WAIT_IO_COMPLETION:
+                    raise_routine_errors()
+                    return []
+                if code == WAIT_TIMEOUT:
+                    return []
+                raise self._dequeue_error(code)
+            view = memoryview(entries).cast("B")
+            relayed = False
+            for index in range(removed.value):
+                key, address, internal, nbytes = _ENTRY.unpack_from(view,
+                                                                    index * _ENTRY_STRIDE)
+                completion = self._completion(address or 0, key, nbytes,
+                                              internal & _STATUS_MASK)
+                if completion is None:
+                    relayed = True
+                else:
+                    completions.append(completion)
+            if relayed and routine_errors_pending():  # a relay's done callbacks raised:
+                ready.extendleft(reversed(completions))  # what we have goes to the next call
                 raise_routine_errors()
-                return []
-            if code == WAIT_TIMEOUT:
-                return []
-            raise self._dequeue_error(code)
-        view = memoryview(entries).cast("B")
-        completions = []
-        for index in range(removed.value):
-            key, address, internal, nbytes = _ENTRY.unpack_from(view, index * _ENTRY_STRIDE)
-            completions.append(self._completion(address or 0, key, nbytes,
-                                                internal & _STATUS_MASK))
-        return completions
+            while ready and len(completions) < max_entries:
+                completions.append(ready.popleft())
+            if completions:
+                return completions
+            wait = _remaining(timeout, started)  # the packets ended nothing of the caller's
 
     def _entries(self, count: int) -> Any:
         entries = getattr(self._local, "entries", None)
@@ -260,7 +328,10 @@ class CompletionPort:
         return entries
 
     @staticmethod
-    def _completion(address: int, key: int, nbytes: int, status: int | None) -> Completion:
+    def _completion(address: int, key: int, nbytes: int,
+                    status: int | None) -> Completion | None:
+        """What a packet ends: its operation, a Posted, a foreign Packet, or None
+        when its I/O hands its completion on (a ``core.Relay``: see ``report``)."""
         item = registry.claim(address) if address else None
         if item is None:
             return Packet(key, nbytes, address)
@@ -268,8 +339,10 @@ class CompletionPort:
             return item
         # An I/O's packet: the one completion of a port operation.
         if status is None:
-            return item.complete_from_overlapped()  # type: ignore[no-any-return]
-        return item.complete_from_status(status, nbytes)  # type: ignore[no-any-return]
+            owner = item.complete_from_overlapped()
+        else:
+            owner = item.complete_from_status(status, nbytes)
+        return None if isinstance(owner, Relay) else owner
 
     @staticmethod
     def _dequeue_error(code: int) -> OSError:
@@ -292,6 +365,7 @@ class CompletionPort:
         drain = check_timeout(drain_seconds)
         if self._handle is None:
             return
+        self._closing = True
         mine = [item for item in registry.operations() if self._owns(item)]
         for item in mine:
             if isinstance(item, OverlappedIO):
@@ -302,6 +376,8 @@ class CompletionPort:
         for item in mine:
             if item.address in registry:
                 registry.leak(item)
+        if self._poller is not None:
+            self._poller.close()
         handle, self._handle = self._handle, None
         CloseHandle(handle)
 
@@ -320,6 +396,13 @@ class CompletionPort:
 
     def __repr__(self) -> str:
         return f"<CompletionPort {'closed' if self._handle is None else hex(self._handle)}>"
+
+
+def _remaining(timeout: float | None, started: float) -> int:
+    """Milliseconds left of ``timeout`` seconds counted from ``started`` (INFINITE for None)."""
+    if timeout is None:
+        return milliseconds(None)
+    return milliseconds(max(0.0, timeout - (time.monotonic() - started)))
 
 
 _skip_supported: bool | None = None

@@ -122,6 +122,11 @@ def stash_routine_error(error: BaseException) -> None:
     errors.append(error)
 
 
+def routine_errors_pending() -> bool:
+    """Whether routines (or done callbacks) run on this thread raised something not raised yet."""
+    return bool(getattr(_local, "errors", None))
+
+
 def raise_routine_errors() -> None:
     """Raise what routines run on this thread raised, if anything."""
     errors = getattr(_local, "errors", None)

@@ -13,7 +13,7 @@ Importing works on every system; structures and constants are plain ctypes.
 Calling a function anywhere but Windows raises ``WindowsOnlyError``.
 """
 
-from . import constants, kernel32, ntdll, types, ws2_32
+from . import afd, constants, kernel32, ntdll, types, ws2_32
 from ._loader import (
     WindowsOnlyError,
     check_bool_pending,
@@ -21,6 +21,7 @@ from ._loader import (
     unchecked,
     winerror_exception,
 )
+from .afd import *  # noqa: F403
 from .constants import *  # noqa: F403
 from .kernel32 import *  # noqa: F403
 from .ntdll import *  # noqa: F403
@@ -29,5 +30,6 @@ from .ws2_32 import *  # noqa: F403
 
 __all__ = [
     *types.__all__, *constants.__all__, *ws2_32.__all__, *kernel32.__all__, *ntdll.__all__,
+    *afd.__all__,
     "WindowsOnlyError", "check_bool_pending", "format_winerror", "unchecked", "winerror_exception",
 ]

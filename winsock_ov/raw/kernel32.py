@@ -173,6 +173,16 @@ CreateFileW = _k32("CreateFileW", HANDLE, [
     DWORD,  # dwFlagsAndAttributes
     HANDLE,  # hTemplateFile
 ], check_invalid_handle)
+DeviceIoControl = _k32("DeviceIoControl", BOOL, [
+    HANDLE,  # hDevice
+    DWORD,  # dwIoControlCode
+    LPVOID,  # lpInBuffer
+    DWORD,  # nInBufferSize
+    LPVOID,  # lpOutBuffer
+    DWORD,  # nOutBufferSize
+    LPDWORD,  # lpBytesReturned
+    LPOVERLAPPED,
+], check_bool_pending)
 
 # --- messages ---------------------------------------------------------------------------------
 FormatMessageW = _k32("FormatMessageW", DWORD, [
@@ -192,6 +202,7 @@ __all__ = [
     "CreateEventW",
     "CreateFileW",
     "CreateIoCompletionPort",
+    "DeviceIoControl",
     "DuplicateHandle",
     "FormatMessageW",
     "GetCurrentProcess",
