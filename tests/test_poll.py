@@ -288,6 +288,29 @@ def test_closing_a_socket_with_its_request_in_flight_reports_local_close(
         close_and_settle(client, server)
 
 
+def test_a_new_socket_at_a_closed_ones_handle_value_gets_its_own_request(
+        port: CompletionPort) -> None:
+    old = socket.socket()
+    handle = old.fileno()
+    old_wait = port.poll(old, READABLE)
+    old.close()  # its request ends now; its packet is still queued
+    fresh = [socket.socket() for _ in range(64)]
+    try:
+        reused = [sock for sock in fresh if sock.fileno() == handle]
+        assert reused, "no new socket took the closed one's handle value"
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            reused[0].connect(listener.getsockname())
+            new_wait = port.poll(reused[0], WRITABLE)
+            assert {next_done(port), next_done(port)} == {old_wait, new_wait}
+            assert old_wait.result() == PollEvents.LOCAL_CLOSE
+            assert new_wait.result() == WRITABLE
+    finally:
+        for sock in fresh:
+            sock.close()
+
+
 def test_closing_the_port_ends_pending_waits_and_keeps_nothing() -> None:
     client, server = tcp_pair()
     try:

@@ -290,6 +290,14 @@ class _PollRequest(Relay):
             return _ERROR_SUCCESS
         return ctypes.get_last_error()
 
+    def saw_close(self) -> bool:
+        """True once Windows ended it because its socket was closed.
+
+        Read before its packet is dequeued: closesocket ends the polls of the
+        socket within the call, writing the output and then Internal.
+        """
+        return self.io.finished_by_os() and bool(self.found()[0] & AFD_POLL_LOCAL_CLOSE)
+
     def found(self) -> tuple[int, int]:
         """The events and connect status Windows wrote (none if it found none)."""
         info = self.info
@@ -360,6 +368,11 @@ class Poller:
             if self.port.closing:
                 raise ValueError("the completion port is closed")
             group = self._groups.get(base)
+            if group is not None and group.request is not None and group.request.saw_close():
+                # Its socket was closed and this handle value already names a new
+                # one: the old request's packet ends only the old socket's waits.
+                self._forget(group)
+                group = None
             if group is None:
                 group = self._groups[base] = _SocketPolls(self, base, self._helper())
                 group.helper.sockets += 1
@@ -449,8 +462,12 @@ class Poller:
         return self._fail(group, error_from_code(code))
 
     def _forget_if_idle(self, group: _SocketPolls) -> None:
-        if group.request is None and not group.waiters \
-                and self._groups.get(group.base) is group:
+        if group.request is None and not group.waiters:
+            self._forget(group)
+
+    def _forget(self, group: _SocketPolls) -> None:
+        """Take the socket off the map (once): a new poll of its handle starts afresh."""
+        if self._groups.get(group.base) is group:
             del self._groups[group.base]
             group.helper.sockets -= 1
 
