@@ -335,6 +335,7 @@ class _SocketPolls:
         if how is Submitted.REFUSED:
             return code or ERROR_OPERATION_ABORTED
         self.request, self.retire = request, False
+        self.poller.in_flight.add(request)
         return _ERROR_SUCCESS
 
     def refresh(self) -> int:
@@ -359,6 +360,7 @@ class Poller:
         self._lock = threading.RLock()
         self._groups: dict[int, _SocketPolls] = {}  # by base handle
         self._helpers: list[_Helper] = []
+        self.in_flight: set[_PollRequest] = set()  # submitted, not yet returned by Windows
 
     def poll(self, sock: Any, events: Any) -> PollOperation:
         handle = socket_handle(sock)
@@ -413,6 +415,7 @@ class Poller:
         """A request ended: end the waits it answers, ask again for the others."""
         group = request.group
         with self._lock:
+            self.in_flight.discard(request)
             if group.request is not request:  # refused within submit(): its caller reports
                 return
             retired = group.retire
@@ -482,6 +485,10 @@ class Poller:
                     callback(waiter)
                 except BaseException as exc:  # raised by the caller
                     stash_routine_error(exc)
+
+    def requests_in_flight(self) -> int:
+        """Requests Windows has not returned yet (each holds memory it may write)."""
+        return len(self.in_flight)
 
     def close(self) -> None:
         """Close the helper handles, once the port collected what it could.

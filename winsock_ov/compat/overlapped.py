@@ -42,6 +42,7 @@ from ..core import (
     WSASEND,
     WSASENDTO,
     OverlappedIO,
+    Relay,
     State,
     Submitted,
     bool_call,
@@ -109,6 +110,7 @@ from ..raw import (
     bind,
     winerror_exception,
 )
+from ..waits import raise_routine_errors
 
 INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
 NULL = 0
@@ -250,11 +252,20 @@ def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, 
             return None
         raise _error(error)
     io = registry.get(address)
-    # A packet ends the Overlapped at its address, unless that one is still pending:
-    # then the packet is a stale one, of an earlier operation at the same address.
-    if isinstance(io, OverlappedIO) and isinstance(io.owner, Overlapped) \
-            and io.finished_by_os() and registry.claim(address) is io:
-        io.complete_from_overlapped()  # its packet is out: Windows is done with it
+    if isinstance(io, OverlappedIO):
+        if isinstance(io.owner, Relay):
+            # winsock_ov's own request on this port (a socket poll, winsock_ov.poll):
+            # ended here, its waits act through their callbacks.  Nothing of the
+            # caller's came: answered as a timeout, so the caller runs them now.
+            if registry.claim(address) is io:
+                io.complete_from_overlapped()
+            raise_routine_errors()
+            return None
+        # A packet ends the Overlapped at its address, unless that one is still pending:
+        # then the packet is a stale one, of an earlier operation at the same address.
+        if isinstance(io.owner, Overlapped) and io.finished_by_os() \
+                and registry.claim(address) is io:
+            io.complete_from_overlapped()  # its packet is out: Windows is done with it
     return error, transferred, key, address
 
 

@@ -1,0 +1,224 @@
+"""winsock_ov.aio: asyncio's Windows proactor loop on winsock_ov, plus socket readiness.
+
+``new_event_loop()`` (or ``EventLoop()``) is an asyncio event loop that does
+what ``asyncio.ProactorEventLoop`` does (TCP and UDP transports, servers,
+``sock_*`` methods, sendfile, pipes, subprocesses, signal wake-up, Ctrl-C,
+``call_soon_threadsafe``) and also ``add_reader``, ``add_writer``,
+``remove_reader`` and ``remove_writer`` for sockets, with no extra thread::
+
+    asyncio.run(main(), loop_factory=winsock_ov.aio.new_event_loop)   # 3.12+
+    with asyncio.Runner(loop_factory=winsock_ov.aio.new_event_loop) as runner: ...  # 3.11+
+    asyncio.set_event_loop_policy(winsock_ov.aio.EventLoopPolicy())    # 3.9+
+
+How: CPython's own proactor (``asyncio.windows_events``) is loaded a second
+time, privately, bound to ``winsock_ov.compat.overlapped`` instead of the C
+``_overlapped``: its I/O runs on winsock_ov's core, which holds every buffer
+and OVERLAPPED until Windows is done with it, and its completion port is one
+winsock_ov polls sockets on (``winsock_ov.poll``).  A reader or writer is a
+poll of its socket; when the poll ends, the callback is scheduled and, once
+it ran, the socket is polled again while the reader is registered (readiness
+is level-triggered, as with ``select``).  ``asyncio`` itself is not changed:
+its default loop keeps the C module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import importlib.util
+import sys
+from types import ModuleType
+from typing import Any, Callable
+
+from .compat import overlapped as _compat
+from .notify import PortBinding
+from .poll import Poller, PollEvents, PollOperation, socket_handle
+from .raw import CreateIoCompletionPort
+
+__all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop"]
+
+_DRAIN_SECONDS = 2.0  # at close, for the cancelled polls' packets
+
+# select() semantics on Windows (selectors.SelectSelector passes writers as the
+# exceptional set too): readable is data, end of stream, a connection to
+# accept, a reset; writable is room to send, or a connect that failed.
+READ_EVENTS = (PollEvents.RECEIVE | PollEvents.ACCEPT | PollEvents.DISCONNECT
+               | PollEvents.ABORT | PollEvents.CONNECT_FAIL)
+WRITE_EVENTS = PollEvents.SEND | PollEvents.ABORT | PollEvents.CONNECT_FAIL
+
+
+def _load_windows_events() -> ModuleType:
+    """asyncio.windows_events, executed again with ``import _overlapped`` giving
+    winsock_ov.compat.overlapped (nothing global is swapped)."""
+    if sys.platform != "win32":
+        raise ImportError("winsock_ov.aio runs on Windows only")
+    spec = importlib.util.find_spec("asyncio.windows_events")
+    if spec is None or spec.loader is None:
+        raise ImportError("asyncio.windows_events is missing")
+    code = spec.loader.get_code(spec.name)  # type: ignore[attr-defined]
+    real_import = builtins.__import__
+
+    def import_(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "_overlapped":
+            return _compat
+        return real_import(name, *args, **kwargs)
+
+    module = ModuleType(f"{__name__}._windows_events")
+    module.__dict__.update({
+        "__package__": "asyncio", "__file__": spec.origin,
+        "__builtins__": {**vars(builtins), "__import__": import_},
+    })
+    exec(code, module.__dict__)
+    return module
+
+
+_windows_events = _load_windows_events()
+
+
+class _ProactorPort:
+    """The proactor's completion port as ``winsock_ov.poll`` needs it.
+
+    Its packets are dequeued by the proactor (through the drop-in module's
+    GetQueuedCompletionStatus, which ends poll requests itself); the ended
+    waits act through their done callbacks, so ``report`` keeps nothing.
+    """
+
+    def __init__(self, proactor: Any) -> None:
+        self._proactor = proactor
+        self.closing = False
+
+    @property
+    def handle(self) -> int:
+        return int(self._proactor._iocp)
+
+    def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
+        CreateIoCompletionPort(handle, self.handle, key, 0)
+        return PortBinding(self, self.handle, handle, key)
+
+    def report(self, completion: Any) -> None:
+        """Nothing to keep: the loop learns of an ended wait from its callback."""
+
+
+class _Watch:
+    """A reader or writer: its handle, and the poll that watches for it."""
+
+    __slots__ = ("events", "handle", "wait")
+
+    def __init__(self, handle: asyncio.Handle, events: PollEvents) -> None:
+        self.handle, self.events = handle, events
+        self.wait: PollOperation | None = None
+
+
+class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-defined]
+    """ProactorEventLoop on winsock_ov, with add_reader / add_writer for sockets."""
+
+    def __init__(self) -> None:
+        super().__init__(_windows_events.IocpProactor())
+        self._port = _ProactorPort(self._proactor)
+        self._poller = Poller(self._port)  # type: ignore[arg-type]
+        self._readers: dict[int, _Watch] = {}
+        self._writers: dict[int, _Watch] = {}
+
+    # --- readiness -----------------------------------------------------------------------
+
+    def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever the socket ``fd`` is readable."""
+        self._add_watch(self._readers, fd, READ_EVENTS, callback, args)
+
+    def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever the socket ``fd`` is writable."""
+        self._add_watch(self._writers, fd, WRITE_EVENTS, callback, args)
+
+    def remove_reader(self, fd: Any) -> bool:
+        return self._remove_watch(self._readers, fd)
+
+    def remove_writer(self, fd: Any) -> bool:
+        return self._remove_watch(self._writers, fd)
+
+    def _add_watch(self, watches: dict[int, _Watch], fd: Any, events: PollEvents,
+                   callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        handle_value = socket_handle(fd)
+        handle = asyncio.Handle(callback, args, self, None)
+        watch = watches.get(handle_value)
+        if watch is not None:  # a new callback for the same socket: the poll stays
+            watch.handle.cancel()
+            watch.handle = handle
+            return
+        watch = _Watch(handle, events)
+        self._arm(watches, handle_value, watch)  # raises (nothing kept) for a non-socket
+        watches[handle_value] = watch
+
+    def _remove_watch(self, watches: dict[int, _Watch], fd: Any) -> bool:
+        if self.is_closed():
+            return False
+        watch = watches.pop(socket_handle(fd), None)
+        if watch is None:
+            return False
+        watch.handle.cancel()
+        if watch.wait is not None:
+            watch.wait.cancel()
+        return True
+
+    def _arm(self, watches: dict[int, _Watch], fd: int, watch: _Watch) -> None:
+        wait = self._poller.poll(fd, watch.events)
+        watch.wait = wait
+        wait.add_done_callback(lambda ended: self._watch_ended(watches, fd, watch, ended))
+
+    def _watch_ended(self, watches: dict[int, _Watch], fd: int, watch: _Watch,
+                     wait: PollOperation) -> None:
+        """A poll ended (in the loop's thread, while it dequeues): run the callback soon."""
+        if watches.get(fd) is not watch or watch.wait is not wait:
+            return  # removed meanwhile (its poll was cancelled)
+        watch.wait = None
+        if self.is_closed():
+            return
+        self.call_soon(self._run_watch, watches, fd, watch, wait)
+
+    def _run_watch(self, watches: dict[int, _Watch], fd: int, watch: _Watch,
+                   wait: PollOperation) -> None:
+        """Run the reader's (writer's) callback, then watch again while it is registered."""
+        if watches.get(fd) is not watch:
+            return
+        error = wait.exception()
+        closed = error is None and wait.result() & PollEvents.LOCAL_CLOSE
+        if error is not None or closed:
+            del watches[fd]  # the socket is gone, or cannot be polled: a last call
+        watch.handle._run()
+        if watches.get(fd) is watch and watch.wait is None and not self.is_closed():
+            try:
+                self._arm(watches, fd, watch)
+            except OSError as exc:  # closed by the callback: nothing to watch
+                del watches[fd]
+                self.call_exception_handler({
+                    "message": f"socket {fd} can no longer be watched", "exception": exc})
+
+    # --- closing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop watching every socket, collect those polls, then close as asyncio does."""
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        for watches in (self._readers, self._writers):
+            for fd in list(watches):
+                self._remove_watch(watches, fd)
+        deadline = self.time() + _DRAIN_SECONDS
+        while self._poller.requests_in_flight() and self.time() < deadline:
+            self._proactor._poll(0.05)  # their packets: the proactor's dequeue ends them
+        self._port.closing = True
+        super().close()
+        self._poller.close()  # a request still in flight stays owned for good
+
+
+def new_event_loop() -> EventLoop:
+    """A new winsock_ov event loop (``loop_factory`` for ``asyncio.run`` / ``Runner``)."""
+    return EventLoop()
+
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """The default policy, making winsock_ov event loops (for 3.9 to 3.11)."""
+
+    _loop_factory = EventLoop
