@@ -201,7 +201,7 @@ def test_bench_imports_off_windows_and_lists_every_row() -> None:
     assert {"port", "port batch 64", "port +skip", "port +skip batch 64", "routines"} \
         == rows["echo x64"] == rows["echo x256"]
     assert rows["post + dequeue"] == {"port"}
-    assert rows["asyncio echo"] == {"compat.overlapped"}
+    assert rows["asyncio echo"] == {"compat.overlapped", "winsock_ov.aio", "SelectorEventLoop"}
     args = bench.parse_args(["--quick"])
     assert (args.rounds, args.scale) == (3, 0.2)
     assert bench.parse_args(["--rounds", "5"]).rounds == 5

@@ -13,8 +13,10 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
   program calls Winsock, without the object layer (the floor of Python over
   ctypes), and a "blocking socket" row (CPython's own socket module);
 * asyncio echo: round trips of a streams echo on asyncio's ProactorEventLoop
-  over ``winsock_ov.compat.overlapped`` against over the C module, each in a
-  process of its own (the module is chosen before asyncio loads).
+  over the C module (the anchor), against the same loop over
+  ``winsock_ov.compat.overlapped``, winsock_ov's own loop (``winsock_ov.aio``)
+  and asyncio's SelectorEventLoop, each in a process of its own (the module
+  is chosen before asyncio loads).
 
 How a figure is made
 --------------------
@@ -60,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import gc
 import json
 import platform
@@ -511,8 +514,9 @@ def blocking_bulk(chunks: int) -> stats.Measurement:
         return clock.stop(chunks, extra_cpu=sum(sender_cpu))
 
 
-def asyncio_echo(trips: int) -> stats.Measurement:
-    """Streams echo round trips on the event loop of this process (its main thread's CPU)."""
+def asyncio_echo(trips: int, loop_factory: Callable[[], Any] | None = None) -> stats.Measurement:
+    """Streams echo round trips on an event loop of this process (its main thread's CPU):
+    ``loop_factory``'s, or asyncio's default one."""
     import asyncio
 
     async def run() -> stats.Measurement:
@@ -537,11 +541,25 @@ def asyncio_echo(trips: int) -> stats.Measurement:
         await server.wait_closed()
         return measurement
 
-    return asyncio.run(run())
+    if loop_factory is None:
+        return asyncio.run(run())
+    loop = loop_factory()
+    try:
+        return loop.run_until_complete(run())
+    finally:
+        loop.close()
+
+
+# The asyncio echo's children: the default loop on the C module (the anchor), and
+# by row name the same loop on winsock_ov's module, winsock_ov's own loop, and
+# asyncio's selector loop for comparison.
+ASYNCIO_CHILDREN = {"compat.overlapped": "winsock_ov", "winsock_ov.aio": "aio",
+                    "SelectorEventLoop": "selector"}
 
 
 def asyncio_child(implementation: str, trips: int, count_key: str | None) -> stats.Measurement:
-    """``asyncio_echo`` in a fresh process, on the C module or on winsock_ov's.
+    """``asyncio_echo`` in a fresh process: ``implementation`` is "c" (the default loop,
+    C module), or a value of ASYNCIO_CHILDREN.
 
     With ``count_key`` the child marks its runs for the call count instead.
     """
@@ -631,7 +649,8 @@ def workloads() -> list[Workload]:
                          higher_is_better=False))
     rows.append(Workload("asyncio echo", "trips/s", 1500, 200,
                          lambda n: asyncio_child("c", n, None),
-                         {"compat.overlapped": lambda n: asyncio_child("winsock_ov", n, None)},
+                         {name: (lambda n, child=child: asyncio_child(child, n, None))
+                          for name, child in ASYNCIO_CHILDREN.items()},
                          warm_up=False))
     return rows
 
@@ -677,7 +696,7 @@ def count_calls(selected: list[Workload]) -> int:
         for name, run in [(ANCHOR, workload.anchor), *workload.ours.items()]:
             label = key(workload.name, name)
             if workload.name == "asyncio echo":  # the child marks its own runs
-                asyncio_child("c" if name == ANCHOR else "winsock_ov", messages, label)
+                asyncio_child(ASYNCIO_CHILDREN.get(name, "c"), messages, label)
             else:
                 counted_runs(label, run, messages)
             print(f"  {label}: {messages} messages", flush=True)
@@ -725,15 +744,25 @@ def attach_calls(rows: list[stats.Row], calls: dict[str, Any]) -> None:
 
 
 def child_main(implementation: str, messages: int, count_key: str | None) -> int:
+    loop_factory: Callable[[], Any] | None = None
     if implementation == "winsock_ov":
         from winsock_ov.compat import overlapped
 
         overlapped.install()
+    elif implementation == "aio":
+        from winsock_ov import aio
+
+        loop_factory = aio.new_event_loop
+    elif implementation == "selector":
+        import asyncio
+
+        loop_factory = asyncio.SelectorEventLoop
+    echo = functools.partial(asyncio_echo, loop_factory=loop_factory)
     if count_key:
-        counted_runs(count_key, asyncio_echo, messages)
+        counted_runs(count_key, echo, messages)
         measurement = stats.Measurement(1.0, 0.0, messages)
     else:
-        measurement = asyncio_echo(messages)
+        measurement = echo(messages)
     print(json.dumps(measurement.as_json()))
     return 0
 
@@ -754,7 +783,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count-calls", action="store_true",
                         help="run each row with 0 and N messages between trace markers "
                              "(for a WINEDEBUG=+server session), time nothing")
-    parser.add_argument("--asyncio-child", choices=("c", "winsock_ov"), help=argparse.SUPPRESS)
+    parser.add_argument("--asyncio-child", choices=("c", *ASYNCIO_CHILDREN.values()),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--messages", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--count-key", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
