@@ -259,6 +259,33 @@ def test_what_is_no_socket_is_refused_and_nothing_is_kept() -> None:
     run(main)
 
 
+def test_named_pipes_serve_and_connect() -> None:
+    import asyncio.windows_events
+    import uuid
+
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        address = rf"\\.\pipe\winsock_ov-aio-{uuid.uuid4()}"
+        received = loop.create_future()
+
+        class Server(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                received.set_result(data)
+
+        [server] = await loop.start_serving_pipe(Server, address)
+        # asyncio's own PipeServer class, not a twin: callers may check it.
+        assert isinstance(server, asyncio.windows_events.PipeServer)
+        transport, _ = await loop.create_pipe_connection(asyncio.Protocol, address)
+        try:
+            transport.write(b"through the pipe")
+            return bytes(await received)
+        finally:
+            transport.close()
+            server.close()
+
+    assert run(main) == b"through the pipe"
+
+
 def test_call_soon_threadsafe_wakes_the_loop() -> None:
     async def main() -> str:
         loop = asyncio.get_running_loop()

@@ -52,6 +52,7 @@ def _load_windows_events() -> ModuleType:
     winsock_ov.compat.overlapped (nothing global is swapped)."""
     if sys.platform != "win32":
         raise ImportError("winsock_ov.aio runs on Windows only")
+    import asyncio.windows_events
     spec = importlib.util.find_spec("asyncio.windows_events")
     if spec is None or spec.loader is None:
         raise ImportError("asyncio.windows_events is missing")
@@ -69,6 +70,9 @@ def _load_windows_events() -> ModuleType:
         "__builtins__": {**vars(builtins), "__import__": import_},
     })
     exec(code, module.__dict__)
+    # PipeServer makes no I/O of its own and is handed to callers, who may check
+    # its class: asyncio's own one, not a twin.
+    module.PipeServer = asyncio.windows_events.PipeServer  # type: ignore[attr-defined]
     return module
 
 
