@@ -205,6 +205,25 @@ def test_readiness_uses_no_thread() -> None:
     run(main)
 
 
+def test_a_closed_socket_object_can_still_be_removed() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        calls: list[str] = []
+        with a:
+            loop.add_reader(b, calls.append, "called")
+            b.close()  # its poll ends (LOCAL_CLOSE); the reader is still registered
+            assert loop.remove_reader(b) is True  # found by the object, as selectors do
+            assert loop.remove_reader(b) is False
+            done = loop.create_future()
+            loop.call_soon(done.set_result, None)
+            await done
+            await asyncio.sleep(0)
+        return calls
+
+    assert run(main) == []
+
+
 def test_a_new_callback_replaces_the_old_one_for_the_same_socket() -> None:
     async def main() -> str:
         loop = asyncio.get_running_loop()

@@ -104,12 +104,13 @@ class _ProactorPort:
 
 
 class _Watch:
-    """A reader or writer: its handle, and the poll that watches for it."""
+    """A reader or writer: its handle, the object it was given, and the poll that
+    watches for it."""
 
-    __slots__ = ("events", "handle", "wait")
+    __slots__ = ("events", "handle", "source", "wait")
 
-    def __init__(self, handle: asyncio.Handle, events: PollEvents) -> None:
-        self.handle, self.events = handle, events
+    def __init__(self, handle: asyncio.Handle, events: PollEvents, source: Any) -> None:
+        self.handle, self.events, self.source = handle, events, source
         self.wait: PollOperation | None = None
 
 
@@ -148,16 +149,20 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         watch = watches.get(handle_value)
         if watch is not None:  # a new callback for the same socket: the poll stays
             watch.handle.cancel()
-            watch.handle = handle
+            watch.handle, watch.source = handle, fd
             return
-        watch = _Watch(handle, events)
+        watch = _Watch(handle, events, fd)
         self._arm(watches, handle_value, watch)  # raises (nothing kept) for a non-socket
         watches[handle_value] = watch
 
     def _remove_watch(self, watches: dict[int, _Watch], fd: Any) -> bool:
         if self.is_closed():
             return False
-        watch = watches.pop(socket_handle(fd), None)
+        try:
+            key: int | None = socket_handle(fd)
+        except ValueError:  # a socket object closed already: found by identity, as selectors do
+            key = next((key for key, watch in watches.items() if watch.source is fd), None)
+        watch = watches.pop(key, None) if key is not None else None
         if watch is None:
             return False
         watch.handle.cancel()
