@@ -328,6 +328,78 @@ def test_subprocess_pipes() -> None:
     assert run(main) == b"SHOUT"
 
 
+# --- libraries that need add_reader on Windows -------------------------------------------
+
+
+def python_threads() -> set[str]:
+    return {thread.name for thread in threading.enumerate()}
+
+
+def test_pyzmq_push_pull_and_req_rep_run_with_no_thread_of_python() -> None:
+    """zmq.asyncio waits on ZMQ_FD with add_reader; on the Proactor it warns and
+    starts a selector thread (tornado's), here it starts nothing."""
+    import warnings
+
+    import zmq
+    import zmq.asyncio
+
+    async def main() -> int:
+        context = zmq.asyncio.Context()
+        pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
+        rep, req = context.socket(zmq.REP), context.socket(zmq.REQ)
+        try:
+            push.connect(f"tcp://127.0.0.1:{pull.bind_to_random_port('tcp://127.0.0.1')}")
+            req.connect(f"tcp://127.0.0.1:{rep.bind_to_random_port('tcp://127.0.0.1')}")
+            before = python_threads()
+            for number in range(50):
+                await push.send(b"message %d" % number)
+                assert await pull.recv() == b"message %d" % number
+                await req.send(b"ping %d" % number)
+                assert await rep.recv() == b"ping %d" % number
+                await rep.send(b"pong")
+                assert await req.recv() == b"pong"
+            assert python_threads() == before
+            return number + 1
+        finally:
+            for sock in (pull, push, rep, req):
+                sock.close(linger=0)
+            context.term()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # pyzmq's "Proactor ... add_reader"
+        assert run(main) == 50
+
+
+def test_tornado_serves_and_fetches_without_its_selector_thread() -> None:
+    """Tornado wraps a ProactorEventLoop with a selector thread (AddThreadSelectorEventLoop)
+    for its add_reader; on this loop it uses the loop's own."""
+    import tornado.httpclient
+    import tornado.httpserver
+    import tornado.ioloop
+    import tornado.netutil
+    import tornado.web
+
+    class Hello(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.write("hello")
+
+    async def main() -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        assert tornado.ioloop.IOLoop.current().selector_loop is loop  # type: ignore[attr-defined]
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        port = sockets[0].getsockname()[1]
+        server = tornado.httpserver.HTTPServer(tornado.web.Application([("/", Hello)]))
+        server.add_sockets(sockets)
+        client = tornado.httpclient.AsyncHTTPClient()
+        try:
+            return [(await client.fetch(f"http://127.0.0.1:{port}/")).body for _ in range(10)]
+        finally:
+            client.close()
+            server.stop()
+
+    assert run(main) == [b"hello"] * 10
+
+
 def test_asyncio_runs_main_on_the_loop() -> None:
     """asyncio.Runner(loop_factory=...) from 3.11; the policy before it."""
     from winsock_ov import aio

