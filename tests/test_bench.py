@@ -202,6 +202,9 @@ def test_bench_imports_off_windows_and_lists_every_row() -> None:
         == rows["echo x64"] == rows["echo x256"]
     assert rows["post + dequeue"] == {"port"}
     assert rows["asyncio echo"] == {"compat.overlapped", "winsock_ov.aio", "SelectorEventLoop"}
+    assert rows["asyncio echo x64"] == rows["asyncio echo"]
+    assert [bench.asyncio_connections(name) for name in ("asyncio echo", "asyncio echo x64")] \
+        == [1, 64]
     args = bench.parse_args(["--quick"])
     assert (args.rounds, args.scale) == (3, 0.2)
     assert bench.parse_args(["--rounds", "5"]).rounds == 5
@@ -218,7 +221,8 @@ def test_benchmark_runs_every_row_and_writes_paired_ratios(tmp_path: Path) -> No
     assert bench.main(["--scale", "0.01", "--rounds", "2", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert {row["workload"] for row in rows} == {
-        "ping-pong", "bulk 64 KiB", "echo x64", "echo x256", "post + dequeue", "asyncio echo"}
+        "ping-pong", "bulk 64 KiB", "echo x64", "echo x256", "post + dequeue", "asyncio echo",
+        "asyncio echo x64"}
     for row in rows:
         assert row["ratio"]["rounds"] == 2 and len(row["rounds"]) == 2, row
         assert all(value > 0 for value in row["ratios"]), row

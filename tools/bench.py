@@ -16,7 +16,8 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
   over the C module (the anchor), against the same loop over
   ``winsock_ov.compat.overlapped``, winsock_ov's own loop (``winsock_ov.aio``)
   and asyncio's SelectorEventLoop, each in a process of its own (the module
-  is chosen before asyncio loads).
+  is chosen before asyncio loads); "asyncio echo x64" is the same with 64
+  clients at once.
 
 How a figure is made
 --------------------
@@ -514,9 +515,11 @@ def blocking_bulk(chunks: int) -> stats.Measurement:
         return clock.stop(chunks, extra_cpu=sum(sender_cpu))
 
 
-def asyncio_echo(trips: int, loop_factory: Callable[[], Any] | None = None) -> stats.Measurement:
+def asyncio_echo(trips: int, loop_factory: Callable[[], Any] | None = None,
+                 connections: int = 1) -> stats.Measurement:
     """Streams echo round trips on an event loop of this process (its main thread's CPU):
-    ``loop_factory``'s, or asyncio's default one."""
+    ``loop_factory``'s, or asyncio's default one; ``connections`` clients at once,
+    ``trips`` round trips in all."""
     import asyncio
 
     async def run() -> stats.Measurement:
@@ -526,17 +529,23 @@ def asyncio_echo(trips: int, loop_factory: Callable[[], Any] | None = None) -> s
                 await writer.drain()
             writer.close()
 
+        async def client(reader: Any, writer: Any, count: int) -> None:
+            for _ in range(count):
+                writer.write(message)
+                await writer.drain()
+                await reader.readexactly(len(message))
+
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        address = server.sockets[0].getsockname()
+        pairs = [await asyncio.open_connection(*address) for _ in range(connections)]
         message = b"m" * 64
+        each = max(1, trips // connections)
         clock = Clock()
         clock.start()
-        for _ in range(trips):
-            writer.write(message)
-            await writer.drain()
-            await reader.readexactly(len(message))
-        measurement = clock.stop(trips)
-        writer.close()
+        await asyncio.gather(*(client(reader, writer, each) for reader, writer in pairs))
+        measurement = clock.stop(each * connections)
+        for _, writer in pairs:
+            writer.close()
         server.close()
         await server.wait_closed()
         return measurement
@@ -555,16 +564,24 @@ def asyncio_echo(trips: int, loop_factory: Callable[[], Any] | None = None) -> s
 # asyncio's selector loop for comparison.
 ASYNCIO_CHILDREN = {"compat.overlapped": "winsock_ov", "winsock_ov.aio": "aio",
                     "SelectorEventLoop": "selector"}
+ASYNCIO_MANY = 64  # connections of the many-connection asyncio echo
 
 
-def asyncio_child(implementation: str, trips: int, count_key: str | None) -> stats.Measurement:
+def asyncio_connections(workload: str) -> int:
+    """Clients of an asyncio echo workload: "asyncio echo x64" has 64."""
+    _, _, suffix = workload.partition("asyncio echo x")
+    return int(suffix) if suffix else 1
+
+
+def asyncio_child(implementation: str, trips: int, count_key: str | None,
+                  connections: int = 1) -> stats.Measurement:
     """``asyncio_echo`` in a fresh process: ``implementation`` is "c" (the default loop,
     C module), or a value of ASYNCIO_CHILDREN.
 
     With ``count_key`` the child marks its runs for the call count instead.
     """
     command = [sys.executable, __file__, "--asyncio-child", implementation, "--messages",
-               str(trips)]
+               str(trips), "--connections", str(connections)]
     if count_key:
         command += ["--count-key", count_key]
     result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
@@ -647,11 +664,14 @@ def workloads() -> list[Workload]:
                              {name: with_driver(make, work) for name, make in echoes.items()}))
     rows.append(Workload("post + dequeue", "us", 15000, 500, post_c, {"port": post_winsock},
                          higher_is_better=False))
-    rows.append(Workload("asyncio echo", "trips/s", 1500, 200,
-                         lambda n: asyncio_child("c", n, None),
-                         {name: (lambda n, child=child: asyncio_child(child, n, None))
-                          for name, child in ASYNCIO_CHILDREN.items()},
-                         warm_up=False))
+    for connections, messages, counted in ((1, 1500, 200), (ASYNCIO_MANY, 3072, 256)):
+        name = "asyncio echo" + (f" x{connections}" if connections > 1 else "")
+        rows.append(Workload(
+            name, "trips/s", messages, counted,
+            lambda n, c=connections: asyncio_child("c", n, None, c),
+            {label: (lambda n, child=child, c=connections: asyncio_child(child, n, None, c))
+             for label, child in ASYNCIO_CHILDREN.items()},
+            warm_up=False))
     return rows
 
 
@@ -695,8 +715,9 @@ def count_calls(selected: list[Workload]) -> int:
         messages = workload.counted
         for name, run in [(ANCHOR, workload.anchor), *workload.ours.items()]:
             label = key(workload.name, name)
-            if workload.name == "asyncio echo":  # the child marks its own runs
-                asyncio_child(ASYNCIO_CHILDREN.get(name, "c"), messages, label)
+            if workload.name.startswith("asyncio echo"):  # the child marks its own runs
+                asyncio_child(ASYNCIO_CHILDREN.get(name, "c"), messages, label,
+                              asyncio_connections(workload.name))
             else:
                 counted_runs(label, run, messages)
             print(f"  {label}: {messages} messages", flush=True)
@@ -743,7 +764,8 @@ def attach_calls(rows: list[stats.Row], calls: dict[str, Any]) -> None:
             row.calls_detail["anchor"] = anchor["by_request"]
 
 
-def child_main(implementation: str, messages: int, count_key: str | None) -> int:
+def child_main(implementation: str, messages: int, count_key: str | None,
+               connections: int) -> int:
     loop_factory: Callable[[], Any] | None = None
     if implementation == "winsock_ov":
         from winsock_ov.compat import overlapped
@@ -757,7 +779,7 @@ def child_main(implementation: str, messages: int, count_key: str | None) -> int
         import asyncio
 
         loop_factory = asyncio.SelectorEventLoop
-    echo = functools.partial(asyncio_echo, loop_factory=loop_factory)
+    echo = functools.partial(asyncio_echo, loop_factory=loop_factory, connections=connections)
     if count_key:
         counted_runs(count_key, echo, messages)
         measurement = stats.Measurement(1.0, 0.0, messages)
@@ -786,6 +808,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--asyncio-child", choices=("c", *ASYNCIO_CHILDREN.values()),
                         help=argparse.SUPPRESS)
     parser.add_argument("--messages", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--connections", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--count-key", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rounds is None:
@@ -800,7 +823,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.asyncio_child:
-        return child_main(args.asyncio_child, args.messages, args.count_key)
+        return child_main(args.asyncio_child, args.messages, args.count_key, args.connections)
     selected = [w for w in workloads()
                 if not args.only or any(text in w.name for text in args.only)]
     if args.count_calls:
