@@ -33,7 +33,6 @@ from typing import Any, Callable
 from .compat import overlapped as _compat
 from .notify import PortBinding
 from .poll import Poller, PollEvents, PollOperation, socket_handle
-from .raw import CreateIoCompletionPort
 
 __all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop"]
 
@@ -96,8 +95,7 @@ class _ProactorPort:
         return int(self._proactor._iocp)
 
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
-        CreateIoCompletionPort(handle, self.handle, key, 0)
-        return PortBinding(self, self.handle, handle, key)
+        return PortBinding.tie(self, self.handle, handle, key)
 
     def report(self, completion: Any) -> None:
         """Nothing to keep: the loop learns of an ended wait from its callback."""

@@ -38,7 +38,6 @@ from .raw import (
     DWORD,
     ERROR_ABANDONED_WAIT_0,
     ERROR_SUCCESS,
-    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
     INVALID_HANDLE_VALUE,
     OVERLAPPED,
     OVERLAPPED_ENTRY,
@@ -51,7 +50,6 @@ from .raw import (
     GetQueuedCompletionStatus,
     GetQueuedCompletionStatusEx,
     PostQueuedCompletionStatus,
-    SetFileCompletionNotificationModes,
     unchecked,
     winerror_exception,
 )
@@ -201,19 +199,14 @@ class CompletionPort:
         if sock.inflight:
             raise ValueError("the socket has operations in flight; associate it before "
                              "starting any")
-        handle = sock.fileno()
-        CreateIoCompletionPort(handle, self.handle, key, 0)
-        if skip:
-            SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
-        binding = PortBinding(self, self.handle, handle, key, skip_on_success=skip)
+        binding = PortBinding.tie(self, self.handle, sock.fileno(), key, skip_on_success=skip)
         sock.attach_port(binding)
         return binding
 
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
         """Tie any overlapped handle (a file, a device) to this port; its binding,
         the notifier of the I/O started on it with the core (``winsock_ov.core``)."""
-        CreateIoCompletionPort(handle, self.handle, check_ulong_ptr("key", key), 0)
-        return PortBinding(self, self.handle, handle, key)
+        return PortBinding.tie(self, self.handle, handle, check_ulong_ptr("key", key))
 
     # --- readiness ----------------------------------------------------------------------
 
@@ -255,10 +248,10 @@ class CompletionPort:
         """
         wait = milliseconds(timeout)
         ready = self._ready
-        if ready:
-            return ready.popleft()
         started = time.monotonic()
         while True:
+            if ready:
+                return ready.popleft()
             code, address, key, nbytes = get_queued_completion_status(self.handle, wait)
             if not address and code:
                 if code == WAIT_TIMEOUT:
@@ -269,9 +262,7 @@ class CompletionPort:
                 return completion
             if routine_errors_pending():  # a relay's done callbacks raised
                 raise_routine_errors()
-            if ready:
-                return ready.popleft()
-            wait = _remaining(timeout, started)  # the packet ended nothing of the caller's
+            wait = _remaining(timeout, started)  # the packet may have ended nothing of ours
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
                      alertable: bool = False) -> list[Completion]:
@@ -284,14 +275,14 @@ class CompletionPort:
         wait = milliseconds(timeout)
         ready = self._ready
         completions: list[Completion] = []
-        while ready and len(completions) < max_entries:
-            completions.append(ready.popleft())
-        if completions:
-            return completions
         entries = self._entries(max_entries)
         removed = ULONG()
         started = time.monotonic()
         while True:
+            while ready and len(completions) < max_entries:
+                completions.append(ready.popleft())
+            if completions:
+                return completions
             if not _GET_QUEUED_COMPLETION_STATUS_EX(self.handle, entries, max_entries,
                                                     byref(removed), wait, bool(alertable)):
                 code = ctypes.get_last_error()
@@ -315,11 +306,7 @@ class CompletionPort:
             if relayed and routine_errors_pending():  # a relay's done callbacks raised:
                 ready.extendleft(reversed(completions))  # what we have goes to the next call
                 raise_routine_errors()
-            while ready and len(completions) < max_entries:
-                completions.append(ready.popleft())
-            if completions:
-                return completions
-            wait = _remaining(timeout, started)  # the packets ended nothing of the caller's
+            wait = _remaining(timeout, started)  # the packets may have ended nothing of ours
 
     def _entries(self, count: int) -> Any:
         entries = getattr(self._local, "entries", None)

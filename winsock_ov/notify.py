@@ -29,14 +29,17 @@ from .errors import error_from_code
 from .event import Event
 from .raw import (
     DWORD,
+    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE,
     SYNCHRONIZE,
     WAIT_OBJECT_0,
     WAIT_TIMEOUT,
     WSAEINVAL,
     CloseHandle,
+    CreateIoCompletionPort,
     GetCurrentThreadId,
     OpenThread,
+    SetFileCompletionNotificationModes,
     WaitForSingleObjectEx,
 )
 from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error
@@ -288,6 +291,16 @@ class PortBinding:
         self.port, self.port_handle = port, port_handle
         self.handle, self.key = handle, key
         self.skip_on_success = skip_on_success
+
+    @classmethod
+    def tie(cls, port: Any, port_handle: int, handle: int, key: int,
+            skip_on_success: bool = False) -> PortBinding:
+        """Tie ``handle`` to the port (CreateIoCompletionPort, then
+        FILE_SKIP_COMPLETION_PORT_ON_SUCCESS if asked); its binding."""
+        CreateIoCompletionPort(handle, port_handle, key, 0)
+        if skip_on_success:
+            SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+        return cls(port, port_handle, handle, key, skip_on_success)
 
     def arm(self, io: OverlappedIO) -> None:
         pass

@@ -41,7 +41,7 @@ import threading
 from ctypes import byref, sizeof
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._checks import check_int
+from ._checks import check_ulong_ptr
 from .core import OverlappedIO, Relay, Submitted, status_code
 from .errors import OperationAbortedError, error_from_code
 from .raw import (
@@ -120,7 +120,7 @@ def socket_handle(sock: Any) -> int:
         raise TypeError(f"expected a socket or a socket handle, not {type(sock).__name__}")
     if handle < 0:
         raise ValueError("the socket is closed (its handle is -1)")
-    return check_int("handle", handle, 0, (1 << (8 * sizeof(ctypes.c_void_p))) - 1)
+    return check_ulong_ptr("handle", handle)
 
 
 def _ioctl_handle(handle: int, code: int) -> int:
