@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 10.0  # seconds: the bound on every wait in the tests
 # Seconds a child process (a Python interpreter, one of the seed's programs)
@@ -168,3 +170,41 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) 
 
     if not poll_until(predicate, timeout):
         raise TimeoutError(f"timed out waiting for {what}")
+
+
+class ReportedOnceMachine(RuleBasedStateMachine):
+    """A hypothesis machine over one completion port (``self.port``): whatever it
+    dequeues must be reported exactly once.  Subclasses check each item
+    (``check_reported``) and count what they started."""
+
+    port: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: dict[int, int] = {}
+
+    def check_reported(self, item: Any) -> None:
+        """Subclasses: fail for an item that should not come back (or not so)."""
+        raise NotImplementedError
+
+    def report(self, items: list[Any]) -> None:
+        for item in items:
+            self.check_reported(item)
+            self.reported[id(item)] = self.reported.get(id(item), 0) + 1
+
+    @rule()
+    def dequeue(self) -> None:
+        self.report(self.port.dequeue_many(timeout=0))
+
+    @invariant()
+    def reported_at_most_once(self) -> None:
+        assert all(count == 1 for count in self.reported.values())
+
+    def collect(self, count: int, what: str) -> None:
+        """Dequeue until ``count`` items came (failing after WAIT seconds without one)."""
+        while len(self.reported) < count:
+            batch = self.port.dequeue_many(timeout=WAIT)
+            assert batch, f"{count - len(self.reported)} {what} never reported"
+            self.report(batch)
+        assert all(count == 1 for count in self.reported.values())
+

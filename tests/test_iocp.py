@@ -12,8 +12,8 @@ import pytest
 from conftest import close_and_settle
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from support import WAIT, run_python, running_under_wine, said, tcp_pair
+from hypothesis.stateful import precondition, rule
+from support import WAIT, ReportedOnceMachine, run_python, running_under_wine, said, tcp_pair
 
 import winsock_ov
 from winsock_ov import CompletionPort, OperationAbortedError, Posted
@@ -292,7 +292,7 @@ def test_closing_the_port_or_exiting_with_operations_pending_is_clean() -> None:
     assert result.stderr == "", said(result)
 
 
-class PortMachine(RuleBasedStateMachine):
+class PortMachine(ReportedOnceMachine):
     """Random starts, cancels, closes, posts and dequeues on one port.
 
     Invariant: every started operation (and posted packet) is reported exactly
@@ -304,15 +304,12 @@ class PortMachine(RuleBasedStateMachine):
         self.port = CompletionPort()
         self.pairs = [associated_pair(self.port) for _ in range(2)]
         self.started: dict[int, Any] = {}
-        self.reported: dict[int, int] = {}
 
     def _start(self, op: Any) -> None:
         self.started[id(op)] = op
 
-    def _report(self, items: list[Any]) -> None:
-        for item in items:
-            assert id(item) in self.started, f"reported but never started: {item!r}"
-            self.reported[id(item)] = self.reported.get(id(item), 0) + 1
+    def check_reported(self, item: Any) -> None:
+        assert id(item) in self.started, f"reported but never started: {item!r}"
 
     @rule(pair=st.integers(0, 1), size=st.integers(0, 16))
     def start_recv(self, pair: int, size: int) -> None:
@@ -343,23 +340,11 @@ class PortMachine(RuleBasedStateMachine):
         server.close()
         self.pairs[pair] = associated_pair(self.port)
 
-    @rule()
-    def dequeue(self) -> None:
-        self._report(self.port.dequeue_many(timeout=0))
-
-    @invariant()
-    def reported_at_most_once(self) -> None:
-        assert all(count == 1 for count in self.reported.values())
-
     def teardown(self) -> None:
         for client, server in self.pairs:
             client.close()
             server.close()
-        while len(self.reported) < len(self.started):
-            batch = self.port.dequeue_many(timeout=WAIT)
-            assert batch, f"{len(self.started) - len(self.reported)} never reported"
-            self._report(batch)
-        assert all(count == 1 for count in self.reported.values())
+        self.collect(len(self.started), "operations")
         assert self.port.dequeue(timeout=0) is None
         self.port.close()
 

@@ -18,8 +18,8 @@ import pytest
 from conftest import close_and_settle
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from support import WAIT, Worker, running_under_wine, tcp_pair, udp_pair
+from hypothesis.stateful import precondition, rule
+from support import WAIT, ReportedOnceMachine, Worker, running_under_wine, tcp_pair, udp_pair
 
 import winsock_ov
 from winsock_ov import CompletionPort, OperationAbortedError, PollEvents, PollOperation
@@ -357,7 +357,7 @@ ASKABLE = [READABLE, WRITABLE, PollEvents.DISCONNECT, READABLE | PollEvents.DISC
            READABLE | WRITABLE]
 
 
-class PollMachine(RuleBasedStateMachine):
+class PollMachine(ReportedOnceMachine):
     """Random polls, sends, reads, shutdowns, closes, cancels and dequeues on one port.
 
     Every wait is reported exactly once, never before it ended, with events it
@@ -372,18 +372,15 @@ class PollMachine(RuleBasedStateMachine):
         self.unread = [0, 0]
         self.waits: list[Any] = []
         self.cancelled: set[int] = set()
-        self.reported: dict[int, int] = {}
 
-    def _report(self, items: list[Any]) -> None:
-        for item in items:
-            assert item in self.waits, f"reported but never asked: {item!r}"
-            assert item.done
-            self.reported[id(item)] = self.reported.get(id(item), 0) + 1
-            if id(item) in self.cancelled:
-                assert isinstance(item.exception(), OperationAbortedError)
-            else:
-                found = item.result()
-                assert found and not found & ~(item.events | PollEvents.LOCAL_CLOSE)
+    def check_reported(self, item: Any) -> None:
+        assert item in self.waits, f"reported but never asked: {item!r}"
+        assert item.done
+        if id(item) in self.cancelled:
+            assert isinstance(item.exception(), OperationAbortedError)
+        else:
+            found = item.result()
+            assert found and not found & ~(item.events | PollEvents.LOCAL_CLOSE)
 
     @rule(pair=st.integers(0, 1), events=st.sampled_from(ASKABLE))
     def poll(self, pair: int, events: PollEvents) -> None:
@@ -421,24 +418,12 @@ class PollMachine(RuleBasedStateMachine):
         if wait.cancel():
             self.cancelled.add(id(wait))
 
-    @rule()
-    def dequeue(self) -> None:
-        self._report(self.port.dequeue_many(timeout=0))
-
-    @invariant()
-    def reported_at_most_once(self) -> None:
-        assert all(count == 1 for count in self.reported.values())
-
     def teardown(self) -> None:
         try:
             for wait in self.waits:
                 if wait.cancel():
                     self.cancelled.add(id(wait))
-            while len(self.reported) < len(self.waits):
-                batch = self.port.dequeue_many(timeout=WAIT)
-                assert batch, f"{len(self.waits) - len(self.reported)} waits never reported"
-                self._report(batch)
-            assert all(count == 1 for count in self.reported.values())
+            self.collect(len(self.waits), "waits")
             settle(self.port, self.baseline)
         finally:
             for pair in self.pairs:
