@@ -549,6 +549,34 @@ def test_bad_sockets_are_refused_before_anything_starts(port: CompletionPort,
     assert winsock_ov.pending_operations() == baseline
 
 
+@pytest.mark.parametrize(("handle", "key", "error"), [
+    ("handle", 0, TypeError), (1 << 70, 0, ValueError), (0, -1, ValueError),
+    (0, 1.5, TypeError),
+])
+def test_bind_handle_refuses_bad_arguments_before_the_call(port: CompletionPort, handle: Any,
+                                                           key: Any, error: type) -> None:
+    with pytest.raises(error):
+        port.bind_handle(handle, key)
+
+
+def test_bind_handle_on_no_handle_raises_the_windows_error(port: CompletionPort) -> None:
+    with pytest.raises(OSError) as raised:
+        port.bind_handle(0)
+    assert raised.value.winerror == ERROR_INVALID_HANDLE
+
+
+def test_add_done_callback_refuses_what_cannot_be_called(port: CompletionPort) -> None:
+    client, server = tcp_pair()
+    try:
+        wait = port.poll(server, READABLE)
+        with pytest.raises(TypeError):
+            wait.add_done_callback("not callable")  # type: ignore[arg-type]
+        assert wait.cancel() is True
+        assert next_done(port) is wait
+    finally:
+        close_and_settle(client, server)
+
+
 def test_a_handle_that_is_no_socket_raises_wsaenotsock(port: CompletionPort) -> None:
     event = winsock_ov.Event()
     try:

@@ -43,6 +43,11 @@ def check_ulong_ptr(name: str, value: Any) -> int:
     return check_int(name, value, 0, ULONG_PTR_MAX)
 
 
+def check_handle(name: str, value: Any) -> int:
+    """For a HANDLE parameter: pointer-sized, negative pseudo-handles included."""
+    return check_int(name, value, HANDLE_MIN, ULONG_PTR_MAX)
+
+
 def check_length(name: str, value: Any) -> int:
     """A byte count for one operation: WSABUF.len and the counts are 32-bit."""
     if value.__class__ is int and 0 <= value <= DWORD_MAX:  # the common case, first

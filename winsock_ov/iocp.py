@@ -27,7 +27,7 @@ import time
 from ctypes import addressof, byref, sizeof
 from typing import Any, NamedTuple, Union
 
-from ._checks import check_dword, check_int, check_ulong_ptr
+from ._checks import check_dword, check_handle, check_int, check_ulong_ptr
 from ._registry import registry
 from .core import OverlappedIO, Relay
 from .errors import error_from_code
@@ -206,7 +206,8 @@ class CompletionPort:
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
         """Tie any overlapped handle (a file, a device) to this port; its binding,
         the notifier of the I/O started on it with the core (``winsock_ov.core``)."""
-        return PortBinding.tie(self, self.handle, handle, check_ulong_ptr("key", key))
+        handle, key = check_handle("handle", handle), check_ulong_ptr("key", key)
+        return PortBinding.tie(self, self.handle, handle, key)
 
     # --- readiness ----------------------------------------------------------------------
 

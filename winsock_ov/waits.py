@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from ._checks import HANDLE_MIN, ULONG_PTR_MAX, check_int
+from ._checks import check_handle
 from .errors import RoutineErrors
 from .raw import (
     HANDLE,
@@ -158,7 +158,7 @@ def _handle_of(obj: Any) -> int:
         handle = handle.value
     if isinstance(handle, bool) or not isinstance(handle, int):
         raise TypeError(f"expected an Event or a handle, not {type(obj).__name__}")
-    return check_int("handle", handle, HANDLE_MIN, ULONG_PTR_MAX)
+    return check_handle("handle", handle)
 
 
 def _outcome(code: int, count: int) -> WaitResult:
