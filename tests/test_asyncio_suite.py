@@ -117,3 +117,18 @@ def test_every_pinned_hang_names_a_suite_a_test_and_its_reason(hang: dict[str, s
     assert hang["python"] in ("3.9", "3.11", "3.13")
     assert hang["test"].startswith("test.") and hang["test"].count(".") >= 3
     assert len(hang["reason"]) > 20
+
+
+@pytest.mark.parametrize(("ours", "theirs", "decided"), [
+    ([], [], False),
+    (["fail"] * 2, ["pass"] * 2, False),
+    (["fail"] * 3, ["pass"] * 3, True),  # a clear difference: C passes every retry
+    (["pass", "fail", "fail"], ["fail"] * 3, True),  # flaky
+    (["fail"] * 3, ["fail"] * 3, True),  # unstable with both
+    (["fail"] * 3, ["fail", "pass", "fail"], False),  # C failed too: thin evidence
+    (["fail"] * 6, ["fail", "pass", "fail", "fail", "fail", "fail"], True),
+])
+def test_retries_go_on_only_while_a_difference_rests_on_thin_evidence(
+        ours: list[str | None], theirs: list[str | None], decided: bool) -> None:
+    assert suite.retries_decide(ours, theirs) is decided
+

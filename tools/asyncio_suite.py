@@ -204,6 +204,17 @@ def judge_retries(ours: list[str | None], theirs: list[str | None]) -> str:
     return "difference" if "pass" in theirs else "unstable"
 
 
+def retries_decide(ours: list[str | None], theirs: list[str | None]) -> bool:
+    """Whether the rounds so far settle the verdict: RETRIES of them do, unless they
+    read as a difference although C failed some of them too (thin evidence for a
+    test unstable with both); then 2 * RETRIES."""
+    if len(ours) >= 2 * RETRIES:
+        return True
+    if len(ours) < RETRIES:
+        return False
+    return not (judge_retries(ours, theirs) == "difference" and theirs.count("pass") < RETRIES)
+
+
 def child_env(tests_dir: str) -> dict[str, str]:
     environ = dict(os.environ)
     environ["PYTHONPATH"] = os.pathsep.join([tests_dir, str(REPO),
@@ -349,14 +360,9 @@ def run_suite(args: argparse.Namespace) -> int:
         module = module_of(test, modules)
         ours: list[str | None] = []
         theirs: list[str | None] = []
-        for round_ in range(2 * RETRIES):
+        while not retries_decide(ours, theirs):
             ours.append(suite.run_module("winsock_ov", module, only=[test]).get(test))
             theirs.append(suite.run_module("c", module, only=[test]).get(test))
-            # A difference after RETRIES rounds in which C failed too is thin
-            # evidence (a test unstable with both): as many rounds again decide.
-            if round_ + 1 == RETRIES and not (judge_retries(ours, theirs) == "difference"
-                                              and theirs.count("pass") < RETRIES):
-                break
         verdicts[judge_retries(ours, theirs)].append(
             (test, outcomes["winsock_ov"].get(test), ours, theirs))
     flaky, unstable, differences = (verdicts[k] for k in ("flaky", "unstable", "difference"))
