@@ -8,6 +8,7 @@ import json
 import sys
 import unittest
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,87 @@ def test_retries_go_on_only_while_a_difference_rests_on_thin_evidence(
         ours: list[str | None], theirs: list[str | None], decided: bool) -> None:
     assert suite.retries_decide(ours, theirs) is decided
 
+
+
+@pytest.mark.parametrize(("ours", "decided", "verdict"), [
+    (["fail"] * 2, False, None),
+    (["fail"] * 3, True, "difference"),  # C skips it: ours must pass it, and never did
+    (["error", "pass", "fail"], True, "flaky"),
+])
+def test_a_test_c_skips_is_judged_on_ours_alone(
+        ours: list[str | None], decided: bool, verdict: str | None) -> None:
+    assert suite.retries_decide(ours, None) is decided
+    if decided:
+        assert suite.judge_retries(ours, None) == verdict
+
+
+def test_suspects_are_c_passes_not_passed_and_c_skips_that_failed_here() -> None:
+    outcomes = {
+        "c": {"m.T.passes": "pass", "m.T.lost": "pass", "m.T.fails": "fail",
+              "m.P.restored_ok": "skip", "m.P.restored_bad": "skip", "m.P.skipped": "skip",
+              "m.T.skipped_here": "pass"},
+        "aio": {"m.T.passes": "pass", "m.T.fails": "error", "m.P.restored_ok": "pass",
+                "m.P.restored_bad": "fail", "m.P.skipped": "skip",
+                "m.T.skipped_here": "skip"},
+    }
+    assert suite.suspects(outcomes, "aio") == [
+        "m.P.restored_bad", "m.T.lost", "m.T.skipped_here"]
+
+
+def test_loop_classes_count_the_proactor_with_c_and_on_aio_and_the_selector() -> None:
+    outcomes = {
+        "c": {"m.ProactorEventLoopTests.a": "pass", "m.ProactorEventLoopTests.b": "skip",
+              "m.SelectEventLoopTests.a": "pass", "m.SelectEventLoopTests.b": "pass",
+              "m.OtherTests.a": "pass"},
+        "aio": {"m.ProactorEventLoopTests.a": "pass", "m.ProactorEventLoopTests.b": "pass",
+                "m.SelectEventLoopTests.a": "fail"},
+    }
+    assert suite.loop_class_passes(outcomes) == {
+        "Proactor": 1, "Selector": 2, "winsock_ov.aio": 2}
+
+
+class LoopTestsMixin:
+    def test_reader(self) -> None:
+        pass
+
+    def test_plain(self) -> None:
+        pass
+
+
+def sample_loop_test_module() -> Any:
+    """A module like test_events: a mixin, a Proactor class skipping some of its
+    tests, a Selector class (classes made afresh: restoring changes them)."""
+    class ProactorLoopTests(LoopTestsMixin, unittest.TestCase):
+        __test__ = False
+
+        def test_reader(self) -> None:
+            raise unittest.SkipTest("IocpEventLoop does not have add_reader()")
+
+        def test_plain(self) -> None:
+            raise unittest.SkipTest("another reason, kept")
+
+        def test_own(self) -> None:
+            raise unittest.SkipTest("does not have add_writer(), but overrides nothing")
+
+    class SelectorLoopTests(LoopTestsMixin, unittest.TestCase):
+        __test__ = False
+
+        def test_reader(self) -> None:
+            raise unittest.SkipTest("does not have add_reader(): not a Proactor class")
+
+    module = type(sys)("sample_module")
+    module.ProactorLoopTests = ProactorLoopTests
+    module.SelectorLoopTests = SelectorLoopTests
+    return module
+
+
+def test_only_the_proactor_classes_readiness_skips_of_inherited_tests_are_removed() -> None:
+    module = sample_loop_test_module()
+    assert suite.restore_readiness_tests(module) == [
+        "sample_module.ProactorLoopTests.test_reader"]
+    proactor = module.ProactorLoopTests
+    assert "test_reader" not in vars(proactor) and "test_plain" in vars(proactor)
+    assert "test_own" in vars(proactor) and "test_reader" in vars(module.SelectorLoopTests)
+    result = unittest.TestResult()
+    unittest.defaultTestLoader.loadTestsFromTestCase(proactor).run(result)
+    assert result.testsRun == 3 and len(result.skipped) == 2 and result.wasSuccessful()

@@ -361,7 +361,9 @@ def test_asyncio_tests_come_pinned_through_a_private_apt_then_stay_cached(
 def asyncio_report(path: Path, **overrides: Any) -> Path:
     counts = {"pass": 10, "fail": 1, "error": 0, "skip": 2, "hung": 0}
     data = {"python": "3.13", "modules": 31, "seconds": 300, "counts": {
-        "c": counts, "winsock_ov": counts}, "differences": [], "flaky": [],
+        "c": counts, "winsock_ov": counts, "aio": {**counts, "pass": 15}},
+        "loop_classes": {"Proactor": 5, "Selector": 6, "winsock_ov.aio": 10},
+        "restored": ["r1", "r2"], "differences": [], "flaky": [], "unstable": [],
         "pinned_hangs": 4, "proven_hangs": ["a", "b", "c", "d"], "unpinned_hangs": []}
     data.update(overrides)
     path.write_text(json.dumps(data))
@@ -372,6 +374,8 @@ def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) 
     read = winenv.read_asyncio_report
     good = read("s", asyncio_report(tmp_path / "a.json"), 0)
     assert good.ok and "4 pinned hangs, 4 proven" in good.note
+    assert "passed: C 10, winsock_ov 10, aio 15" in good.note
+    assert "Proactor 5, Selector 6, aio 10 (2 restored)" in good.note
     unstable = read("s", asyncio_report(tmp_path / "u.json", unstable=["t"]), 0)
     assert unstable.ok and "1 failing retries with both" in unstable.note
     assert not read("s", asyncio_report(tmp_path / "b.json", differences=["t"]), 0).ok

@@ -1,4 +1,4 @@
-"""CPython's own asyncio tests, on the C ``_overlapped`` and on winsock_ov's.
+"""CPython's own asyncio tests: on the C ``_overlapped``, on winsock_ov's, and on winsock_ov.aio.
 
 Run under Windows CPython (``python3 tools/winenv.py test`` does it under Wine
 for 3.9, 3.11 and 3.13) with ``--tests-dir`` pointing at a folder that holds the
@@ -6,8 +6,16 @@ for 3.9, 3.11 and 3.13) with ``--tests-dir`` pointing at a folder that holds the
 libpython3.X-testsuite and libpython3.X-stdlib).  The modules run are every
 ``test_asyncio`` module and any other test module of the package that imports
 ``_overlapped`` or ``asyncio.windows_events``.  Each module runs in a child
-process per implementation; a child installs winsock_ov.compat.overlapped first
-when asked.
+process per implementation:
+
+* ``c``: asyncio as shipped;
+* ``winsock_ov``: winsock_ov.compat.overlapped installed as ``_overlapped`` first;
+* ``aio``: asyncio's Proactor loop and default policy pointed at winsock_ov.aio's
+  loop (the C ``_overlapped`` stays for whatever imports it), and the generic loop
+  tests the Proactor test classes skip for want of add_reader/add_writer put back.
+
+A test that C skips and that runs on ours (the restored reader/writer tests)
+must pass there.
 
 Every test gets a watchdog: one that hangs is recorded as "hung", and its
 module resumes after it.  Tests known to hang with *both* modules under Wine are
@@ -17,17 +25,19 @@ it still hangs with both, dropping from that file the ones that no longer do
 (they are then compared like any other test).  A hang with both modules that is
 not pinned fails the run.
 
-A test that passes with the C module but not with ours is run again, three
-times with each implementation, alternating (see ``judge_retries``); six times
+A test that passes with the C module but not with one of ours is run again,
+three times with each of the two, alternating (see ``judge_retries``); six times
 when that reads as a difference although C failed some retries too.  Only a
-test that ours keeps failing while C passes again is a difference, and the run
-fails on any difference.
+test that ours keeps failing while C passes again is a difference (a restored
+test: that ours never passes), and the run fails on any difference.
 """
 
 from __future__ import annotations
 
 import argparse
 import faulthandler
+import importlib
+import inspect
 import json
 import os
 import re
@@ -41,7 +51,15 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 HANGS_FILE = REPO / "tools" / "asyncio_hangs.json"
-IMPLEMENTATIONS = ("c", "winsock_ov")
+IMPLEMENTATIONS = ("c", "winsock_ov", "aio")
+OURS = ("winsock_ov", "aio")
+LABELS = {"c": "C _overlapped", "winsock_ov": "winsock_ov", "aio": "winsock_ov.aio"}
+# The pinned hangs hang with both _overlapped modules; the aio loop runs the
+# same proactor code, and a test that hangs on C passes nowhere to compare with.
+PROOF_IMPLEMENTATIONS = ("c", "winsock_ov")
+# How the Proactor test classes skip the generic loop tests that need add_reader
+# or add_writer (test_events: "IocpEventLoop does not have add_reader()").
+READINESS_SKIP = "does not have add_"
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # Seconds a test may run before it counts as hung.  The slowest test that
 # finishes (printed at the end of every run) took 15.8 s under Wine on a 2-core
@@ -141,16 +159,60 @@ def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
     return tests
 
 
+def use_aio_loop() -> None:
+    """Point asyncio's Proactor loop and default policy at winsock_ov.aio's, so that
+    tests building ``asyncio.ProactorEventLoop()`` or ``asyncio.new_event_loop()``
+    get it."""
+    import asyncio
+    import asyncio.windows_events as windows_events
+
+    from winsock_ov import aio
+
+    for module in (asyncio, windows_events):
+        module.ProactorEventLoop = aio.EventLoop  # type: ignore[attr-defined,misc]
+        module.DefaultEventLoopPolicy = aio.EventLoopPolicy  # type: ignore[attr-defined,misc]
+        module.WindowsProactorEventLoopPolicy = (  # type: ignore[attr-defined,misc]
+            aio.EventLoopPolicy)
+    asyncio.set_event_loop_policy(None)
+    loop = asyncio.new_event_loop()
+    loop.close()
+    if not isinstance(loop, aio.EventLoop):
+        raise SystemExit(f"asyncio.new_event_loop() made a {type(loop).__name__}")
+
+
+def restore_readiness_tests(module: Any) -> list[str]:
+    """Remove, from ``module``'s Proactor test classes, their overrides that skip an
+    inherited test for want of add_reader/add_writer, so that the inherited test
+    runs; the ids of the tests put back."""
+    restored = []
+    for class_name, cls in vars(module).items():
+        if not (isinstance(cls, type) and issubclass(cls, unittest.TestCase)
+                and "Proactor" in class_name):
+            continue
+        for name, member in list(vars(cls).items()):
+            if (name.startswith("test_") and inspect.isfunction(member)
+                    and READINESS_SKIP in inspect.getsource(member)
+                    and any(name in vars(base) for base in cls.__mro__[1:])):
+                delattr(cls, name)
+                restored.append(f"{module.__name__}.{class_name}.{name}")
+    return restored
+
+
 def run_child(args: argparse.Namespace) -> int:
     if args.impl == "winsock_ov":
         from winsock_ov.compat import overlapped
 
         overlapped.install()
+    elif args.impl == "aio":
+        use_aio_loop()
     import _overlapped
 
     expected = "winsock_ov.compat.overlapped" if args.impl == "winsock_ov" else "_overlapped"
     if _overlapped.__name__ != expected:
         raise SystemExit(f"_overlapped is {_overlapped.__name__}, not {expected}")
+    if args.impl == "aio":
+        restored = restore_readiness_tests(importlib.import_module(args.module))
+        print(f"restored for the aio loop: {restored}", file=sys.stderr)
     skip = set(Path(args.skip).read_text().split()) if args.skip else set()
     names = args.only or [args.module]
     tests = [test for test in flatten(unittest.defaultTestLoader.loadTestsFromNames(names))
@@ -181,6 +243,10 @@ def module_of(test_id: str, modules: list[str]) -> str:
     return max((m for m in modules if test_id.startswith(m + ".")), key=len)
 
 
+def module_passes(outcomes: dict[str, str], module: str) -> int:
+    return sum(1 for t, o in outcomes.items() if o == "pass" and t.startswith(module + "."))
+
+
 def load_hangs(path: Path) -> list[dict[str, str]]:
     return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
 
@@ -189,22 +255,23 @@ def save_hangs(path: Path, hangs: list[dict[str, str]]) -> None:
     path.write_text(json.dumps(hangs, indent=1) + "\n", encoding="utf-8")
 
 
-def judge_retries(ours: list[str | None], theirs: list[str | None]) -> str:
-    """The verdict on a test that passed with C and not with ours, from its retries.
+def judge_retries(ours: list[str | None], theirs: list[str | None] | None) -> str:
+    """The verdict on a test that passed with C and not with ours, from its retries;
+    ``theirs`` is None for a test C skips and ours runs (nothing to compare with).
 
     "flaky": ours passed on a retry, so ours can pass it.  "difference": ours
     failed every retry and C passed at least one, so C passes it reproducibly
-    and ours does not.  "unstable": neither passed a retry, so C's first pass
-    was not reproducible either and nothing points at ours (measured: an SSL
-    test on 3.11 that C passed once, then failed three times in a row, exactly
-    like ours).
+    and ours does not (or C skips it and ours never passes it).  "unstable":
+    neither passed a retry, so C's first pass was not reproducible either and
+    nothing points at ours (measured: an SSL test on 3.11 that C passed once,
+    then failed three times in a row, exactly like ours).
     """
     if "pass" in ours:
         return "flaky"
-    return "difference" if "pass" in theirs else "unstable"
+    return "difference" if theirs is None or "pass" in theirs else "unstable"
 
 
-def retries_decide(ours: list[str | None], theirs: list[str | None]) -> bool:
+def retries_decide(ours: list[str | None], theirs: list[str | None] | None) -> bool:
     """Whether the rounds so far settle the verdict: RETRIES of them do, unless they
     read as a difference although C failed some of them too (thin evidence for a
     test unstable with both); then 2 * RETRIES."""
@@ -212,7 +279,27 @@ def retries_decide(ours: list[str | None], theirs: list[str | None]) -> bool:
         return True
     if len(ours) < RETRIES:
         return False
-    return not (judge_retries(ours, theirs) == "difference" and theirs.count("pass") < RETRIES)
+    return (theirs is None or judge_retries(ours, theirs) != "difference"
+            or theirs.count("pass") >= RETRIES)
+
+
+def suspects(outcomes: dict[str, dict[str, str]], impl: str) -> list[str]:
+    """The tests ``impl`` must pass and did not: those C passed, and those C skipped
+    that ran with ``impl`` (the readiness tests restored for the aio loop)."""
+    c, ours = outcomes["c"], outcomes[impl]
+    return sorted({t for t, o in c.items() if o == "pass" and ours.get(t) != "pass"}
+                  | {t for t, o in ours.items()
+                     if c.get(t) == "skip" and o not in ("pass", "skip")})
+
+
+def loop_class_passes(outcomes: dict[str, dict[str, str]]) -> dict[str, int]:
+    """Passing tests of the classes named for their loop: the Proactor's with C,
+    the Selector's, and the Proactor's classes run on winsock_ov.aio."""
+    def passes(impl: str, marker: str) -> int:
+        return sum(1 for t, o in outcomes[impl].items()
+                   if o == "pass" and marker in t.split(".")[-2])
+    return {"Proactor": passes("c", "Proactor"), "Selector": passes("c", "Select"),
+            "winsock_ov.aio": passes("aio", "Proactor")}
 
 
 def child_env(tests_dir: str) -> dict[str, str]:
@@ -324,90 +411,109 @@ def run_suite(args: argparse.Namespace) -> int:
     for module in modules:
         for impl in IMPLEMENTATIONS:
             outcomes[impl].update(suite.run_module(impl, module, skip=pinned))
-        passed = {impl: sum(1 for t, o in outcomes[impl].items()
-                            if o == "pass" and t.startswith(module + "."))
-                  for impl in IMPLEMENTATIONS}
-        print(f"{module:<44} C: {passed['c']:>4} passed   winsock_ov: "
-              f"{passed['winsock_ov']:>4} passed", flush=True)
+        print(f"{module:<44} passed " + "   ".join(
+            f"{LABELS[impl]}: {module_passes(outcomes[impl], module):>4}"
+            for impl in IMPLEMENTATIONS), flush=True)
 
     proven: list[str] = []
     if args.prove_hangs:
-        released = []
-        for test in sorted(pinned):
-            module = module_of(test, modules)
-            results = {impl: suite.run_module(impl, module, only=[test],
-                                              watchdog=HANG_PROOF_SECONDS).get(test, "missing")
-                       for impl in IMPLEMENTATIONS}
-            if all(r == "hung" for r in results.values()):
-                proven.append(test)
-                continue
-            released.append(test)
-            print(f"!! {test} no longer hangs with both (C: {results['c']}, winsock_ov: "
-                  f"{results['winsock_ov']}): dropped from {hangs_path.name}", flush=True)
-            for impl in IMPLEMENTATIONS:
-                outcomes[impl][test] = results[impl]
-        if released:
-            save_hangs(hangs_path, [h for h in all_hangs
-                                    if not (h["python"] == VERSION and h["test"] in released)])
+        proven = prove_hangs(suite, modules, pinned, outcomes, all_hangs, hangs_path)
 
     unpinned_hangs = sorted(t for t, o in outcomes["c"].items()
                             if o == "hung" and outcomes["winsock_ov"].get(t) == "hung")
-    suspects = sorted(t for t, o in outcomes["c"].items()
-                      if o == "pass" and outcomes["winsock_ov"].get(t) != "pass")
-    verdicts: dict[str, list[tuple[str, str | None, list[str | None], list[str | None]]]] = {
+    verdicts: dict[str, list[tuple[str, str, str | None, list[str | None],
+                                   list[str | None] | None]]] = {
         "flaky": [], "unstable": [], "difference": []}
-    for test in suspects:
-        module = module_of(test, modules)
-        ours: list[str | None] = []
-        theirs: list[str | None] = []
-        while not retries_decide(ours, theirs):
-            ours.append(suite.run_module("winsock_ov", module, only=[test]).get(test))
-            theirs.append(suite.run_module("c", module, only=[test]).get(test))
-        verdicts[judge_retries(ours, theirs)].append(
-            (test, outcomes["winsock_ov"].get(test), ours, theirs))
-    flaky, unstable, differences = (verdicts[k] for k in ("flaky", "unstable", "difference"))
+    for impl in OURS:
+        for test in suspects(outcomes, impl):
+            module = module_of(test, modules)
+            ours: list[str | None] = []
+            theirs: list[str | None] | None = [] if outcomes["c"].get(test) == "pass" else None
+            while not retries_decide(ours, theirs):
+                ours.append(suite.run_module(impl, module, only=[test]).get(test))
+                if theirs is not None:
+                    theirs.append(suite.run_module("c", module, only=[test]).get(test))
+            verdicts[judge_retries(ours, theirs)].append(
+                (impl, test, outcomes[impl].get(test), ours, theirs))
 
     counts = {impl: {kind: sum(1 for o in outcomes[impl].values() if o == kind)
                      for kind in ("pass", "fail", "error", "skip", "hung")}
               for impl in IMPLEMENTATIONS}
+    restored = sorted(t for t, o in outcomes["aio"].items()
+                      if outcomes["c"].get(t) == "skip" and o != "skip")
+    loop_classes = loop_class_passes(outcomes)
     elapsed = time.monotonic() - started
     print(f"\nCPython {VERSION}'s asyncio tests ({len(modules)} modules) in {elapsed:.0f} s")
     for impl in IMPLEMENTATIONS:
-        label = "C _overlapped" if impl == "c" else "winsock_ov"
-        print(f"  {label:<14} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
+        print(f"  {LABELS[impl]:<16} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
+    print("  passing in the loop classes: " + ", ".join(
+        f"{name} {n}" for name, n in loop_classes.items()))
+    print(f"  skipped on the Proactor, run on winsock_ov.aio: {len(restored)}")
+    for test in restored:
+        print(f"    {test}: {outcomes['aio'][test]}")
     slowest = sorted(suite.seconds.items(), key=lambda item: -item[1])[:3]
     print("  slowest tests that finished: " +
           ", ".join(f"{'.'.join(t.split('.')[-2:])} {s:.1f} s" for t, s in slowest))
-    hang_note = (f"{len(proven)} proven to hang with both" if args.prove_hangs
+    hang_note = (f"{len(proven)} proven to hang with both _overlapped" if args.prove_hangs
                  else "not run (--prove-hangs runs them)")
     print(f"  pinned hangs ({hangs_path.name}): {len(pinned)}, {hang_note}")
     print(f"  hanging with both but not pinned: {len(unpinned_hangs)}")
     for test in unpinned_hangs:
         print(f"    {test}")
-    only_ours = sorted(t for t, o in outcomes["winsock_ov"].items()
-                       if o == "pass" and outcomes["c"].get(t) != "pass")
-    print(f"  passing only with winsock_ov: {len(only_ours)}")
-    for test in only_ours:
-        print(f"    {test} (C: {outcomes['c'].get(test)})")
-    print(f"  passing only with C, flaky here (passed on retry with winsock_ov): {len(flaky)}")
-    for test, first, ours, theirs in flaky:
-        print(f"    {test}: first {first}, retries ours {ours}, C {theirs}")
-    print(f"  passing only with C once, failing every retry with both: {len(unstable)}")
-    for test, first, ours, theirs in unstable:
-        print(f"    {test}: first {first}, retries ours {ours}, C {theirs}")
-    print(f"  passing only with C (differences): {len(differences)}")
-    for test, first, ours, theirs in differences:
-        print(f"    {test}: {first}, retries ours {ours}, C {theirs}")
+    only_ours = {impl: sorted(t for t, o in outcomes[impl].items()
+                              if o == "pass" and outcomes["c"].get(t) not in ("pass", "skip"))
+                 for impl in OURS}
+    for impl in OURS:
+        print(f"  passing only with {LABELS[impl]}: {len(only_ours[impl])}")
+        for test in only_ours[impl]:
+            print(f"    {test} (C: {outcomes['c'].get(test)})")
+    headings = {
+        "flaky": "passing only with C, flaky here (passed on a retry with ours)",
+        "unstable": "passing only with C once, failing every retry with both",
+        "difference": "passing only with C, or restored and failing (differences)"}
+    for kind, heading in headings.items():
+        print(f"  {heading}: {len(verdicts[kind])}")
+        for impl, test, first, ours, theirs in verdicts[kind]:
+            print(f"    {LABELS[impl]} {test}: first {first}, retries ours {ours}, C {theirs}")
     Path(args.json).write_text(json.dumps({
         "python": VERSION, "modules": len(modules), "seconds": round(elapsed),
-        "counts": counts, "differences": [d[0] for d in differences],
-        "flaky": [f[0] for f in flaky], "unstable": [u[0] for u in unstable],
-        "only_winsock_ov": only_ours,
+        "counts": counts, "loop_classes": loop_classes, "restored": restored,
+        **{key: [f"{LABELS[v[0]]}: {v[1]}" for v in verdicts[kind]]
+           for key, kind in (("differences", "difference"), ("flaky", "flaky"),
+                             ("unstable", "unstable"))},
+        "only_ours": only_ours,
         "pinned_hangs": len(pinned), "proven_hangs": proven if args.prove_hangs else None,
         "unpinned_hangs": unpinned_hangs, "outcomes": outcomes,
     }, indent=1))
-    return 1 if differences or unpinned_hangs else 0
+    return 1 if verdicts["difference"] or unpinned_hangs else 0
 
+
+def prove_hangs(suite: Suite, modules: list[str], pinned: set[str],
+                outcomes: dict[str, dict[str, str]], all_hangs: list[dict[str, str]],
+                hangs_path: Path) -> list[str]:
+    """Run each pinned hang once more with both _overlapped modules; those that no
+    longer hang with both are dropped from the file and compared like any test.
+    The pinned hangs that still hang with both are returned."""
+    proven: list[str] = []
+    released = []
+    for test in sorted(pinned):
+        module = module_of(test, modules)
+        results = {impl: suite.run_module(impl, module, only=[test],
+                                          watchdog=HANG_PROOF_SECONDS).get(test, "missing")
+                   for impl in PROOF_IMPLEMENTATIONS}
+        if all(r == "hung" for r in results.values()):
+            proven.append(test)
+            continue
+        released.append(test)
+        print(f"!! {test} no longer hangs with both (" + ", ".join(
+            f"{LABELS[impl]}: {r}" for impl, r in results.items())
+            + f"): dropped from {hangs_path.name}", flush=True)
+        for impl in PROOF_IMPLEMENTATIONS:
+            outcomes[impl][test] = results[impl]
+    if released:
+        save_hangs(hangs_path, [h for h in all_hangs
+                                if not (h["python"] == VERSION and h["test"] in released)])
+    return proven
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -591,12 +591,13 @@ def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierRes
 
 
 def tier_asyncio(env: Env, version: str, *, prove_hangs: bool) -> TierResult:
-    """CPython ``version``'s asyncio tests with the C _overlapped, then with winsock_ov's."""
+    """CPython ``version``'s asyncio tests with the C _overlapped, with winsock_ov's,
+    and on winsock_ov.aio's loop."""
     name = f"CPython {version} asyncio tests (Wine)"
     tests = ensure_asyncio_tests(env, version)
     report = env.report(f"asyncio-{version}.json")
-    env.out(f"==> {name}: C _overlapped, then winsock_ov.compat.overlapped"
-            + (", then the pinned hangs with both" if prove_hangs else ""))
+    env.out(f"==> {name}: C _overlapped, winsock_ov.compat.overlapped, winsock_ov.aio"
+            + (", then the pinned hangs with both _overlapped" if prove_hangs else ""))
     code = run_windows_python(env, version, [
         windows_path(env.repo / "tools" / "asyncio_suite.py"), "--tests-dir", windows_path(tests),
         "--json", windows_path(report), *(["--prove-hangs"] if prove_hangs else [])],
@@ -609,18 +610,22 @@ def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
     if not path.is_file():
         return TierResult(name, False, note=f"asyncio_suite.py exited {code} without a report")
     data = json.loads(path.read_text())
-    ours, theirs = data["counts"]["winsock_ov"], data["counts"]["c"]
+    counts = data["counts"]
+    loops = data["loop_classes"]
     hangs = data["proven_hangs"]
-    note = (f"{data['modules']} modules in {data['seconds']} s; C passed {theirs['pass']}, "
-            f"winsock_ov {ours['pass']}; {len(data['differences'])} only with C, "
-            f"{len(data['flaky'])} flaky, {len(data.get('unstable', []))} failing retries "
+    note = (f"{data['modules']} modules in {data['seconds']} s; passed: C {counts['c']['pass']}, "
+            f"winsock_ov {counts['winsock_ov']['pass']}, aio {counts['aio']['pass']}; "
+            f"loop classes: Proactor {loops['Proactor']}, Selector {loops['Selector']}, "
+            f"aio {loops['winsock_ov.aio']} ({len(data['restored'])} restored); "
+            f"{len(data['differences'])} only with C, "
+            f"{len(data['flaky'])} flaky, {len(data['unstable'])} failing retries "
             f"with both; {data['pinned_hangs']} pinned hangs"
             + (f", {len(hangs)} proven" if hangs is not None else "")
             + (f"; {len(data['unpinned_hangs'])} unpinned hangs" if data["unpinned_hangs"]
                else ""))
     ok = code == 0 and not data["differences"] and not data["unpinned_hangs"]
-    return TierResult(name, ok, "win32", data["python"], ours["pass"],
-                      len(data["differences"]), ours["skip"], note)
+    return TierResult(name, ok, "win32", data["python"], counts["winsock_ov"]["pass"],
+                      len(data["differences"]), counts["winsock_ov"]["skip"], note)
 
 
 def build_seed_programs(env: Env) -> Path:
