@@ -26,7 +26,7 @@ it still hangs with both, dropping from that file the ones that no longer do
 not pinned fails the run.
 
 A test that passes with the C module but not with one of ours is run again,
-three times with each of the two, alternating (see ``judge_retries``); six times
+three times with each of the two, alternating (``unittest_runs.judge_retries``); six times
 when that reads as a difference although C failed some retries too.  Only a
 test that ours keeps failing while C passes again is a difference (a restored
 test: that ours never passes), and the run fails on any difference.
@@ -35,21 +35,21 @@ test: that ours never passes), and the run fails on any difference.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import importlib
 import inspect
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 import unittest
-from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(Path(__file__).resolve().parent)]
+
+import unittest_runs as runs  # noqa: E402  (after the path set-up)
+
+REPO = runs.REPO
 HANGS_FILE = REPO / "tools" / "asyncio_hangs.json"
 IMPLEMENTATIONS = ("c", "winsock_ov", "aio")
 OURS = ("winsock_ov", "aio")
@@ -68,95 +68,21 @@ VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 PER_TEST_SECONDS = 60
 # Proving that a pinned test still hangs: twice that slowest finish is enough.
 HANG_PROOF_SECONDS = 30
-MODULE_SECONDS = 1800  # a safety net for a child the per-test watchdog cannot end
-RETRIES = 3
 USES_OVERLAPPED = re.compile(r"\b_overlapped\b|\bwindows_events\b")
 
 
 # --- the child: one module, one implementation ---------------------------------------------
 
 
-class RecordingResult(unittest.TextTestResult):
-    """Writes each test's start and outcome (with its duration) as JSON lines.
+def reset_policy() -> None:
+    """After each test: a test that fails because asserts are compiled out (the
+    embeddable build's stdlib has none) can leave its own policy behind; on 3.9
+    that breaks every later test of the module, with either _overlapped.
+    (Imported here: asyncio loads windows_events, which must come after
+    install().)"""
+    import asyncio
 
-    The outcome is decided at stopTest: a test whose only failures are in
-    sub-tests gets no addFailure of its own, and no addSuccess either.
-    """
-
-    def __init__(self, out: Any, watchdog: float, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.out = out
-        self.watchdog = watchdog
-        self.outcome: str | None = None
-        self.started = 0.0
-
-    def _write(self, test: unittest.TestCase, **fields: Any) -> None:
-        self.out.write(json.dumps({"test": test.id(), **fields}) + "\n")
-        self.out.flush()
-
-    def startTest(self, test: unittest.TestCase) -> None:
-        self._write(test, started=True)
-        self.outcome = None
-        self.started = time.monotonic()
-        faulthandler.dump_traceback_later(self.watchdog, exit=True)
-        super().startTest(test)
-
-    def stopTest(self, test: unittest.TestCase) -> None:
-        faulthandler.cancel_dump_traceback_later()
-        super().stopTest(test)
-        # A test that fails because asserts are compiled out (the embeddable
-        # build's stdlib has none) can leave its own policy behind; on 3.9 that
-        # breaks every later test of the module, with either _overlapped.
-        # (Imported here: asyncio loads windows_events, which must come after
-        # install().)
-        import asyncio
-
-        asyncio.set_event_loop_policy(None)
-        self._write(test, outcome=self.outcome or "error",
-                    seconds=round(time.monotonic() - self.started, 2))
-
-    def _unless_failed(self, outcome: str) -> None:
-        self.outcome = self.outcome or outcome
-
-    def addSuccess(self, test: unittest.TestCase) -> None:
-        super().addSuccess(test)
-        self._unless_failed("pass")
-
-    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
-        super().addFailure(test, err)
-        self.outcome = "fail"
-
-    def addError(self, test: unittest.TestCase, err: Any) -> None:
-        super().addError(test, err)
-        self.outcome = "error"
-
-    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase,
-                   err: Any) -> None:
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            self.outcome = "fail"
-
-    def addSkip(self, test: unittest.TestCase, reason: str) -> None:
-        super().addSkip(test, reason)
-        self._unless_failed("skip")
-
-    def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
-        super().addExpectedFailure(test, err)
-        self._unless_failed("pass")
-
-    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
-        super().addUnexpectedSuccess(test)
-        self.outcome = "fail"
-
-
-def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
-    tests = []
-    for item in suite:
-        if isinstance(item, unittest.TestSuite):
-            tests += flatten(item)
-        else:
-            tests.append(item)
-    return tests
+    asyncio.set_event_loop_policy(None)
 
 
 def use_aio_loop() -> None:
@@ -213,15 +139,7 @@ def run_child(args: argparse.Namespace) -> int:
     if args.impl == "aio":
         restored = restore_readiness_tests(importlib.import_module(args.module))
         print(f"restored for the aio loop: {restored}", file=sys.stderr)
-    skip = set(Path(args.skip).read_text().split()) if args.skip else set()
-    names = args.only or [args.module]
-    tests = [test for test in flatten(unittest.defaultTestLoader.loadTestsFromNames(names))
-             if test.id() not in skip]
-    with open(args.results, "a", encoding="utf-8") as out:
-        runner = unittest.TextTestRunner(
-            stream=sys.stderr, verbosity=0,
-            resultclass=lambda *a, **k: RecordingResult(out, args.watchdog, *a, **k))
-        runner.run(unittest.TestSuite(tests))
+    runs.run_tests(args, reset_policy)
     return 0
 
 
@@ -239,10 +157,6 @@ def discover_modules(tests_dir: Path) -> list[str]:
     return modules
 
 
-def module_of(test_id: str, modules: list[str]) -> str:
-    return max((m for m in modules if test_id.startswith(m + ".")), key=len)
-
-
 def module_passes(outcomes: dict[str, str], module: str) -> int:
     return sum(1 for t, o in outcomes.items() if o == "pass" and t.startswith(module + "."))
 
@@ -255,43 +169,6 @@ def save_hangs(path: Path, hangs: list[dict[str, str]]) -> None:
     path.write_text(json.dumps(hangs, indent=1) + "\n", encoding="utf-8")
 
 
-def judge_retries(ours: list[str | None], theirs: list[str | None] | None) -> str:
-    """The verdict on a test that passed with C and not with ours, from its retries;
-    ``theirs`` is None for a test C skips and ours runs (nothing to compare with).
-
-    "flaky": ours passed on a retry, so ours can pass it.  "difference": ours
-    failed every retry and C passed at least one, so C passes it reproducibly
-    and ours does not (or C skips it and ours never passes it).  "unstable":
-    neither passed a retry, so C's first pass was not reproducible either and
-    nothing points at ours (measured: an SSL test on 3.11 that C passed once,
-    then failed three times in a row, exactly like ours).
-    """
-    if "pass" in ours:
-        return "flaky"
-    return "difference" if theirs is None or "pass" in theirs else "unstable"
-
-
-def retries_decide(ours: list[str | None], theirs: list[str | None] | None) -> bool:
-    """Whether the rounds so far settle the verdict: RETRIES of them do, unless they
-    read as a difference although C failed some of them too (thin evidence for a
-    test unstable with both); then 2 * RETRIES."""
-    if len(ours) >= 2 * RETRIES:
-        return True
-    if len(ours) < RETRIES:
-        return False
-    return (theirs is None or judge_retries(ours, theirs) != "difference"
-            or theirs.count("pass") >= RETRIES)
-
-
-def suspects(outcomes: dict[str, dict[str, str]], impl: str) -> list[str]:
-    """The tests ``impl`` must pass and did not: those C passed, and those C skipped
-    that ran with ``impl`` (the readiness tests restored for the aio loop)."""
-    c, ours = outcomes["c"], outcomes[impl]
-    return sorted({t for t, o in c.items() if o == "pass" and ours.get(t) != "pass"}
-                  | {t for t, o in ours.items()
-                     if c.get(t) == "skip" and o not in ("pass", "skip")})
-
-
 def loop_class_passes(outcomes: dict[str, dict[str, str]]) -> dict[str, int]:
     """Passing tests of the classes named for their loop: the Proactor's with C,
     the Selector's, and the Proactor's classes run on winsock_ov.aio."""
@@ -300,74 +177,6 @@ def loop_class_passes(outcomes: dict[str, dict[str, str]]) -> dict[str, int]:
                    if o == "pass" and marker in t.split(".")[-2])
     return {"Proactor": passes("c", "Proactor"), "Selector": passes("c", "Select"),
             "winsock_ov.aio": passes("aio", "Proactor")}
-
-
-def child_env(tests_dir: str) -> dict[str, str]:
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = os.pathsep.join([tests_dir, str(REPO),
-                                             environ.get("PYTHONPATH", "")])
-    return environ
-
-
-def read_results(path: Path) -> tuple[dict[str, str], dict[str, float], str | None]:
-    """Outcomes and durations by test id, and the test that started without an outcome."""
-    outcomes: dict[str, str] = {}
-    seconds: dict[str, float] = {}
-    started = None
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if record.get("started"):
-                started = record["test"]
-            else:
-                outcomes[record["test"]] = record["outcome"]
-                seconds[record["test"]] = record.get("seconds", 0.0)
-                started = None
-    return outcomes, seconds, started
-
-
-class Suite:
-    """One run of the suite: where it works, and what it learned."""
-
-    def __init__(self, tests_dir: str, work: Path, watchdog: float) -> None:
-        self.tests_dir = tests_dir
-        self.work = work
-        self.watchdog = watchdog
-        self.seconds: dict[str, float] = {}
-
-    def run_module(self, impl: str, module: str, *, only: list[str] | None = None,
-                   skip: Set[str] = frozenset(), watchdog: float | None = None
-                   ) -> dict[str, str]:
-        """Every test of ``module`` (or just ``only``) with ``impl``; hung ones resumed past."""
-        tag = f"{impl}-{module}" + ("-only" if only else "")
-        results, skip_file = self.work / f"{tag}.jsonl", self.work / f"{tag}.skip"
-        results.unlink(missing_ok=True)
-        skip_file.write_text("\n".join(sorted(skip)))
-        while True:
-            command = [sys.executable, __file__, "--child", "--impl", impl,
-                       "--module", module, "--results", str(results),
-                       "--skip", str(skip_file), "--watchdog", str(watchdog or self.watchdog)]
-            if only:
-                command += ["--only", *only]
-            # Windows CPython 3.13 under Wine cannot start with a file as its
-            # stdout: the child's output comes through a pipe.  It runs in the
-            # scratch folder, where test.support writes its @test_* files.
-            try:
-                child = subprocess.run(command, env=child_env(self.tests_dir), cwd=self.work,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, timeout=MODULE_SECONDS)
-                output = child.stdout
-            except subprocess.TimeoutExpired as exc:
-                output = (exc.output or b"") + b"\n!! killed after the module's time ran out\n"
-            with open(self.work / f"{tag}.log", "ab") as log:
-                log.write(output)
-            outcomes, seconds, hung = read_results(results)
-            self.seconds.update(seconds)
-            if hung is None:
-                return outcomes
-            with open(results, "a", encoding="utf-8") as out:  # resume after the hung test
-                out.write(json.dumps({"test": hung, "outcome": "hung"}) + "\n")
-            skip_file.write_text("\n".join(sorted(skip | outcomes.keys() | {hung})))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,14 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the pinned list of tests that hang with both modules")
     parser.add_argument("--prove-hangs", action="store_true",
                         help="run the pinned hangs too, and check they hang with both")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
-    parser.add_argument("--module", help=argparse.SUPPRESS)
-    parser.add_argument("--results", help=argparse.SUPPRESS)
-    parser.add_argument("--skip", help=argparse.SUPPRESS)
-    parser.add_argument("--only", nargs="*", help=argparse.SUPPRESS)
-    parser.add_argument("--watchdog", type=float, default=PER_TEST_SECONDS,
-                        help=argparse.SUPPRESS)
+    runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
@@ -403,7 +205,7 @@ def run_suite(args: argparse.Namespace) -> int:
     hangs_path = Path(args.hangs)
     all_hangs = load_hangs(hangs_path)
     pinned = {h["test"] for h in all_hangs if h["python"] == VERSION}
-    suite = Suite(args.tests_dir, work, PER_TEST_SECONDS)
+    suite = runs.Suite(Path(__file__), [args.tests_dir], work, PER_TEST_SECONDS)
     started = time.monotonic()
     print(f"CPython {sys.version.split()[0]}: {len(modules)} modules, "
           f"{len(pinned)} pinned hangs", flush=True)
@@ -421,20 +223,11 @@ def run_suite(args: argparse.Namespace) -> int:
 
     unpinned_hangs = sorted(t for t, o in outcomes["c"].items()
                             if o == "hung" and outcomes["winsock_ov"].get(t) == "hung")
-    verdicts: dict[str, list[tuple[str, str, str | None, list[str | None],
-                                   list[str | None] | None]]] = {
+    verdicts: dict[str, list[tuple[str, runs.Verdict]]] = {
         "flaky": [], "unstable": [], "difference": []}
     for impl in OURS:
-        for test in suspects(outcomes, impl):
-            module = module_of(test, modules)
-            ours: list[str | None] = []
-            theirs: list[str | None] | None = [] if outcomes["c"].get(test) == "pass" else None
-            while not retries_decide(ours, theirs):
-                ours.append(suite.run_module(impl, module, only=[test]).get(test))
-                if theirs is not None:
-                    theirs.append(suite.run_module("c", module, only=[test]).get(test))
-            verdicts[judge_retries(ours, theirs)].append(
-                (impl, test, outcomes[impl].get(test), ours, theirs))
+        for verdict in runs.judge_suspects(suite, outcomes, impl, "c", modules):
+            verdicts[verdict[0]].append((impl, verdict))
 
     counts = {impl: {kind: sum(1 for o in outcomes[impl].values() if o == kind)
                      for kind in ("pass", "fail", "error", "skip", "hung")}
@@ -473,12 +266,12 @@ def run_suite(args: argparse.Namespace) -> int:
         "difference": "passing only with C, or restored and failing (differences)"}
     for kind, heading in headings.items():
         print(f"  {heading}: {len(verdicts[kind])}")
-        for impl, test, first, ours, theirs in verdicts[kind]:
+        for impl, (_, test, first, ours, theirs) in verdicts[kind]:
             print(f"    {LABELS[impl]} {test}: first {first}, retries ours {ours}, C {theirs}")
     Path(args.json).write_text(json.dumps({
         "python": VERSION, "modules": len(modules), "seconds": round(elapsed),
         "counts": counts, "loop_classes": loop_classes, "restored": restored,
-        **{key: [f"{LABELS[v[0]]}: {v[1]}" for v in verdicts[kind]]
+        **{key: [f"{LABELS[impl]}: {v[1]}" for impl, v in verdicts[kind]]
            for key, kind in (("differences", "difference"), ("flaky", "flaky"),
                              ("unstable", "unstable"))},
         "only_ours": only_ours,
@@ -488,7 +281,7 @@ def run_suite(args: argparse.Namespace) -> int:
     return 1 if verdicts["difference"] or unpinned_hangs else 0
 
 
-def prove_hangs(suite: Suite, modules: list[str], pinned: set[str],
+def prove_hangs(suite: runs.Suite, modules: list[str], pinned: set[str],
                 outcomes: dict[str, dict[str, str]], all_hangs: list[dict[str, str]],
                 hangs_path: Path) -> list[str]:
     """Run each pinned hang once more with both _overlapped modules; those that no
@@ -497,7 +290,7 @@ def prove_hangs(suite: Suite, modules: list[str], pinned: set[str],
     proven: list[str] = []
     released = []
     for test in sorted(pinned):
-        module = module_of(test, modules)
+        module = runs.module_of(test, modules)
         results = {impl: suite.run_module(impl, module, only=[test],
                                           watchdog=HANG_PROOF_SECONDS).get(test, "missing")
                    for impl in PROOF_IMPLEMENTATIONS}

@@ -1,0 +1,272 @@
+"""Running a unittest suite module by module in child processes, and comparing
+implementations: the machinery shared by asyncio_suite.py and tornado_suite.py.
+
+A child runs one module (or some of its tests) with one implementation and
+writes each test's start and outcome as JSON lines; a test that hangs is ended
+by a watchdog and recorded as "hung", and the module resumes after it.  A test
+that the reference implementation passes and another does not is run again,
+alternating, until ``retries_decide`` says the rounds settle ``judge_retries``'
+verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+from collections.abc import Set
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+MODULE_SECONDS = 1800  # a safety net for a child the per-test watchdog cannot end
+RETRIES = 3
+Verdict = tuple[str, str, "str | None", "list[str | None]", "list[str | None] | None"]
+
+
+class RecordingResult(unittest.TextTestResult):
+    """Writes each test's start and outcome (with its duration) as JSON lines.
+
+    The outcome is decided at stopTest: a test whose only failures are in
+    sub-tests gets no addFailure of its own, and no addSuccess either.  Each
+    test gets a watchdog that ends the process (``Suite`` then resumes the
+    module after it); ``after_test`` runs after each test.
+    """
+
+    def __init__(self, out: Any, watchdog: float, after_test: Callable[[], None],
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.out = out
+        self.watchdog = watchdog
+        self.after_test = after_test
+        self.outcome: str | None = None
+        self.started = 0.0
+
+    def _write(self, test: unittest.TestCase, **fields: Any) -> None:
+        self.out.write(json.dumps({"test": test.id(), **fields}) + "\n")
+        self.out.flush()
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        self._write(test, started=True)
+        self.outcome = None
+        self.started = time.monotonic()
+        faulthandler.dump_traceback_later(self.watchdog, exit=True)
+        super().startTest(test)
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        faulthandler.cancel_dump_traceback_later()
+        super().stopTest(test)
+        self.after_test()
+        self._write(test, outcome=self.outcome or "error",
+                    seconds=round(time.monotonic() - self.started, 2))
+
+    def _unless_failed(self, outcome: str) -> None:
+        self.outcome = self.outcome or outcome
+
+    def addSuccess(self, test: unittest.TestCase) -> None:
+        super().addSuccess(test)
+        self._unless_failed("pass")
+
+    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
+        super().addFailure(test, err)
+        self.outcome = "fail"
+
+    def addError(self, test: unittest.TestCase, err: Any) -> None:
+        super().addError(test, err)
+        self.outcome = "error"
+
+    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase,
+                   err: Any) -> None:
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.outcome = "fail"
+
+    def addSkip(self, test: unittest.TestCase, reason: str) -> None:
+        super().addSkip(test, reason)
+        self._unless_failed("skip")
+
+    def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
+        super().addExpectedFailure(test, err)
+        self._unless_failed("pass")
+
+    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
+        super().addUnexpectedSuccess(test)
+        self.outcome = "fail"
+
+
+def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+    tests = []
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            tests += flatten(item)
+        else:
+            tests.append(item)
+    return tests
+
+
+def add_child_arguments(parser: argparse.ArgumentParser, implementations: tuple[str, ...],
+                        watchdog: float) -> None:
+    """The options ``Suite`` gives its child (hidden from --help)."""
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--impl", choices=implementations, help=argparse.SUPPRESS)
+    parser.add_argument("--module", help=argparse.SUPPRESS)
+    parser.add_argument("--results", help=argparse.SUPPRESS)
+    parser.add_argument("--skip", help=argparse.SUPPRESS)
+    parser.add_argument("--only", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--watchdog", type=float, default=watchdog, help=argparse.SUPPRESS)
+
+
+def run_tests(args: argparse.Namespace, after_test: Callable[[], None]) -> None:
+    """The child's run: the module's tests (or ``--only``), less ``--skip``."""
+    skip = set(Path(args.skip).read_text().split()) if args.skip else set()
+    names = args.only or [args.module]
+    tests = [test for test in flatten(unittest.defaultTestLoader.loadTestsFromNames(names))
+             if test.id() not in skip]
+    with open(args.results, "a", encoding="utf-8") as out:
+        runner = unittest.TextTestRunner(
+            stream=sys.stderr, verbosity=0,
+            resultclass=lambda *a, **k: RecordingResult(out, args.watchdog, after_test, *a, **k))
+        runner.run(unittest.TestSuite(tests))
+
+
+def module_of(test_id: str, modules: list[str]) -> str:
+    return max((m for m in modules if test_id.startswith(m + ".")), key=len)
+
+
+def module_passes(outcomes: dict[str, str], module: str) -> int:
+    return sum(1 for t, o in outcomes.items() if o == "pass" and t.startswith(module + "."))
+
+
+def judge_retries(ours: list[str | None], theirs: list[str | None] | None) -> str:
+    """The verdict on a test that passed with the reference and not with ours, from
+    its retries; ``theirs`` is None for a test the reference skips and ours runs
+    (nothing to compare with).
+
+    "flaky": ours passed on a retry, so ours can pass it.  "difference": ours
+    failed every retry and the reference passed at least one, so the reference
+    passes it reproducibly and ours does not (or the reference skips it and ours
+    never passes it).  "unstable": neither passed a retry, so the reference's
+    first pass was not reproducible either and nothing points at ours (measured:
+    an SSL test of CPython 3.11 that the C module passed once, then failed three
+    times in a row, exactly like ours).
+    """
+    if "pass" in ours:
+        return "flaky"
+    return "difference" if theirs is None or "pass" in theirs else "unstable"
+
+
+def retries_decide(ours: list[str | None], theirs: list[str | None] | None) -> bool:
+    """Whether the rounds so far settle the verdict: RETRIES of them do, unless they
+    read as a difference although the reference failed some of them too (thin
+    evidence for a test unstable with both); then 2 * RETRIES."""
+    if len(ours) >= 2 * RETRIES:
+        return True
+    if len(ours) < RETRIES:
+        return False
+    return (theirs is None or judge_retries(ours, theirs) != "difference"
+            or theirs.count("pass") >= RETRIES)
+
+
+def suspects(outcomes: dict[str, dict[str, str]], impl: str, reference: str) -> list[str]:
+    """The tests ``impl`` must pass and did not: those ``reference`` passed, and those
+    it skipped that ran with ``impl``."""
+    theirs, ours = outcomes[reference], outcomes[impl]
+    return sorted({t for t, o in theirs.items() if o == "pass" and ours.get(t) != "pass"}
+                  | {t for t, o in ours.items()
+                     if theirs.get(t) == "skip" and o not in ("pass", "skip")})
+
+
+def judge_suspects(suite: Suite, outcomes: dict[str, dict[str, str]], impl: str,
+                   reference: str, modules: list[str]) -> list[Verdict]:
+    """Each suspect of ``impl`` run again (with ``reference`` too, when it ran the
+    test) until the rounds decide: (verdict, test, first outcome, ours, theirs)."""
+    verdicts: list[Verdict] = []
+    for test in suspects(outcomes, impl, reference):
+        module = module_of(test, modules)
+        ours: list[str | None] = []
+        theirs: list[str | None] | None = [] if outcomes[reference].get(test) == "pass" else None
+        while not retries_decide(ours, theirs):
+            ours.append(suite.run_module(impl, module, only=[test]).get(test))
+            if theirs is not None:
+                theirs.append(suite.run_module(reference, module, only=[test]).get(test))
+        verdicts.append((judge_retries(ours, theirs), test, outcomes[impl].get(test),
+                         ours, theirs))
+    return verdicts
+
+
+def child_env(path: list[str]) -> dict[str, str]:
+    environ = dict(os.environ)
+    environ["PYTHONPATH"] = os.pathsep.join([*path, str(REPO), environ.get("PYTHONPATH", "")])
+    return environ
+
+
+def read_results(path: Path) -> tuple[dict[str, str], dict[str, float], str | None]:
+    """Outcomes and durations by test id, and the test that started without an outcome."""
+    outcomes: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    started = None
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record.get("started"):
+                started = record["test"]
+            else:
+                outcomes[record["test"]] = record["outcome"]
+                seconds[record["test"]] = record.get("seconds", 0.0)
+                started = None
+    return outcomes, seconds, started
+
+
+class Suite:
+    """One run of a suite: its child script, where it works, and what it learned.
+
+    The child is ``script --child --impl IMPL --module M --results F --skip F
+    --watchdog S [--only ID...]`` (``add_child_arguments``) and writes its
+    outcomes through a ``RecordingResult``.
+    """
+
+    def __init__(self, script: Path, path: list[str], work: Path, watchdog: float) -> None:
+        self.script = script
+        self.path = path
+        self.work = work
+        self.watchdog = watchdog
+        self.seconds: dict[str, float] = {}
+
+    def run_module(self, impl: str, module: str, *, only: list[str] | None = None,
+                   skip: Set[str] = frozenset(), watchdog: float | None = None
+                   ) -> dict[str, str]:
+        """Every test of ``module`` (or just ``only``) with ``impl``; hung ones resumed past."""
+        tag = f"{impl}-{module}" + ("-only" if only else "")
+        results, skip_file = self.work / f"{tag}.jsonl", self.work / f"{tag}.skip"
+        results.unlink(missing_ok=True)
+        skip_file.write_text("\n".join(sorted(skip)))
+        while True:
+            command = [sys.executable, str(self.script), "--child", "--impl", impl,
+                       "--module", module, "--results", str(results),
+                       "--skip", str(skip_file), "--watchdog", str(watchdog or self.watchdog)]
+            if only:
+                command += ["--only", *only]
+            # Windows CPython 3.13 under Wine cannot start with a file as its
+            # stdout: the child's output comes through a pipe.  It runs in the
+            # scratch folder, where tests write their files.
+            try:
+                child = subprocess.run(command, env=child_env(self.path), cwd=self.work,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, timeout=MODULE_SECONDS)
+                output = child.stdout
+            except subprocess.TimeoutExpired as exc:
+                output = (exc.output or b"") + b"\n!! killed after the module's time ran out\n"
+            with open(self.work / f"{tag}.log", "ab") as log:
+                log.write(output)
+            outcomes, seconds, hung = read_results(results)
+            self.seconds.update(seconds)
+            if hung is None:
+                return outcomes
+            with open(results, "a", encoding="utf-8") as out:  # resume after the hung test
+                out.write(json.dumps({"test": hung, "outcome": "hung"}) + "\n")
+            skip_file.write_text("\n".join(sorted(skip | outcomes.keys() | {hung})))
