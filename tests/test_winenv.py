@@ -267,18 +267,19 @@ def test_every_supported_minor_version_has_an_interpreter_and_pinned_tools() -> 
     assert set(winenv.ASYNCIO_SUITES) == {"3.9", "3.11", "3.13"}
 
 
-@pytest.mark.parametrize(("argv", "versions", "suites"), [
-    (["test"], ["3.9", "3.10", "3.11", "3.12", "3.13"], ["3.9", "3.11", "3.13"]),
-    (["test", "--quick"], ["3.13"], []),
-    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], []),
-    (["test", "--asyncio-suite", "3.13"], [], ["3.13"]),
-    (["test", "--quick", "--asyncio-suite", "3.9", "--python", "3.9"], ["3.9"], ["3.9"]),
+@pytest.mark.parametrize(("argv", "versions", "suites", "tornado"), [
+    (["test"], ["3.9", "3.10", "3.11", "3.12", "3.13"], ["3.9", "3.11", "3.13"], ["3.11"]),
+    (["test", "--quick"], ["3.13"], [], []),
+    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], [], []),
+    (["test", "--asyncio-suite", "3.13"], [], ["3.13"], []),
+    (["test", "--tornado-suite", "3.13"], [], [], ["3.13"]),
+    (["test", "--quick", "--asyncio-suite", "3.9", "--python", "3.9"], ["3.9"], ["3.9"], []),
 ])
 def test_test_selects_tiers_and_suites(argv: list[str], versions: list[str],
-                                       suites: list[str]) -> None:
+                                       suites: list[str], tornado: list[str]) -> None:
     selection = winenv.Selection.from_args(winenv.parse_args(argv))
-    assert (selection.versions, selection.suites, selection.prove_hangs) == (
-        versions, suites, True)
+    assert (selection.versions, selection.suites, selection.tornado, selection.prove_hangs) == (
+        versions, suites, tornado, True)
     args = winenv.parse_args([*argv, "--skip-hang-proof"])
     assert not winenv.Selection.from_args(args).prove_hangs
 
@@ -368,6 +369,31 @@ def asyncio_report(path: Path, **overrides: Any) -> Path:
     data.update(overrides)
     path.write_text(json.dumps(data))
     return path
+
+
+def tornado_report(path: Path, **overrides: Any) -> Path:
+    counts = {"pass": 10, "fail": 1, "error": 0, "skip": 2, "hung": 0}
+    data = {"python": "3.11", "tornado": "6.5.2", "modules": 36, "seconds": 300,
+            "counts": {"default": counts, "aio": {**counts, "pass": 11}},
+            "selector_threads": {"default": 40, "aio": 0},
+            "differences": [], "flaky": [], "unstable": []}
+    data.update(overrides)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_tornado_tier_fails_on_a_difference_or_a_selector_thread_on_aio(
+        tmp_path: Path) -> None:
+    read = winenv.read_tornado_report
+    good = read("t", tornado_report(tmp_path / "a.json"), 0)
+    assert good.ok and good.passed == 11
+    assert "passed: default loop 10, aio 11" in good.note
+    assert "selector threads: default loop 40, aio 0" in good.note
+    assert not read("t", tornado_report(tmp_path / "b.json", differences=["x"]), 0).ok
+    assert not read("t", tornado_report(tmp_path / "c.json",
+                                        selector_threads={"default": 40, "aio": 1}), 0).ok
+    assert not read("t", tornado_report(tmp_path / "d.json"), 1).ok
+    assert not read("t", tmp_path / "missing.json", 0).ok
 
 
 def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) -> None:

@@ -96,6 +96,8 @@ def use_aio_loop() -> None:
 
     for module in (asyncio, windows_events):
         module.ProactorEventLoop = aio.EventLoop  # type: ignore[attr-defined,misc]
+        if hasattr(module, "EventLoop"):  # 3.13's name for the platform's default loop
+            module.EventLoop = aio.EventLoop
         module.DefaultEventLoopPolicy = aio.EventLoopPolicy  # type: ignore[attr-defined,misc]
         module.WindowsProactorEventLoopPolicy = (  # type: ignore[attr-defined,misc]
             aio.EventLoopPolicy)
@@ -157,10 +159,6 @@ def discover_modules(tests_dir: Path) -> list[str]:
     return modules
 
 
-def module_passes(outcomes: dict[str, str], module: str) -> int:
-    return sum(1 for t, o in outcomes.items() if o == "pass" and t.startswith(module + "."))
-
-
 def load_hangs(path: Path) -> list[dict[str, str]]:
     return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
 
@@ -211,11 +209,13 @@ def run_suite(args: argparse.Namespace) -> int:
           f"{len(pinned)} pinned hangs", flush=True)
     outcomes: dict[str, dict[str, str]] = {impl: {} for impl in IMPLEMENTATIONS}
     for module in modules:
-        for impl in IMPLEMENTATIONS:
-            outcomes[impl].update(suite.run_module(impl, module, skip=pinned))
+        module_outcomes = {impl: suite.run_module(impl, module, skip=pinned)
+                           for impl in IMPLEMENTATIONS}
         print(f"{module:<44} passed " + "   ".join(
-            f"{LABELS[impl]}: {module_passes(outcomes[impl], module):>4}"
+            f"{LABELS[impl]}: {runs.passes(module_outcomes[impl]):>4}"
             for impl in IMPLEMENTATIONS), flush=True)
+        for impl in IMPLEMENTATIONS:
+            outcomes[impl].update(module_outcomes[impl])
 
     proven: list[str] = []
     if args.prove_hangs:

@@ -55,7 +55,9 @@ class RecordingResult(unittest.TextTestResult):
         self._write(test, started=True)
         self.outcome = None
         self.started = time.monotonic()
-        faulthandler.dump_traceback_later(self.watchdog, exit=True)
+        # To the process's own standard error: a suite may have swapped sys.stderr
+        # for an object without a file descriptor (Tornado's runtests does).
+        faulthandler.dump_traceback_later(self.watchdog, exit=True, file=sys.__stderr__)
         super().startTest(test)
 
     def stopTest(self, test: unittest.TestCase) -> None:
@@ -99,7 +101,9 @@ class RecordingResult(unittest.TextTestResult):
         self.outcome = "fail"
 
 
-def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+def flatten(suite: unittest.TestSuite | unittest.TestCase) -> list[unittest.TestCase]:
+    if isinstance(suite, unittest.TestCase):
+        return [suite]
     tests = []
     for item in suite:
         if isinstance(item, unittest.TestSuite):
@@ -121,25 +125,41 @@ def add_child_arguments(parser: argparse.ArgumentParser, implementations: tuple[
     parser.add_argument("--watchdog", type=float, default=watchdog, help=argparse.SUPPRESS)
 
 
+class RecordingRunner(unittest.TextTestRunner):
+    """A runner for the child: the tests it is given, less ``--skip``, each outcome
+    recorded into ``--results`` by a ``RecordingResult``."""
+
+    def __init__(self, args: argparse.Namespace, after_test: Callable[[], None],
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.args = args
+        self.after_test = after_test
+
+    def run(self, test: unittest.TestSuite | unittest.TestCase) -> unittest.TestResult:
+        args = self.args
+        skip = set(Path(args.skip).read_text().split()) if args.skip else set()
+        tests = [case for case in flatten(test) if case.id() not in skip]
+        with open(args.results, "a", encoding="utf-8") as out:
+            self.resultclass = lambda *a, **k: RecordingResult(  # type: ignore[assignment]
+                out, args.watchdog, self.after_test, *a, **k)
+            return super().run(unittest.TestSuite(tests))
+
+
 def run_tests(args: argparse.Namespace, after_test: Callable[[], None]) -> None:
     """The child's run: the module's tests (or ``--only``), less ``--skip``."""
-    skip = set(Path(args.skip).read_text().split()) if args.skip else set()
     names = args.only or [args.module]
-    tests = [test for test in flatten(unittest.defaultTestLoader.loadTestsFromNames(names))
-             if test.id() not in skip]
-    with open(args.results, "a", encoding="utf-8") as out:
-        runner = unittest.TextTestRunner(
-            stream=sys.stderr, verbosity=0,
-            resultclass=lambda *a, **k: RecordingResult(out, args.watchdog, after_test, *a, **k))
-        runner.run(unittest.TestSuite(tests))
+    RecordingRunner(args, after_test, stream=sys.stderr, verbosity=0).run(
+        unittest.defaultTestLoader.loadTestsFromNames(names))
 
 
-def module_of(test_id: str, modules: list[str]) -> str:
-    return max((m for m in modules if test_id.startswith(m + ".")), key=len)
+def module_of(test_id: str, modules: list[str]) -> str | None:
+    """The longest of ``modules`` that ``test_id`` is in (None: a doctest named for
+    its function rather than for the module that collects it)."""
+    return max((m for m in modules if test_id.startswith(m + ".")), key=len, default=None)
 
 
-def module_passes(outcomes: dict[str, str], module: str) -> int:
-    return sum(1 for t, o in outcomes.items() if o == "pass" and t.startswith(module + "."))
+def passes(outcomes: dict[str, str]) -> int:
+    return sum(1 for outcome in outcomes.values() if outcome == "pass")
 
 
 def judge_retries(ours: list[str | None], theirs: list[str | None] | None) -> str:
@@ -188,6 +208,9 @@ def judge_suspects(suite: Suite, outcomes: dict[str, dict[str, str]], impl: str,
     verdicts: list[Verdict] = []
     for test in suspects(outcomes, impl, reference):
         module = module_of(test, modules)
+        if module is None:  # cannot be run alone: judged on its one run
+            verdicts.append(("difference", test, outcomes[impl].get(test), [], None))
+            continue
         ours: list[str | None] = []
         theirs: list[str | None] | None = [] if outcomes[reference].get(test) == "pass" else None
         while not retries_decide(ours, theirs):

@@ -90,6 +90,10 @@ ASYNCIO_SUITES = {
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 APT_SOURCES = Path("/etc/apt")
 
+# Tornado's own test suite on winsock_ov.aio's loop against the default loop
+# (tools/tornado_suite.py), from the pinned wheel: for this version in a full run.
+TORNADO_SUITE_VERSIONS = ("3.11",)
+
 TIER_TIMEOUT = 600  # seconds: a hung test fails its tier instead of hanging CI
 # A whole asyncio suite, hang proof included: 3.13's took 22 minutes on a 2-core
 # machine loaded with two other test runs and a CPU-bound process.
@@ -628,6 +632,33 @@ def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
                       len(data["differences"]), counts["winsock_ov"]["skip"], note)
 
 
+def tier_tornado(env: Env, version: str) -> TierResult:
+    """Tornado's own tests on winsock_ov.aio's loop, then on the default loop."""
+    name = f"Tornado's tests, CPython {version} (Wine)"
+    report = env.report(f"tornado-{version}.json")
+    env.out(f"==> {name}: asyncio's default loop, then winsock_ov.aio")
+    code = run_windows_python(env, version, [
+        windows_path(env.repo / "tools" / "tornado_suite.py"), "--json", windows_path(report)],
+        timeout=ASYNCIO_TIER_TIMEOUT)
+    return read_tornado_report(name, report, code)
+
+
+def read_tornado_report(name: str, path: Path, code: int) -> TierResult:
+    """Summarise one run of tools/tornado_suite.py from its JSON report."""
+    if not path.is_file():
+        return TierResult(name, False, note=f"tornado_suite.py exited {code} without a report")
+    data = json.loads(path.read_text())
+    counts, threads = data["counts"], data["selector_threads"]
+    note = (f"Tornado {data['tornado']}, {data['modules']} modules in {data['seconds']} s; "
+            f"passed: default loop {counts['default']['pass']}, aio {counts['aio']['pass']}; "
+            f"{len(data['differences'])} only on the default loop, {len(data['flaky'])} flaky, "
+            f"{len(data['unstable'])} failing retries on both; selector threads: default loop "
+            f"{threads['default']}, aio {threads['aio']}")
+    ok = code == 0 and not data["differences"] and not threads["aio"]
+    return TierResult(name, ok, "win32", data["python"], counts["aio"]["pass"],
+                      len(data["differences"]), counts["aio"]["skip"], note)
+
+
 def build_seed_programs(env: Env) -> Path:
     """Compile the seed's three C programs (tools/seed/*.c) for the CLI tests."""
     sources = sorted(env.seed_sources.glob("*.c"))
@@ -713,17 +744,22 @@ class Selection:
     versions: list[str]
     suites: list[str]
     prove_hangs: bool
+    tornado: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Selection:
-        if args.python or args.asyncio_suite:
+        if args.python or args.asyncio_suite or args.tornado_suite:
             versions, suites = args.python or [], args.asyncio_suite or []
+            tornado = args.tornado_suite or []
         elif args.quick:
-            versions, suites = [QUICK_VERSION], []
+            versions, suites, tornado = [QUICK_VERSION], [], []
         else:
             versions, suites = list(WINDOWS_VERSIONS), list(ASYNCIO_SUITES)
-        return cls(sorted(set(versions), key=WINDOWS_VERSIONS.index),
-                   sorted(set(suites), key=WINDOWS_VERSIONS.index), not args.skip_hang_proof)
+            tornado = list(TORNADO_SUITE_VERSIONS)
+        def ordered(chosen: list[str]) -> list[str]:
+            return sorted(set(chosen), key=WINDOWS_VERSIONS.index)
+        return cls(ordered(versions), ordered(suites), not args.skip_hang_proof,
+                   ordered(tornado))
 
     def run(self, env: Env, pytest_extra: Sequence[str]) -> list[TierResult]:
         tiers: list[Callable[[], TierResult]] = [
@@ -731,6 +767,7 @@ class Selection:
         tiers += [functools.partial(tier_windows, env, v, pytest_extra) for v in self.versions]
         tiers += [functools.partial(tier_asyncio, env, v, prove_hangs=self.prove_hangs)
                   for v in self.suites]
+        tiers += [functools.partial(tier_tornado, env, v) for v in self.tornado]
         results = []
         for tier in tiers:
             started = time.monotonic()
@@ -778,7 +815,7 @@ def cmd_test(env: Env, args: argparse.Namespace) -> int:
 
 def run_tests(env: Env, args: argparse.Namespace) -> int:
     selection = Selection.from_args(args)
-    provision(env, sorted(set(selection.versions) | set(selection.suites),
+    provision(env, sorted({*selection.versions, *selection.suites, *selection.tornado},
                           key=WINDOWS_VERSIONS.index))
     verdicts: list[tuple[bool, float]] = []
     for number in range(1, args.repeat + 1):
@@ -888,11 +925,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                                        "CPython's asyncio tests")
     test.add_argument("--python", action="append", choices=WINDOWS_VERSIONS,
                       help="run the suite under this Windows CPython (repeatable); with "
-                           "--python or --asyncio-suite, only what they name runs (besides "
-                           "the portable and ABI tiers); with neither, everything")
+                           "--python, --asyncio-suite or --tornado-suite, only what they "
+                           "name runs (besides the portable and ABI tiers); with none, "
+                           "everything")
     test.add_argument("--asyncio-suite", action="append", choices=tuple(ASYNCIO_SUITES),
-                      help="run CPython's asyncio tests of this version on both "
-                           "_overlapped modules (repeatable)")
+                      help="run CPython's asyncio tests of this version on the C and "
+                           "winsock_ov _overlapped and on winsock_ov.aio's loop (repeatable)")
+    test.add_argument("--tornado-suite", action="append", choices=WINDOWS_VERSIONS,
+                      help="run Tornado's own tests on winsock_ov.aio's loop and on the "
+                           "default loop under this Windows CPython (repeatable)")
     test.add_argument("--quick", action="store_true",
                       help=f"only the portable and ABI tiers and Windows CPython "
                            f"{QUICK_VERSION}")

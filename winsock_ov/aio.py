@@ -19,20 +19,32 @@ poll of its socket; when the poll ends, the callback is scheduled and, once
 it ran, the socket is polled again while the reader is registered (readiness
 is level-triggered, as with ``select``).  ``asyncio`` itself is not changed:
 its default loop keeps the C module.
+
+winsock_ov's own operations can be awaited in the loop (``data = await
+sock.recv(100)``): those of a socket tied to the loop's port
+(``loop.associate(sock)``) end when the loop dequeues their packet, event
+operations when the loop's wait on their event fires.  See ``EventLoop.outcome``
+for what cancelling the awaiting task does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import importlib.util
 import sys
+import threading
 from types import ModuleType
 from typing import Any, Callable
 
+from ._checks import check_ulong_ptr
 from .compat import overlapped as _compat
-from .notify import PortBinding
+from .iocp import tie_socket
+from .notify import Notify, PortBinding
+from .operations import Operation
 from .poll import Poller, PollEvents, PollOperation, socket_handle
+from .sockets import Socket
 
 __all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop"]
 
@@ -94,6 +106,11 @@ class _ProactorPort:
     def handle(self) -> int:
         return int(self._proactor._iocp)
 
+    @property
+    def closed(self) -> bool:
+        """True once the loop closes: no operation may start on a socket tied here."""
+        return self.closing or self._proactor._iocp is None
+
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
         return PortBinding.tie(self, self.handle, handle, key)
 
@@ -121,6 +138,76 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         self._poller = Poller(self._port)  # type: ignore[arg-type]
         self._readers: dict[int, _Watch] = {}
         self._writers: dict[int, _Watch] = {}
+
+    # --- winsock_ov's operations -----------------------------------------------------------
+
+    def associate(self, sock: Socket, key: int = 0) -> None:
+        """Tie a winsock_ov Socket to the loop's completion port: its operations then
+        end when the loop dequeues their packet (awaiting them costs no wait of its
+        own).  As ``CompletionPort.associate``, with skip-on-success off: the
+        proactor expects a packet for every I/O on a handle of its port."""
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        tie_socket(self._port, self._port.handle, sock, check_ulong_ptr("key", key), False)
+
+    async def outcome(self, operation: Operation) -> Any:
+        """The operation's value (or its exception raised) once Windows ended it;
+        ``await operation`` is this.
+
+        Cancelling the awaiting task asks Windows to cancel the I/O, waits until
+        Windows ended it (its buffers are Windows' until then), and raises
+        CancelledError; the operation then reports what happened: the data (or
+        count) if the I/O won the race, OperationAbortedError if the cancel did.
+        """
+        if not isinstance(operation, Operation):
+            raise TypeError(f"expected a winsock_ov operation, not {type(operation).__name__}")
+        if not operation.done:
+            self._arrange_end(operation)
+        cancelled: asyncio.CancelledError | None = None
+        while not operation.done:
+            waiter = self.create_future()
+            operation.add_done_callback(
+                functools.partial(self._wake, waiter, threading.get_ident()))
+            try:
+                await waiter
+            except asyncio.CancelledError as exc:
+                cancelled = cancelled or exc
+                operation.cancel()
+        if cancelled is not None:
+            raise cancelled
+        return operation.result()
+
+    def _arrange_end(self, operation: Operation) -> None:
+        """Make sure the loop will end ``operation`` (or refuse it, if it cannot)."""
+        kind = operation.notify
+        if kind is Notify.PORT:
+            binding = operation.socket.port_binding
+            if binding is None or binding.port is not self._port:
+                raise RuntimeError(
+                    "this operation completes through another completion port, which this "
+                    "loop does not dequeue: tie its socket with loop.associate(sock) instead")
+        elif kind is Notify.EVENT:
+            event = operation.event
+            assert event is not None
+            # Its event fires a wait of the proactor's; observing the operation then
+            # ends it (``done``), running its callbacks.
+            def observe(_: asyncio.Future[Any]) -> None:
+                operation.done  # noqa: B018  (the property observes and ends it)
+
+            self._proactor.wait_for_handle(event.handle).add_done_callback(observe)
+        else:
+            raise RuntimeError("a completion routine runs only during an alertable wait of "
+                               "the issuing thread, which this loop never makes: use an "
+                               "event (the default) or loop.associate(sock)")
+
+    def _wake(self, waiter: asyncio.Future[None], loop_thread: int,
+              operation: Operation) -> None:
+        """An awaited operation ended (in whichever thread ended it)."""
+        if threading.get_ident() == loop_thread:
+            if not waiter.done():
+                waiter.set_result(None)
+        else:
+            self.call_soon_threadsafe(self._wake, waiter, loop_thread, operation)
 
     # --- readiness -----------------------------------------------------------------------
 

@@ -173,7 +173,9 @@ class Relay:
     __slots__ = ()
 
 
-OnDone = Callable[[int, int, Optional[int]], None]
+# on_done(code, nbytes, flags) records the outcome; it may return a callable to
+# run once the I/O is DONE (an operation's done callbacks, which may look at it).
+OnDone = Callable[[int, int, Optional[int]], Optional[Callable[[], None]]]
 SubmitCall = Callable[[int, Any, Any], int]
 
 
@@ -182,7 +184,8 @@ class OverlappedIO:
 
     ``owner`` is kept alive from ``submit`` until ``complete``; ``on_done(code,
     nbytes, flags)`` is called once, on completion (``code`` a Win32 or Winsock
-    error code, 0 for success; ``flags`` None unless a routine reported them).
+    error code, 0 for success; ``flags`` None unless a routine reported them);
+    what it returns, if not None, is called once the state is DONE.
     """
 
     __slots__ = ("__weakref__", "address", "handle", "immediate", "notifier", "on_done",
@@ -247,12 +250,15 @@ class OverlappedIO:
         """
         owner, on_done = self.owner, self.on_done
         self.owner = self.on_done = None  # Windows is done: nothing to keep any more
+        after = None
         try:
             self.notifier.disarm(self)
             if on_done is not None:
-                on_done(code, nbytes, flags)
+                after = on_done(code, nbytes, flags)
         finally:
             self.state = _DONE
+        if after is not None:
+            after()
         return owner
 
     def complete_from_overlapped(self) -> Any:

@@ -142,6 +142,23 @@ class Posted:
 Completion = Union[Operation, PollOperation, Posted, Packet]
 
 
+def tie_socket(port: Any, port_handle: int, sock: Socket, key: int,
+               skip_on_success: bool) -> PortBinding:
+    """Tie a winsock_ov Socket to a port (``CompletionPort`` or winsock_ov.aio's
+    loop), which its operations then complete through; its binding."""
+    if not isinstance(sock, Socket):
+        raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")
+    if sock.port_binding is not None:
+        raise ValueError("the socket is already associated with a completion port")
+    if sock.inflight:
+        raise ValueError("the socket has operations in flight; associate it before "
+                         "starting any")
+    binding = PortBinding.tie(port, port_handle, sock.fileno(), key,
+                              skip_on_success=skip_on_success)
+    sock.attach_port(binding)
+    return binding
+
+
 class CompletionPort:
     """An I/O completion port (CreateIoCompletionPort).
 
@@ -194,14 +211,7 @@ class CompletionPort:
         return self._associate(sock, key, skip).skip_on_success
 
     def _associate(self, sock: Socket, key: int, skip: bool) -> PortBinding:
-        if sock.port_binding is not None:
-            raise ValueError("the socket is already associated with a completion port")
-        if sock.inflight:
-            raise ValueError("the socket has operations in flight; associate it before "
-                             "starting any")
-        binding = PortBinding.tie(self, self.handle, sock.fileno(), key, skip_on_success=skip)
-        sock.attach_port(binding)
-        return binding
+        return tie_socket(self, self.handle, sock, key, skip)
 
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
         """Tie any overlapped handle (a file, a device) to this port; its binding,
@@ -259,10 +269,12 @@ class CompletionPort:
                     return ready.popleft() if ready else None
                 raise self._dequeue_error(code)
             completion = self._completion(address, key, nbytes, None)
+            if routine_errors_pending():  # done callbacks raised: what we have is the
+                if completion is not None:  # next call's
+                    ready.appendleft(completion)
+                raise_routine_errors()
             if completion is not None:
                 return completion
-            if routine_errors_pending():  # a relay's done callbacks raised
-                raise_routine_errors()
             wait = _remaining(timeout, started)  # the packet may have ended nothing of ours
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
@@ -294,17 +306,14 @@ class CompletionPort:
                     return []
                 raise self._dequeue_error(code)
             view = memoryview(entries).cast("B")
-            relayed = False
             for index in range(removed.value):
                 key, address, internal, nbytes = _ENTRY.unpack_from(view,
                                                                     index * _ENTRY_STRIDE)
                 completion = self._completion(address or 0, key, nbytes,
                                               internal & _STATUS_MASK)
-                if completion is None:
-                    relayed = True
-                else:
+                if completion is not None:
                     completions.append(completion)
-            if relayed and routine_errors_pending():  # a relay's done callbacks raised:
+            if routine_errors_pending():  # done callbacks raised:
                 ready.extendleft(reversed(completions))  # what we have goes to the next call
                 raise_routine_errors()
             wait = _remaining(timeout, started)  # the packets may have ended nothing of ours

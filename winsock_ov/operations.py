@@ -13,10 +13,17 @@ notifier's (``winsock_ov.notify``), chosen when the operation is made:
   ``routine(operation)``;
 * port: the socket is associated with a CompletionPort, whose dequeue returns
   the operation.
+
+``add_done_callback(fn)`` calls ``fn(operation)`` in the thread that ends it
+(the port's dequeue, the wait or ``done`` that observes an event operation, the
+alertable wait that runs its routine).  Inside a running ``winsock_ov.aio``
+event loop an operation can be awaited (``EventLoop.outcome``).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Generator
 from ctypes import addressof, byref, c_char
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -37,7 +44,7 @@ from .errors import ThreadExitedError, error_from_code, timeout_error
 from .event import Event
 from .notify import EventNotifier, Notify, RoutineNotifier
 from .raw import DWORD, WSAENOTSOCK, WSAGetOverlappedResult
-from .waits import check_timeout
+from .waits import check_timeout, raise_routine_errors, run_done_callbacks
 
 if TYPE_CHECKING:
     from .sockets import Socket
@@ -52,7 +59,8 @@ __all__ = [
 ]
 
 Routine = Callable[["Operation"], Any]
-_NEW, _REFUSED = State.NEW, Submitted.REFUSED  # read for every operation
+_NEW, _DONE, _REFUSED = State.NEW, State.DONE, Submitted.REFUSED  # read for every operation
+_CALLBACK_LISTS = threading.Lock()  # an operation's first callback makes its list, once
 
 
 def _closed_socket(handle: int, ov: Any, routine: Any) -> int:
@@ -69,7 +77,8 @@ class Operation:
     the race) is still reported by ``result()``.
     """
 
-    __slots__ = ("__weakref__", "_error", "_flags_out", "_io", "_nbytes", "socket")
+    __slots__ = ("__weakref__", "_callbacks", "_error", "_flags_out", "_io", "_nbytes",
+                 "socket")
 
     def __init__(self, sock: Socket, *, event: Event | None = None,
                  routine: Routine | None = None) -> None:
@@ -82,6 +91,7 @@ class Operation:
         self._nbytes = 0
         self._error: BaseException | None = None
         self._flags_out: int | None = None
+        self._callbacks: list[Callable[[Any], Any]] | None = None
 
     @staticmethod
     def _notifier(binding: Any, event: Event | None, routine: Routine | None) -> Any:
@@ -133,7 +143,7 @@ class Operation:
 
     # --- completion (the core calls this once) -------------------------------------
 
-    def _completed(self, code: int, nbytes: int, flags: int | None) -> None:
+    def _completed(self, code: int, nbytes: int, flags: int | None) -> Callable[[], None]:
         error: BaseException | None = error_from_code(code) if code else None
         if self._io.routine_lost:
             error = ThreadExitedError(nbytes, error)  # type: ignore[arg-type]
@@ -144,6 +154,31 @@ class Operation:
         self.socket.inflight.discard(self)
         self._take_data(nbytes if error is None else 0)
         self._release()
+        return self._run_callbacks  # once DONE: the callbacks may look at the outcome
+
+    def _run_callbacks(self) -> None:
+        callbacks = self._callbacks
+        if callbacks:
+            run_done_callbacks(self, callbacks)
+
+    def add_done_callback(self, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(self)`` once done: at once if it is, else in the thread that
+        ends it, where what it raises comes out of the call that ended it (the
+        dequeue, the wait, ``done``)."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        callbacks = self._callbacks
+        if callbacks is None:
+            with _CALLBACK_LISTS:
+                if self._callbacks is None:
+                    self._callbacks = []
+                callbacks = self._callbacks
+        callbacks.append(callback)
+        # Ended meanwhile (DONE is set before the ending thread takes the list):
+        # whichever thread takes a callback off the list runs it.
+        if self._io.state is _DONE:
+            run_done_callbacks(self, callbacks)
+            raise_routine_errors()
 
     def _take_data(self, nbytes: int) -> None:
         """Subclasses: copy out what the operation's own buffers received."""
@@ -261,6 +296,18 @@ class Operation:
         if self.socket.closed:
             return False
         return self._io.cancel()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        """``await operation``: its value, inside a running winsock_ov.aio event loop
+        (``EventLoop.outcome``)."""
+        import asyncio
+
+        outcome = getattr(asyncio.get_running_loop(), "outcome", None)
+        if outcome is None:
+            raise RuntimeError("awaiting a winsock_ov operation needs winsock_ov.aio's event "
+                               "loop (asyncio.run(main(), loop_factory="
+                               "winsock_ov.aio.new_event_loop))")
+        return (yield from outcome(self).__await__())
 
     def __repr__(self) -> str:
         state = self._io.state.value

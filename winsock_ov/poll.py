@@ -77,7 +77,7 @@ from .raw import (
     WSAIoctl,
     unchecked,
 )
-from .waits import raise_routine_errors, stash_routine_error
+from .waits import raise_routine_errors, run_done_callbacks
 
 if TYPE_CHECKING:
     from .iocp import CompletionPort
@@ -480,11 +480,7 @@ class Poller:
         for waiter, _ in finished:
             self.port.report(waiter)
         for waiter, callbacks in finished:
-            for callback in callbacks:
-                try:
-                    callback(waiter)
-                except BaseException as exc:  # raised by the caller
-                    stash_routine_error(exc)
+            run_done_callbacks(waiter, callbacks)
 
     def requests_in_flight(self) -> int:
         """Requests Windows has not returned yet (each holds memory it may write)."""

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ._checks import check_handle
 from .errors import RoutineErrors
@@ -120,6 +120,21 @@ def stash_routine_error(error: BaseException) -> None:
     if errors is None:
         errors = _local.errors = []
     errors.append(error)
+
+
+def run_done_callbacks(subject: Any, callbacks: list[Callable[[Any], Any]]) -> None:
+    """Call each of ``callbacks`` (taken off the list one at a time: a callback added
+    by another thread meanwhile runs once, here or there) with ``subject``; what
+    one raises is kept for the call that ended ``subject`` (raise_routine_errors)."""
+    while callbacks:
+        try:
+            callback = callbacks.pop(0)
+        except IndexError:  # taken by the other thread
+            return
+        try:
+            callback(subject)
+        except BaseException as exc:  # raised by the caller
+            stash_routine_error(exc)
 
 
 def routine_errors_pending() -> bool:

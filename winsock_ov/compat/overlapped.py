@@ -42,7 +42,6 @@ from ..core import (
     WSASEND,
     WSASENDTO,
     OverlappedIO,
-    Relay,
     State,
     Submitted,
     bool_call,
@@ -253,10 +252,11 @@ def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, 
         raise _error(error)
     io = registry.get(address)
     if isinstance(io, OverlappedIO):
-        if isinstance(io.owner, Relay):
-            # winsock_ov's own request on this port (a socket poll, winsock_ov.poll):
-            # ended here, its waits act through their callbacks.  Nothing of the
-            # caller's came: answered as a timeout, so the caller runs them now.
+        if not isinstance(io.owner, Overlapped):
+            # winsock_ov's own I/O on this port (a socket poll, winsock_ov.poll; an
+            # object-layer operation awaited in winsock_ov.aio's loop): ended here,
+            # it acts through its done callbacks.  Nothing of the caller's came:
+            # answered as a timeout, so the caller runs them now.
             if registry.claim(address) is io:
                 io.complete_from_overlapped()
             raise_routine_errors()
