@@ -426,3 +426,46 @@ def test_the_policy_makes_winsock_ov_loops() -> None:
         assert isinstance(loop, aio.EventLoop)
     finally:
         loop.close()
+
+
+def cyclic_garbage(loop_factory: Callable[[], Any]) -> list[str]:
+    """The types of the cyclic garbage a loop leaves after a little of everything
+    (its port, sock_* I/O, a reader, a buffer of each size the drop-in makes)."""
+    import gc
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        first, second = socket.socketpair()
+        with first, second:
+            first.setblocking(False)
+            second.setblocking(False)
+            for size in (100, 4096, 65536):
+                await loop.sock_sendall(first, b"x" * size)
+                got = b""
+                while len(got) < size:
+                    got += await loop.sock_recv(second, size)
+
+    gc.collect()
+    gc.disable()
+    try:
+        loop = loop_factory()
+        try:
+            loop.run_until_complete(asyncio.wait_for(main(), WAIT))
+        finally:
+            loop.close()
+        del loop
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return sorted({type(obj).__name__ for obj in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def test_a_closed_loop_leaves_no_more_cyclic_garbage_than_asyncios() -> None:
+    """Tornado's circlerefs test caught two: the loop, its port object and the
+    proactor referring to each other, and ctypes array classes made per buffer."""
+    from winsock_ov import aio
+
+    assert cyclic_garbage(aio.new_event_loop) == cyclic_garbage(asyncio.ProactorEventLoop)

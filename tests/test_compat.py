@@ -198,3 +198,45 @@ def test_install_makes_asyncio_run_on_this_module() -> None:
     assert result.returncode == 0, said(result)
     assert result.stdout.splitlines() == ["through winsock_ov", "second install refused: True"], \
         said(result)
+
+
+def test_the_batched_dequeue_answers_as_the_c_module_does(
+        modules: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same messages in the same order as C's GetQueuedCompletionStatus (posted
+    packets, a failed I/O's error), one GetQueuedCompletionStatusEx per 64, and
+    the 0 ms call right after a short batch answered without one."""
+    from winsock_ov import iocp
+
+    calls = []
+    real = iocp._GET_QUEUED_COMPLETION_STATUS_EX
+
+    def counted(*args: Any) -> Any:
+        calls.append(args[4])  # the timeout
+        return real(*args)
+
+    monkeypatch.setattr(iocp, "_GET_QUEUED_COMPLETION_STATUS_EX", counted)
+    c_module, ours = modules
+    dequeue = ours.BatchedGetQueuedCompletionStatus()
+    answers = {}
+    for module, get in ((c_module, c_module.GetQueuedCompletionStatus), (ours, dequeue)):
+        client, server = connected_pair()
+        with client, server:
+            port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
+            module.CreateIoCompletionPort(server.fileno(), port, 5, 0)
+            posted = [module.Overlapped(module.NULL) for _ in range(70)]
+            for index, ov in enumerate(posted):
+                module.PostQueuedCompletionStatus(port, index, 3, ov.address)
+            receive = module.Overlapped(module.NULL)
+            receive.WSARecv(server.fileno(), 100)
+            receive.cancel()
+            messages = [get(port, int(WAIT * 1000)) for _ in range(71)]
+            addresses = [ov.address for ov in posted]
+            answers[module] = [(error, nbytes, key, addresses.index(address)
+                                if address != receive.address else "recv")
+                               for error, nbytes, key, address in messages]
+            assert get(port, 0) is None
+    assert answers[ours] == answers[c_module]
+    assert answers[ours][-1] == (995, 0, 5, "recv")  # ERROR_OPERATION_ABORTED
+    # 70 posted + 1 aborted: a batch of 64, one of 7; the 0 ms call after it asked nothing.
+    assert calls == [int(WAIT * 1000)] * 2
+    assert dequeue(port, 0) is None and calls == [int(WAIT * 1000)] * 2 + [0]

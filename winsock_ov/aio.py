@@ -58,9 +58,18 @@ READ_EVENTS = (PollEvents.RECEIVE | PollEvents.ACCEPT | PollEvents.DISCONNECT
 WRITE_EVENTS = PollEvents.SEND | PollEvents.ABORT | PollEvents.CONNECT_FAIL
 
 
+# What the loop's proactor imports as _overlapped: the drop-in, with a
+# GetQueuedCompletionStatus that takes each loop's packets from Windows in
+# batches (its port is dequeued by the loop's thread alone).
+_dequeue = _compat.BatchedGetQueuedCompletionStatus()
+_loop_overlapped = ModuleType(f"{__name__}._overlapped")
+_loop_overlapped.__dict__.update(vars(_compat))
+_loop_overlapped.GetQueuedCompletionStatus = _dequeue  # type: ignore[attr-defined]
+
+
 def _load_windows_events() -> ModuleType:
     """asyncio.windows_events, executed again with ``import _overlapped`` giving
-    winsock_ov.compat.overlapped (nothing global is swapped)."""
+    the drop-in (``_loop_overlapped``; nothing global is swapped)."""
     if sys.platform != "win32":
         raise ImportError("winsock_ov.aio runs on Windows only")
     import asyncio.windows_events
@@ -72,7 +81,7 @@ def _load_windows_events() -> ModuleType:
 
     def import_(name: str, *args: Any, **kwargs: Any) -> Any:
         if name == "_overlapped":
-            return _compat
+            return _loop_overlapped
         return real_import(name, *args, **kwargs)
 
     module = ModuleType(f"{__name__}._windows_events")
@@ -99,17 +108,23 @@ class _ProactorPort:
     """
 
     def __init__(self, proactor: Any) -> None:
-        self._proactor = proactor
+        self._proactor: Any = proactor
         self.closing = False
 
     @property
     def handle(self) -> int:
+        if self._proactor is None:
+            raise ValueError("I/O operation on a closed event loop's port")
         return int(self._proactor._iocp)
 
     @property
     def closed(self) -> bool:
         """True once the loop closes: no operation may start on a socket tied here."""
-        return self.closing or self._proactor._iocp is None
+        return self.closing or self._proactor is None or self._proactor._iocp is None
+
+    def detach(self) -> None:
+        """The loop closed: let go of its proactor (the loop refers to this port)."""
+        self._proactor = None
 
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
         return PortBinding.tie(self, self.handle, handle, key)
@@ -303,8 +318,11 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         while self._poller.requests_in_flight() and self.time() < deadline:
             self._proactor._poll(0.05)  # their packets: the proactor's dequeue ends them
         self._port.closing = True
+        port = self._port.handle
         super().close()
+        _dequeue.forget(port)
         self._poller.close()  # a request still in flight stays owned for good
+        self._port.detach()
 
 
 def new_event_loop() -> EventLoop:

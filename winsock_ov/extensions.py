@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from ctypes import byref, c_char, sizeof
+from ctypes import byref, sizeof
 from typing import TYPE_CHECKING, Any
 
 from . import _addresses
+from ._arrays import char_buffer
 from ._buffers import PinnedBuffers
 from ._checks import check_flags, check_length
 from .core import bool_call
@@ -126,7 +127,7 @@ class AcceptOperation(Operation):
             self._owns_accept_socket = False
         self.accept_socket = accept_socket
         # Written by the kernel until completion: the first data, then both addresses.
-        self._buffer = (c_char * (self._recv_nbytes + 2 * _ADDRESS_ROOM))()
+        self._buffer = char_buffer(self._recv_nbytes + 2 * _ADDRESS_ROOM)
         self._received = DWORD()
         self.local_address: Any = None
         self.remote_address: Any = None

@@ -27,9 +27,10 @@ import time
 from ctypes import addressof, byref, sizeof
 from typing import Any, NamedTuple, Union
 
+from ._arrays import array_type
 from ._checks import check_dword, check_handle, check_int, check_ulong_ptr
 from ._registry import registry
-from .core import OverlappedIO, Relay
+from .core import OverlappedIO, Relay, status_code
 from .errors import error_from_code
 from .notify import PortBinding
 from .operations import Operation
@@ -59,6 +60,7 @@ from .waits import check_timeout, milliseconds, raise_routine_errors, routine_er
 __all__ = [
     "CompletionPort",
     "Packet",
+    "PacketBatch",
     "Posted",
     "get_queued_completion_status",
     "skip_on_success_supported",
@@ -100,6 +102,51 @@ def get_queued_completion_status(port: int, milliseconds: int) -> tuple[int, int
 _ENTRY = struct.Struct("@PPPI")
 _ENTRY_STRIDE = sizeof(OVERLAPPED_ENTRY)
 assert _ENTRY.size <= _ENTRY_STRIDE
+
+
+class PacketBatch:
+    """``get_queued_completion_status`` for a port one thread dequeues, one packet
+    per call, taken from Windows up to ``max_entries`` at a time
+    (GetQueuedCompletionStatusEx): one system call per batch instead of one per
+    packet, plus the one that finds the queue empty.
+
+    That last call is saved too: right after handing out a batch that did not
+    fill the array (the queue was empty then), a call with a 0 ms timeout
+    answers WAIT_TIMEOUT without asking Windows, once; a packet queued meanwhile
+    comes with the next call.  Not for a port several threads dequeue: a packet
+    taken by one thread's batch waits for that thread.
+    """
+
+    __slots__ = ("_drained", "_entries", "_max", "_pending", "_removed", "port")
+
+    def __init__(self, port: int, max_entries: int = 64) -> None:
+        self.port = port
+        self._max = max_entries
+        self._entries = array_type(OVERLAPPED_ENTRY, max_entries)()
+        self._removed = ULONG()
+        self._pending: collections.deque[tuple[int, int, int, int]] = collections.deque()
+        self._drained = False
+
+    def next(self, milliseconds: int) -> tuple[int, int, int, int]:
+        """As ``get_queued_completion_status``: ``(error, overlapped address, key, bytes)``."""
+        pending = self._pending
+        if pending:
+            return pending.popleft()
+        if milliseconds == 0 and self._drained:
+            self._drained = False
+            return WAIT_TIMEOUT, 0, 0, 0
+        if not _GET_QUEUED_COMPLETION_STATUS_EX(self.port, self._entries, self._max,
+                                                byref(self._removed), milliseconds, False):
+            self._drained = False
+            return ctypes.get_last_error(), 0, 0, 0
+        removed = self._removed.value
+        self._drained = removed < self._max
+        view = memoryview(self._entries).cast("B")
+        for index in range(removed):
+            key, address, internal, nbytes = _ENTRY.unpack_from(view, index * _ENTRY_STRIDE)
+            error = status_code(internal & _STATUS_MASK) if address else ERROR_SUCCESS
+            pending.append((error, address or 0, key, nbytes))
+        return pending.popleft()
 
 
 class Packet(NamedTuple):
@@ -321,7 +368,7 @@ class CompletionPort:
     def _entries(self, count: int) -> Any:
         entries = getattr(self._local, "entries", None)
         if entries is None or len(entries) < count:
-            entries = self._local.entries = (OVERLAPPED_ENTRY * count)()
+            entries = self._local.entries = array_type(OVERLAPPED_ENTRY, count)()
         return entries
 
     @staticmethod

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
-from ctypes import addressof, byref, c_char
+from ctypes import addressof, byref
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _addresses
+from ._arrays import char_buffer
 from ._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from ._checks import check_flags, check_length
 from .core import (
@@ -346,7 +347,7 @@ class _BufferOperation(Operation):
 
     def _use_own_buffer(self, nbytes: int) -> None:
         self._pinned = self._kept = None
-        self._own = (c_char * max(nbytes, 1))()
+        self._own = char_buffer(max(nbytes, 1))
         self._wsabufs = one_wsabuf(addressof(self._own), nbytes)
         self._count = 1
         self._data = None

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, NamedTuple
 
+from . import _arrays as arrays
 from ._checks import check_handle
 from .errors import RoutineErrors
 from .raw import (
@@ -213,7 +214,7 @@ def _handle_array(objs: Iterable[Any], limit: int, array_type: Any) -> Any:
         raise ValueError("nothing to wait for")
     if len(handles) > limit:
         raise ValueError(f"at most {limit} objects can be waited on at once, not {len(handles)}")
-    return (array_type * len(handles))(*handles)
+    return arrays.array_type(array_type, len(handles))(*handles)
 
 
 def wait_for_multiple_objects_ex(objs: Iterable[Any], wait_all: bool = False,

@@ -29,11 +29,12 @@ import operator
 import socket
 import sys
 import threading
-from ctypes import addressof, byref, c_char, sizeof
+from ctypes import addressof, byref, sizeof
 from typing import Any
 
 from .. import _addresses
 from .. import raw as _raw
+from .._arrays import char_buffer
 from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from .._registry import registry
 from ..core import (
@@ -48,7 +49,7 @@ from ..core import (
     socket_call,
 )
 from ..extensions import extension_function
-from ..iocp import get_queued_completion_status
+from ..iocp import PacketBatch, get_queued_completion_status
 from ..notify import OBSERVED, PortBinding
 from ..raw import (
     AF_INET,
@@ -118,7 +119,8 @@ __all__ = [
     "ERROR_IO_PENDING", "ERROR_NETNAME_DELETED", "ERROR_OPERATION_ABORTED", "ERROR_PIPE_BUSY",
     "ERROR_PORT_UNREACHABLE", "ERROR_SEM_TIMEOUT", "INFINITE", "INVALID_HANDLE_VALUE", "NULL",
     "SO_UPDATE_ACCEPT_CONTEXT", "SO_UPDATE_CONNECT_CONTEXT", "TF_REUSE_SOCKET",
-    "BindLocal", "ConnectPipe", "CreateEvent", "CreateIoCompletionPort", "FormatMessage",
+    "BatchedGetQueuedCompletionStatus", "BindLocal", "ConnectPipe", "CreateEvent",
+    "CreateIoCompletionPort", "FormatMessage",
     "GetQueuedCompletionStatus", "Overlapped", "PostQueuedCompletionStatus",
     "RegisterWaitWithQueue", "ResetEvent", "SetEvent", "UnregisterWait", "UnregisterWaitEx",
     "WSAConnect", "install",
@@ -244,8 +246,32 @@ def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int, /
 
 def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
     """Get a message from completion port: (error, transferred, key, address) or None."""
-    error, address, key, transferred = get_queued_completion_status(_handle(port),
-                                                                    _dword(msecs))
+    return _message(*get_queued_completion_status(_handle(port), _dword(msecs)))
+
+
+class BatchedGetQueuedCompletionStatus:
+    """A GetQueuedCompletionStatus (same arguments and answers) for ports that one
+    thread each dequeues, taking their packets from Windows in batches
+    (``winsock_ov.iocp.PacketBatch``): winsock_ov.aio's loop uses one.
+    ``forget(port)`` once the port is closed."""
+
+    def __init__(self) -> None:
+        self._batches: dict[int, PacketBatch] = {}
+
+    def __call__(self, port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
+        port, msecs = _handle(port), _dword(msecs)
+        batch = self._batches.get(port)
+        if batch is None:
+            batch = self._batches[port] = PacketBatch(port)
+        return _message(*batch.next(msecs))
+
+    def forget(self, port: int) -> None:
+        self._batches.pop(port, None)
+
+
+def _message(error: int, address: int, key: int,
+             transferred: int) -> tuple[int, int, int, int] | None:
+    """What GetQueuedCompletionStatus answers for one dequeued packet (or failure)."""
     if not address:  # as the C module: a packet without OVERLAPPED is an error too
         if error == WAIT_TIMEOUT:
             return None
@@ -769,7 +795,7 @@ class Overlapped:
         listener, accepted = _handle(listen_handle), _handle(accept_handle)
         accept_ex = _extension("AcceptEx")
         room = sizeof(SOCKADDR_IN6) + 16  # each address, as AcceptEx requires
-        buffer = (c_char * (2 * room))()
+        buffer = char_buffer(2 * room)
 
         def call(handle: int, ov: Any, routine: Any) -> int:
             return bool_call(accept_ex, handle, accepted, buffer, 0, room, room, byref(DWORD()),
@@ -834,7 +860,7 @@ class Overlapped:
 
 def _own_buffer(size: int) -> Any:
     """Room of ours for ``size`` bytes from the kernel (one byte at least: a valid pointer)."""
-    return (c_char * max(size, 1))()
+    return char_buffer(max(size, 1))
 
 
 def _pin(buf: Any, *, writable: bool, size: int | None = None) -> PinnedBuffers:
