@@ -240,3 +240,34 @@ def test_the_batched_dequeue_answers_as_the_c_module_does(
     # 70 posted + 1 aborted: a batch of 64, one of 7; the 0 ms call after it asked nothing.
     assert calls == [int(WAIT * 1000)] * 2
     assert dequeue(port, 0) is None and calls == [int(WAIT * 1000)] * 2 + [0]
+
+
+def test_the_batched_ports_sockets_skip_packets_and_the_batch_makes_them(
+        modules: tuple[Any, Any]) -> None:
+    """A send that finishes within WSASend queues no packet (skip-on-success) and
+    still comes out of the dequeue once, as the proactor expects; a pending recv's
+    packet comes from Windows as before."""
+    from winsock_ov import skip_on_success_supported
+
+    _, ours = modules
+    dequeue = ours.BatchedGetQueuedCompletionStatus()
+    client, server = connected_pair()
+    with client, server:
+        port = ours.CreateIoCompletionPort(ours.INVALID_HANDLE_VALUE, ours.NULL, 0, 0)
+        dequeue.CreateIoCompletionPort(client.fileno(), port, 7, 0)
+        receive = ours.Overlapped(ours.NULL)
+        receive.WSARecv(client.fileno(), 100)
+        assert receive.pending
+        send = ours.Overlapped(ours.NULL)
+        send.WSASend(client.fileno(), b"abc", 0)
+        assert not send.pending  # three bytes on an idle loopback connection: at once
+        assert dequeue(port, int(WAIT * 1000)) == (0, 3, 7, send.address)
+        server.sendall(b"reply")
+        assert dequeue(port, int(WAIT * 1000)) == (0, 5, 7, receive.address)
+        assert receive.getresult() == b"reply" and send.getresult() == 3
+        # Nothing else: no second packet for the send, whether Windows skipped it
+        # (the batch made it) or not (it is the one that came).
+        assert dequeue(port, 0) is None and dequeue(port, 0) is None
+        made = dequeue.batch(port).made_packets
+        assert made == (1 if skip_on_success_supported() else 0)
+        dequeue.forget(port)

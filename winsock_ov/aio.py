@@ -60,11 +60,15 @@ WRITE_EVENTS = PollEvents.SEND | PollEvents.ABORT | PollEvents.CONNECT_FAIL
 
 # What the loop's proactor imports as _overlapped: the drop-in, with a
 # GetQueuedCompletionStatus that takes each loop's packets from Windows in
-# batches (its port is dequeued by the loop's thread alone).
+# batches (its port is dequeued by the loop's thread alone), and a
+# CreateIoCompletionPort that ties sockets with skip-on-success, the skipped
+# packets made in the batch (the proactor still gets one per I/O).
 _dequeue = _compat.BatchedGetQueuedCompletionStatus()
 _loop_overlapped = ModuleType(f"{__name__}._overlapped")
 _loop_overlapped.__dict__.update(vars(_compat))
 _loop_overlapped.GetQueuedCompletionStatus = _dequeue  # type: ignore[attr-defined]
+_loop_overlapped.CreateIoCompletionPort = (  # type: ignore[attr-defined]
+    _dequeue.CreateIoCompletionPort)
 
 
 def _load_windows_events() -> ModuleType:

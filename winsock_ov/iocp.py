@@ -115,9 +115,12 @@ class PacketBatch:
     answers WAIT_TIMEOUT without asking Windows, once; a packet queued meanwhile
     comes with the next call.  Not for a port several threads dequeue: a packet
     taken by one thread's batch waits for that thread.
+
+    ``make`` queues a packet Windows will not (an I/O that finished within its
+    call on a handle that skips those packets): the next call returns it.
     """
 
-    __slots__ = ("_drained", "_entries", "_max", "_pending", "_removed", "port")
+    __slots__ = ("_drained", "_entries", "_max", "_pending", "_removed", "made_packets", "port")
 
     def __init__(self, port: int, max_entries: int = 64) -> None:
         self.port = port
@@ -126,6 +129,11 @@ class PacketBatch:
         self._removed = ULONG()
         self._pending: collections.deque[tuple[int, int, int, int]] = collections.deque()
         self._drained = False
+        self.made_packets = 0  # how many ``make`` queued
+
+    def make(self, error: int, address: int, key: int, nbytes: int) -> None:
+        self.made_packets += 1
+        self._pending.append((error, address, key, nbytes))
 
     def next(self, milliseconds: int) -> tuple[int, int, int, int]:
         """As ``get_queued_completion_status``: ``(error, overlapped address, key, bytes)``."""

@@ -29,7 +29,7 @@ import operator
 import socket
 import sys
 import threading
-from ctypes import addressof, byref, sizeof
+from ctypes import addressof, byref, c_int, sizeof
 from typing import Any
 
 from .. import _addresses
@@ -47,9 +47,10 @@ from ..core import (
     Submitted,
     bool_call,
     socket_call,
+    status_code,
 )
 from ..extensions import extension_function
-from ..iocp import PacketBatch, get_queued_completion_status
+from ..iocp import PacketBatch, get_queued_completion_status, skip_on_success_supported
 from ..notify import OBSERVED, PortBinding
 from ..raw import (
     AF_INET,
@@ -69,6 +70,7 @@ from ..raw import (
     ERROR_SEM_TIMEOUT,
     ERROR_SUCCESS,
     FILE_FLAG_OVERLAPPED,
+    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
     FORMAT_MESSAGE_FROM_SYSTEM,
     FORMAT_MESSAGE_IGNORE_INSERTS,
     GENERIC_READ,
@@ -83,10 +85,12 @@ from ..raw import (
     LPFN_TRANSMITFILE,
     LPOVERLAPPED,
     OPEN_EXISTING,
+    SO_TYPE,
     SO_UPDATE_ACCEPT_CONTEXT,
     SO_UPDATE_CONNECT_CONTEXT,
     SOCKADDR_IN,
     SOCKADDR_IN6,
+    SOL_SOCKET,
     SUBLANG_DEFAULT,
     TF_REUSE_SOCKET,
     WAIT_TIMEOUT,
@@ -132,6 +136,7 @@ __all__ = [
  TYPE_READ_FROM, TYPE_WRITE_TO, TYPE_READ_FROM_INTO) = range(14)
 
 _STATUS_MASK = 0xFFFFFFFF  # the NTSTATUS is the low 32 bits of Internal
+_FINISHED_AT_ONCE = (Submitted.SUCCEEDED, Submitted.WARNED)
 
 
 # --- arguments and errors ------------------------------------------------------------------
@@ -224,6 +229,7 @@ def _call(function: Any, *args: Any) -> Any:
 
 # Called for every getresult(): unchecked (raw.unchecked), its failure read inline.
 _GET_OVERLAPPED_RESULT = _raw.unchecked(GetOverlappedResult)
+_GETSOCKOPT = _raw.unchecked(_raw.getsockopt)
 
 
 # --- completion ports ------------------------------------------------------------------------
@@ -236,12 +242,32 @@ _bindings: dict[int, PortBinding] = {}
 
 def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int, /) -> int:
     """Create a completion port or register a handle with a port."""
+    return _create_io_completion_port(handle, port, key, concurrency, None)
+
+
+def _create_io_completion_port(handle: int, port: int, key: int, concurrency: int,
+                               batches: BatchedGetQueuedCompletionStatus | None) -> int:
+    """CreateIoCompletionPort; with ``batches``, a socket tied to the port skips the
+    packet of an I/O that finishes within its call, and ``Overlapped`` makes that
+    packet in the port's batch instead (the caller still sees one per I/O)."""
     file_handle, port_handle = _handle(handle), _handle(port)
     key, concurrency = _handle(key), _dword(concurrency)
     result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, key, concurrency)
     if file_handle != INVALID_HANDLE_VALUE:
-        _bindings[file_handle] = PortBinding(port_handle, port_handle, file_handle, key)
+        if batches is not None and _is_socket(file_handle) and skip_on_success_supported():
+            _raw.SetFileCompletionNotificationModes(file_handle,
+                                                    FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+            binding = PortBinding(batches.batch(port_handle), port_handle, file_handle, key,
+                                  skip_on_success=True)
+        else:
+            binding = PortBinding(port_handle, port_handle, file_handle, key)
+        _bindings[file_handle] = binding
     return int(result)
+
+
+def _is_socket(handle: int) -> bool:
+    kind, size = c_int(), c_int(sizeof(c_int))
+    return bool(_GETSOCKOPT(handle, SOL_SOCKET, SO_TYPE, byref(kind), byref(size)) == 0)
 
 
 def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
@@ -252,18 +278,28 @@ def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, 
 class BatchedGetQueuedCompletionStatus:
     """A GetQueuedCompletionStatus (same arguments and answers) for ports that one
     thread each dequeues, taking their packets from Windows in batches
-    (``winsock_ov.iocp.PacketBatch``): winsock_ov.aio's loop uses one.
-    ``forget(port)`` once the port is closed."""
+    (``winsock_ov.iocp.PacketBatch``), and its CreateIoCompletionPort, which
+    ties sockets with skip-on-success (the packets Windows then skips are made
+    in the batch): winsock_ov.aio's loop uses one.  ``forget(port)`` once the
+    port is closed."""
 
     def __init__(self) -> None:
         self._batches: dict[int, PacketBatch] = {}
 
-    def __call__(self, port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
-        port, msecs = _handle(port), _dword(msecs)
+    def batch(self, port: int) -> PacketBatch:
         batch = self._batches.get(port)
         if batch is None:
             batch = self._batches[port] = PacketBatch(port)
-        return _message(*batch.next(msecs))
+        return batch
+
+    def __call__(self, port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
+        port, msecs = _handle(port), _dword(msecs)
+        return _message(*self.batch(port).next(msecs))
+
+    def CreateIoCompletionPort(self, handle: int, port: int, key: int,
+                               concurrency: int, /) -> int:
+        """As the module's, skipping the packets of I/O finished within its call."""
+        return _create_io_completion_port(handle, port, key, concurrency, self)
 
     def forget(self, port: int) -> None:
         self._batches.pop(port, None)
@@ -584,8 +620,14 @@ class Overlapped:
         self._type, self._pinned, self._buffer = kind, pinned, buffer
         if sender is not None:
             self._from, self._fromlen = sender
-        self._io.notifier = _bindings.get(handle, OBSERVED)
+        notifier = self._io.notifier = _bindings.get(handle, OBSERVED)
         how, error = self._io.submit(handle, call)
+        if notifier.skip_on_success and how in _FINISHED_AT_ONCE:
+            # Windows queues no packet for it (core.completion_follows): the
+            # port's batch makes the one the caller expects.
+            ov = self._io.overlapped
+            notifier.port.make(status_code(ov.Internal & _STATUS_MASK), self._io.address,
+                               notifier.key, ov.InternalHigh)
         self._error = error
         if error == ERROR_SUCCESS or error in accepted:
             return error
