@@ -133,3 +133,21 @@ def test_suspects_are_c_passes_not_passed_and_c_skips_that_failed_here() -> None
     }
     assert runs.suspects(outcomes, "aio", "c") == [
         "m.P.restored_bad", "m.T.lost", "m.T.skipped_here"]
+
+
+def test_outcomes_are_counted_by_kind() -> None:
+    assert runs.count_outcomes({"a": "pass", "b": "pass", "c": "hung", "d": "skip"}) == {
+        "pass": 2, "fail": 0, "error": 0, "skip": 1, "hung": 1}
+
+
+def test_verdicts_print_under_their_heading_with_their_retries(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    runs.print_verdicts({"flaky": "flaky here", "difference": "differences"}, [
+        ("aio ", ("difference", "m.T.t", "fail", ["fail"] * 3, ["pass"] * 3)),
+        ("", ("flaky", "m.T.u", "error", ["pass"], ["pass"]))], "C")
+    assert capsys.readouterr().out.splitlines() == [
+        "  flaky here: 1",
+        "    m.T.u: first error, retries ours ['pass'], C ['pass']",
+        "  differences: 1",
+        "    aio m.T.t: first fail, retries ours ['fail', 'fail', 'fail'], "
+        "C ['pass', 'pass', 'pass']"]

@@ -229,9 +229,7 @@ def run_suite(args: argparse.Namespace) -> int:
         for verdict in runs.judge_suspects(suite, outcomes, impl, "c", modules):
             verdicts[verdict[0]].append((impl, verdict))
 
-    counts = {impl: {kind: sum(1 for o in outcomes[impl].values() if o == kind)
-                     for kind in ("pass", "fail", "error", "skip", "hung")}
-              for impl in IMPLEMENTATIONS}
+    counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
     restored = sorted(t for t, o in outcomes["aio"].items()
                       if outcomes["c"].get(t) == "skip" and o != "skip")
     loop_classes = loop_class_passes(outcomes)
@@ -264,10 +262,8 @@ def run_suite(args: argparse.Namespace) -> int:
         "flaky": "passing only with C, flaky here (passed on a retry with ours)",
         "unstable": "passing only with C once, failing every retry with both",
         "difference": "passing only with C, or restored and failing (differences)"}
-    for kind, heading in headings.items():
-        print(f"  {heading}: {len(verdicts[kind])}")
-        for impl, (_, test, first, ours, theirs) in verdicts[kind]:
-            print(f"    {LABELS[impl]} {test}: first {first}, retries ours {ours}, C {theirs}")
+    runs.print_verdicts(headings, [(f"{LABELS[impl]} ", verdict)
+                                   for kind in headings for impl, verdict in verdicts[kind]], "C")
     Path(args.json).write_text(json.dumps({
         "python": VERSION, "modules": len(modules), "seconds": round(elapsed),
         "counts": counts, "loop_classes": loop_classes, "restored": restored,

@@ -119,9 +119,7 @@ def run_suite(args: argparse.Namespace) -> int:
             outcomes[impl].update(module_outcomes[impl])
     verdicts = runs.judge_suspects(suite, outcomes, "aio", "default", modules)
     threads = {impl: count_selector_threads(work, impl) for impl in IMPLEMENTATIONS}
-    counts = {impl: {kind: sum(1 for o in outcomes[impl].values() if o == kind)
-                     for kind in ("pass", "fail", "error", "skip", "hung")}
-              for impl in IMPLEMENTATIONS}
+    counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
     only_aio = sorted(t for t, o in outcomes["aio"].items()
                       if o == "pass" and outcomes["default"].get(t) != "pass")
     by_kind = {kind: [v for v in verdicts if v[0] == kind]
@@ -139,10 +137,7 @@ def run_suite(args: argparse.Namespace) -> int:
         "flaky": "passing only on the default loop, flaky here (passed on a retry on aio)",
         "unstable": "passing on the default loop once, failing every retry on both",
         "difference": "passing only on the default loop (differences)"}
-    for kind, heading in headings.items():
-        print(f"  {heading}: {len(by_kind[kind])}")
-        for _, test, first, ours, theirs in by_kind[kind]:
-            print(f"    {test}: first {first}, retries aio {ours}, default {theirs}")
+    runs.print_verdicts(headings, [("", verdict) for verdict in verdicts], "default loop")
     Path(args.json).write_text(json.dumps({
         "python": version, "tornado": tornado.version, "modules": len(modules),
         "seconds": round(elapsed), "counts": counts, "selector_threads": threads,

@@ -158,6 +158,24 @@ def module_of(test_id: str, modules: list[str]) -> str | None:
     return max((m for m in modules if test_id.startswith(m + ".")), key=len, default=None)
 
 
+def count_outcomes(outcomes: dict[str, str]) -> dict[str, int]:
+    """How many tests of each outcome."""
+    return {kind: sum(1 for outcome in outcomes.values() if outcome == kind)
+            for kind in ("pass", "fail", "error", "skip", "hung")}
+
+
+def print_verdicts(headings: dict[str, str],
+                   verdicts: list[tuple[str, Verdict]], reference: str) -> None:
+    """Each verdict kind's heading and count, then its tests (each labelled with
+    the implementation it is about) and their retries."""
+    for kind, heading in headings.items():
+        chosen = [(label, verdict) for label, verdict in verdicts if verdict[0] == kind]
+        print(f"  {heading}: {len(chosen)}")
+        for label, (_, test, first, ours, theirs) in chosen:
+            print(f"    {label}{test}: first {first}, retries ours {ours}, "
+                  f"{reference} {theirs}")
+
+
 def passes(outcomes: dict[str, str]) -> int:
     return sum(1 for outcome in outcomes.values() if outcome == "pass")
 

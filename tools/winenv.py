@@ -602,11 +602,18 @@ def tier_asyncio(env: Env, version: str, *, prove_hangs: bool) -> TierResult:
     report = env.report(f"asyncio-{version}.json")
     env.out(f"==> {name}: C _overlapped, winsock_ov.compat.overlapped, winsock_ov.aio"
             + (", then the pinned hangs with both _overlapped" if prove_hangs else ""))
-    code = run_windows_python(env, version, [
-        windows_path(env.repo / "tools" / "asyncio_suite.py"), "--tests-dir", windows_path(tests),
-        "--json", windows_path(report), *(["--prove-hangs"] if prove_hangs else [])],
-        timeout=ASYNCIO_TIER_TIMEOUT)
+    code = run_suite_tool(env, version, "asyncio_suite.py", report, [
+        "--tests-dir", windows_path(tests), *(["--prove-hangs"] if prove_hangs else [])])
     return read_asyncio_report(name, report, code)
+
+
+def run_suite_tool(env: Env, version: str, script: str, report: Path,
+                   args: Sequence[str] = ()) -> int:
+    """Run ``tools/SCRIPT`` (a suite comparing implementations) under Windows CPython
+    ``version``, writing its JSON ``report``; its exit code."""
+    return run_windows_python(env, version, [
+        windows_path(env.repo / "tools" / script), *args, "--json", windows_path(report)],
+        timeout=ASYNCIO_TIER_TIMEOUT)
 
 
 def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
@@ -637,10 +644,8 @@ def tier_tornado(env: Env, version: str) -> TierResult:
     name = f"Tornado's tests, CPython {version} (Wine)"
     report = env.report(f"tornado-{version}.json")
     env.out(f"==> {name}: asyncio's default loop, then winsock_ov.aio")
-    code = run_windows_python(env, version, [
-        windows_path(env.repo / "tools" / "tornado_suite.py"), "--json", windows_path(report)],
-        timeout=ASYNCIO_TIER_TIMEOUT)
-    return read_tornado_report(name, report, code)
+    return read_tornado_report(name, report,
+                               run_suite_tool(env, version, "tornado_suite.py", report))
 
 
 def read_tornado_report(name: str, path: Path, code: int) -> TierResult:
