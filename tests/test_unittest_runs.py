@@ -137,7 +137,7 @@ def test_suspects_are_c_passes_not_passed_and_c_skips_that_failed_here() -> None
 
 def test_outcomes_are_counted_by_kind() -> None:
     assert runs.count_outcomes({"a": "pass", "b": "pass", "c": "hung", "d": "skip"}) == {
-        "pass": 2, "fail": 0, "error": 0, "skip": 1, "hung": 1}
+        "pass": 2, "fail": 0, "error": 0, "skip": 1, "hung": 1, "crashed": 0}
 
 
 def test_verdicts_print_under_their_heading_with_their_retries(
@@ -151,3 +151,36 @@ def test_verdicts_print_under_their_heading_with_their_retries(
         "  differences: 1",
         "    aio m.T.t: first fail, retries ours ['fail', 'fail', 'fail'], "
         "C ['pass', 'pass', 'pass']"]
+
+
+CHILD = '''
+import json, sys
+args = sys.argv
+results = args[args.index("--results") + 1]
+skip = open(args[args.index("--skip") + 1]).read().split()
+with open(results, "a") as out:
+    for test in ("m.T.first", "m.T.second", "m.T.third"):
+        if test in skip:
+            continue
+        out.write(json.dumps({"test": test, "started": True}) + "\\n")
+        out.flush()
+        if test == "m.T.second":
+            if "{how}" == "hang":
+                print("Timeout (0:01:00)!\\nThread 0x1 (most recent call first):")
+                sys.exit(1)
+            raise RuntimeError("the harness broke")
+        out.write(json.dumps({"test": test, "outcome": "pass", "seconds": 0.1}) + "\\n")
+'''
+
+
+@pytest.mark.parametrize(("how", "outcome"), [("hang", "hung"), ("crash", "crashed")])
+def test_a_test_the_child_never_finished_is_hung_or_crashed_and_the_module_resumes(
+        tmp_path: Path, how: str, outcome: str) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.replace("{how}", how))
+    suite = runs.Suite(script, [], tmp_path, 60)
+    assert suite.run_module("impl", "m") == {
+        "m.T.first": "pass", "m.T.second": outcome, "m.T.third": "pass"}
+    log = (tmp_path / "impl-m.log").read_text()
+    assert ("Timeout (" in log) == (how == "hang") and ("the harness broke" in log) == (
+        how == "crash")

@@ -3,7 +3,8 @@ implementations: the machinery shared by asyncio_suite.py and tornado_suite.py.
 
 A child runs one module (or some of its tests) with one implementation and
 writes each test's start and outcome as JSON lines; a test that hangs is ended
-by a watchdog and recorded as "hung", and the module resumes after it.  A test
+by a watchdog and recorded as "hung" (one during which the child died
+otherwise: "crashed"), and the module resumes after it.  A test
 that the reference implementation passes and another does not is run again,
 alternating, until ``retries_decide`` says the rounds settle ``judge_retries``'
 verdict.
@@ -161,7 +162,7 @@ def module_of(test_id: str, modules: list[str]) -> str | None:
 def count_outcomes(outcomes: dict[str, str]) -> dict[str, int]:
     """How many tests of each outcome."""
     return {kind: sum(1 for outcome in outcomes.values() if outcome == kind)
-            for kind in ("pass", "fail", "error", "skip", "hung")}
+            for kind in ("pass", "fail", "error", "skip", "hung", "crashed")}
 
 
 def print_verdicts(headings: dict[str, str],
@@ -263,6 +264,16 @@ def read_results(path: Path) -> tuple[dict[str, str], dict[str, float], str | No
     return outcomes, seconds, started
 
 
+WATCHDOG_MARK = b"Timeout ("  # how faulthandler's dump_traceback_later starts
+
+
+def ending(output: bytes, timed_out: bool) -> str:
+    """The outcome of a test that started and never finished: "hung" if the watchdog
+    (or the module's time limit) ended the child, "crashed" if the child died
+    otherwise (an exception outside the test, a fault)."""
+    return "hung" if timed_out or WATCHDOG_MARK in output else "crashed"
+
+
 class Suite:
     """One run of a suite: its child script, where it works, and what it learned.
 
@@ -295,6 +306,7 @@ class Suite:
             # Windows CPython 3.13 under Wine cannot start with a file as its
             # stdout: the child's output comes through a pipe.  It runs in the
             # scratch folder, where tests write their files.
+            timed_out = False
             try:
                 child = subprocess.run(command, env=child_env(self.path), cwd=self.work,
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -302,12 +314,14 @@ class Suite:
                 output = child.stdout
             except subprocess.TimeoutExpired as exc:
                 output = (exc.output or b"") + b"\n!! killed after the module's time ran out\n"
+                timed_out = True
             with open(self.work / f"{tag}.log", "ab") as log:
                 log.write(output)
-            outcomes, seconds, hung = read_results(results)
+            outcomes, seconds, unfinished = read_results(results)
             self.seconds.update(seconds)
-            if hung is None:
+            if unfinished is None:
                 return outcomes
-            with open(results, "a", encoding="utf-8") as out:  # resume after the hung test
-                out.write(json.dumps({"test": hung, "outcome": "hung"}) + "\n")
-            skip_file.write_text("\n".join(sorted(skip | outcomes.keys() | {hung})))
+            with open(results, "a", encoding="utf-8") as out:  # resume after that test
+                out.write(json.dumps({"test": unfinished,
+                                      "outcome": ending(output, timed_out)}) + "\n")
+            skip_file.write_text("\n".join(sorted(skip | outcomes.keys() | {unfinished})))
