@@ -268,6 +268,32 @@ def test_the_batched_ports_sockets_skip_packets_and_the_batch_makes_them(
         # Nothing else: no second packet for the send, whether Windows skipped it
         # (the batch made it) or not (it is the one that came).
         assert dequeue(port, 0) is None and dequeue(port, 0) is None
-        made = dequeue.batch(port).made_packets
-        assert made == (1 if skip_on_success_supported() else 0)
-        dequeue.forget(port)
+        batch = dequeue.batch(port)
+        assert batch.made_packets == (1 if skip_on_success_supported() else 0)
+        dequeue.forget(port, batch)
+        assert dequeue.batch(port) is not batch
+
+
+def test_a_new_port_at_a_closed_ones_handle_value_gets_a_fresh_batch(
+        modules: tuple[Any, Any]) -> None:
+    """What a closed port's batch still held (a packet it made) never reaches the
+    port created next at the same handle value."""
+    from winsock_ov.raw import CloseHandle
+
+    _, ours = modules
+    dequeue = ours.BatchedGetQueuedCompletionStatus()
+    port = dequeue.CreateIoCompletionPort(ours.INVALID_HANDLE_VALUE, ours.NULL, 0, 0)
+    stale = dequeue.batch(port)
+    stale.make(0, 0x1234, 0, 0)  # left in the batch when its port closed
+    CloseHandle(port)
+    opened = []
+    while len(opened) < 16 and port not in opened:  # Windows hands freed values out again
+        opened.append(dequeue.CreateIoCompletionPort(ours.INVALID_HANDLE_VALUE, ours.NULL,
+                                                     0, 0))
+    try:
+        assert port in opened, (port, opened)
+        assert dequeue.batch(port) is not stale
+        assert dequeue(port, 0) is None  # not the stale packet
+    finally:
+        for handle in opened:
+            CloseHandle(handle)

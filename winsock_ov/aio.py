@@ -323,8 +323,9 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
             self._proactor._poll(0.05)  # their packets: the proactor's dequeue ends them
         self._port.closing = True
         port = self._port.handle
+        batch = _dequeue.batch(port)
         super().close()
-        _dequeue.forget(port)
+        _dequeue.forget(port, batch)
         self._poller.close()  # a request still in flight stays owned for good
         self._port.detach()
 

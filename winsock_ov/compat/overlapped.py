@@ -253,7 +253,10 @@ def _create_io_completion_port(handle: int, port: int, key: int, concurrency: in
     file_handle, port_handle = _handle(handle), _handle(port)
     key, concurrency = _handle(key), _dword(concurrency)
     result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, key, concurrency)
-    if file_handle != INVALID_HANDLE_VALUE:
+    if file_handle == INVALID_HANDLE_VALUE:
+        if batches is not None:  # a new port: nothing of a closed one's at its handle value
+            batches.start(int(result))
+    else:
         if batches is not None and _is_socket(file_handle) and skip_on_success_supported():
             _raw.SetFileCompletionNotificationModes(file_handle,
                                                     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
@@ -280,8 +283,8 @@ class BatchedGetQueuedCompletionStatus:
     thread each dequeues, taking their packets from Windows in batches
     (``winsock_ov.iocp.PacketBatch``), and its CreateIoCompletionPort, which
     ties sockets with skip-on-success (the packets Windows then skips are made
-    in the batch): winsock_ov.aio's loop uses one.  ``forget(port)`` once the
-    port is closed."""
+    in the batch): winsock_ov.aio's loop uses one.  ``forget(port, batch)`` once
+    the port is closed."""
 
     def __init__(self) -> None:
         self._batches: dict[int, PacketBatch] = {}
@@ -292,6 +295,10 @@ class BatchedGetQueuedCompletionStatus:
             batch = self._batches[port] = PacketBatch(port)
         return batch
 
+    def start(self, port: int) -> None:
+        """A port was just created at ``port``: a fresh batch for it."""
+        self._batches[port] = PacketBatch(port)
+
     def __call__(self, port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
         port, msecs = _handle(port), _dword(msecs)
         return _message(*self.batch(port).next(msecs))
@@ -301,8 +308,11 @@ class BatchedGetQueuedCompletionStatus:
         """As the module's, skipping the packets of I/O finished within its call."""
         return _create_io_completion_port(handle, port, key, concurrency, self)
 
-    def forget(self, port: int) -> None:
-        self._batches.pop(port, None)
+    def forget(self, port: int, batch: PacketBatch) -> None:
+        """The port ``batch`` served is closed.  (Only that batch is dropped: a port
+        created meanwhile at the same handle value has its own.)"""
+        if self._batches.get(port) is batch:
+            del self._batches[port]
 
 
 def _message(error: int, address: int, key: int,
