@@ -163,8 +163,8 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
     def associate(self, sock: Socket, key: int = 0) -> None:
         """Tie a winsock_ov Socket to the loop's completion port: its operations then
         end when the loop dequeues their packet (awaiting them costs no wait of its
-        own).  As ``CompletionPort.associate``, with skip-on-success off: the
-        proactor expects a packet for every I/O on a handle of its port."""
+        own).  As ``CompletionPort.associate``, but with skip-on-success off: each
+        operation ends through the loop's dequeue, never within its call."""
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
         tie_socket(self._port, self._port.handle, sock, check_ulong_ptr("key", key), False)
