@@ -184,3 +184,15 @@ def test_a_test_the_child_never_finished_is_hung_or_crashed_and_the_module_resum
     log = (tmp_path / "impl-m.log").read_text()
     assert ("Timeout (" in log) == (how == "hang") and ("the harness broke" in log) == (
         how == "crash")
+
+
+def test_each_module_runs_with_each_implementation_and_prints_its_pass_counts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.replace("{how}", "hang"))
+    suite = runs.Suite(script, [], tmp_path, 60)
+    outcomes = suite.run_modules(["m"], {"one": "first impl", "two": "second impl"})
+    expected = {"m.T.first": "pass", "m.T.second": "hung", "m.T.third": "pass"}
+    assert outcomes == {"one": expected, "two": expected}
+    assert capsys.readouterr().out.splitlines() == [
+        "m  passed first impl:    2   second impl:    2"]

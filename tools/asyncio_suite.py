@@ -207,15 +207,7 @@ def run_suite(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"CPython {sys.version.split()[0]}: {len(modules)} modules, "
           f"{len(pinned)} pinned hangs", flush=True)
-    outcomes: dict[str, dict[str, str]] = {impl: {} for impl in IMPLEMENTATIONS}
-    for module in modules:
-        module_outcomes = {impl: suite.run_module(impl, module, skip=pinned)
-                           for impl in IMPLEMENTATIONS}
-        print(f"{module:<44} passed " + "   ".join(
-            f"{LABELS[impl]}: {runs.passes(module_outcomes[impl]):>4}"
-            for impl in IMPLEMENTATIONS), flush=True)
-        for impl in IMPLEMENTATIONS:
-            outcomes[impl].update(module_outcomes[impl])
+    outcomes = suite.run_modules(modules, LABELS, skip=pinned)
 
     proven: list[str] = []
     if args.prove_hangs:

@@ -109,14 +109,7 @@ def run_suite(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"Tornado {tornado.version} on CPython {sys.version.split()[0]}: "
           f"{len(modules)} modules", flush=True)
-    outcomes: dict[str, dict[str, str]] = {impl: {} for impl in IMPLEMENTATIONS}
-    for module in modules:
-        module_outcomes = {impl: suite.run_module(impl, module) for impl in IMPLEMENTATIONS}
-        print(f"{module:<40} passed " + "   ".join(
-            f"{LABELS[impl]}: {runs.passes(module_outcomes[impl]):>4}"
-            for impl in IMPLEMENTATIONS), flush=True)
-        for impl in IMPLEMENTATIONS:
-            outcomes[impl].update(module_outcomes[impl])
+    outcomes = suite.run_modules(modules, LABELS)
     verdicts = runs.judge_suspects(suite, outcomes, "aio", "default", modules)
     threads = {impl: count_selector_threads(work, impl) for impl in IMPLEMENTATIONS}
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}

@@ -289,6 +289,21 @@ class Suite:
         self.watchdog = watchdog
         self.seconds: dict[str, float] = {}
 
+    def run_modules(self, modules: list[str], labels: dict[str, str],
+                    skip: Set[str] = frozenset()) -> dict[str, dict[str, str]]:
+        """Each module with each implementation (``labels``' keys, in order), a line
+        of pass counts printed per module; the outcomes by implementation."""
+        outcomes: dict[str, dict[str, str]] = {impl: {} for impl in labels}
+        width = max(map(len, modules), default=0) + 1
+        for module in modules:
+            of_module = {impl: self.run_module(impl, module, skip=skip) for impl in labels}
+            print(f"{module:<{width}} passed " + "   ".join(
+                f"{label}: {passes(of_module[impl]):>4}" for impl, label in labels.items()),
+                flush=True)
+            for impl in labels:
+                outcomes[impl].update(of_module[impl])
+        return outcomes
+
     def run_module(self, impl: str, module: str, *, only: list[str] | None = None,
                    skip: Set[str] = frozenset(), watchdog: float | None = None
                    ) -> dict[str, str]:
