@@ -24,6 +24,7 @@ import math
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from ctypes import addressof, byref, sizeof
 from typing import Any, NamedTuple, Union
 
@@ -104,6 +105,15 @@ _ENTRY_STRIDE = sizeof(OVERLAPPED_ENTRY)
 assert _ENTRY.size <= _ENTRY_STRIDE
 
 
+def unpack_entries(entries: Any, count: int) -> Iterator[tuple[int, int, int, int]]:
+    """The first ``count`` OVERLAPPED_ENTRYs GetQueuedCompletionStatusEx filled:
+    ``(key, overlapped address, NTSTATUS, bytes)`` each."""
+    view = memoryview(entries).cast("B")
+    for index in range(count):
+        key, address, internal, nbytes = _ENTRY.unpack_from(view, index * _ENTRY_STRIDE)
+        yield key, address or 0, internal & _STATUS_MASK, nbytes
+
+
 class PacketBatch:
     """``get_queued_completion_status`` for a port one thread dequeues, one packet
     per call, taken from Windows up to ``max_entries`` at a time
@@ -149,11 +159,9 @@ class PacketBatch:
             return ctypes.get_last_error(), 0, 0, 0
         removed = self._removed.value
         self._drained = removed < self._max
-        view = memoryview(self._entries).cast("B")
-        for index in range(removed):
-            key, address, internal, nbytes = _ENTRY.unpack_from(view, index * _ENTRY_STRIDE)
-            error = status_code(internal & _STATUS_MASK) if address else ERROR_SUCCESS
-            pending.append((error, address or 0, key, nbytes))
+        for key, address, status, nbytes in unpack_entries(self._entries, removed):
+            pending.append((status_code(status) if address else ERROR_SUCCESS, address, key,
+                            nbytes))
         return pending.popleft()
 
 
@@ -360,12 +368,8 @@ class CompletionPort:
                 if code == WAIT_TIMEOUT:
                     return []
                 raise self._dequeue_error(code)
-            view = memoryview(entries).cast("B")
-            for index in range(removed.value):
-                key, address, internal, nbytes = _ENTRY.unpack_from(view,
-                                                                    index * _ENTRY_STRIDE)
-                completion = self._completion(address or 0, key, nbytes,
-                                              internal & _STATUS_MASK)
+            for key, address, status, nbytes in unpack_entries(entries, removed.value):
+                completion = self._completion(address, key, nbytes, status)
                 if completion is not None:
                     completions.append(completion)
             if routine_errors_pending():  # done callbacks raised:

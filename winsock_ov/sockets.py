@@ -50,9 +50,16 @@ from .raw import (
 )
 from .waits import milliseconds
 
-__all__ = ["Socket"]
+__all__ = ["Socket", "socket_type"]
 
 _started = False
+
+
+def socket_type(handle: int) -> int:
+    """The SO_TYPE of a SOCKET handle; OSError (WSAENOTSOCK) for any other handle."""
+    value, size = INT(), INT(sizeof(INT))
+    getsockopt(handle, SOL_SOCKET, SO_TYPE, byref(value), byref(size))
+    return value.value
 
 
 def _ensure_winsock() -> None:
@@ -102,9 +109,8 @@ class Socket:
         _ensure_winsock()
         # Asked even when ``type`` is given: anything but a socket raises
         # OSError (WSAENOTSOCK) here, not at its first operation.
-        value, size = INT(), INT(sizeof(INT))
-        getsockopt(handle, SOL_SOCKET, SO_TYPE, byref(value), byref(size))
-        return cls(family, value.value if type is None else type, proto, _handle=handle)
+        kind = socket_type(handle)
+        return cls(family, kind if type is None else type, proto, _handle=handle)
 
     @classmethod
     def from_socket(cls, sock: _pysocket.socket) -> Socket:

@@ -29,7 +29,7 @@ import operator
 import socket
 import sys
 import threading
-from ctypes import addressof, byref, c_int, sizeof
+from ctypes import addressof, byref, sizeof
 from typing import Any
 
 from .. import _addresses
@@ -85,12 +85,10 @@ from ..raw import (
     LPFN_TRANSMITFILE,
     LPOVERLAPPED,
     OPEN_EXISTING,
-    SO_TYPE,
     SO_UPDATE_ACCEPT_CONTEXT,
     SO_UPDATE_CONNECT_CONTEXT,
     SOCKADDR_IN,
     SOCKADDR_IN6,
-    SOL_SOCKET,
     SUBLANG_DEFAULT,
     TF_REUSE_SOCKET,
     WAIT_TIMEOUT,
@@ -114,6 +112,7 @@ from ..raw import (
     bind,
     winerror_exception,
 )
+from ..sockets import socket_type
 from ..waits import raise_routine_errors
 
 INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
@@ -229,7 +228,6 @@ def _call(function: Any, *args: Any) -> Any:
 
 # Called for every getresult(): unchecked (raw.unchecked), its failure read inline.
 _GET_OVERLAPPED_RESULT = _raw.unchecked(GetOverlappedResult)
-_GETSOCKOPT = _raw.unchecked(_raw.getsockopt)
 
 
 # --- completion ports ------------------------------------------------------------------------
@@ -269,8 +267,11 @@ def _create_io_completion_port(handle: int, port: int, key: int, concurrency: in
 
 
 def _is_socket(handle: int) -> bool:
-    kind, size = c_int(), c_int(sizeof(c_int))
-    return bool(_GETSOCKOPT(handle, SOL_SOCKET, SO_TYPE, byref(kind), byref(size)) == 0)
+    try:
+        socket_type(handle)
+    except OSError:
+        return False
+    return True
 
 
 def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, int] | None:
