@@ -95,15 +95,29 @@ def connected_pair() -> tuple[socket.socket, socket.socket]:
     return client, server
 
 
+def port_tied_to(module: Any, sock: socket.socket, key: int,
+                 tie: Callable[..., Any] | None = None) -> int:
+    """A new port of ``module``'s with ``sock`` tied to it (by ``tie``, else the
+    module's CreateIoCompletionPort)."""
+    port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
+    (tie or module.CreateIoCompletionPort)(sock.fileno(), port, key, 0)
+    return int(port)
+
+
+def recv_started(module: Any, sock: socket.socket) -> Any:
+    """An Overlapped of ``module``'s receiving up to 100 bytes on ``sock``."""
+    receive = module.Overlapped(module.NULL)
+    receive.WSARecv(sock.fileno(), 100)
+    return receive
+
+
 def test_recv_send_and_getresult_match_over_a_port(modules: tuple[Any, Any]) -> None:
     c_module, ours = modules
     for module in (c_module, ours):
         client, server = connected_pair()
         with client, server:
-            port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
-            module.CreateIoCompletionPort(server.fileno(), port, 0, 0)
-            receive = module.Overlapped(module.NULL)
-            receive.WSARecv(server.fileno(), 100)
+            port = port_tied_to(module, server, 0)
+            receive = recv_started(module, server)
             assert receive.pending
             client.sendall(b"over the port")
             status = module.GetQueuedCompletionStatus(port, int(WAIT * 1000))
@@ -221,13 +235,11 @@ def test_the_batched_dequeue_answers_as_the_c_module_does(
     for module, get in ((c_module, c_module.GetQueuedCompletionStatus), (ours, dequeue)):
         client, server = connected_pair()
         with client, server:
-            port = module.CreateIoCompletionPort(module.INVALID_HANDLE_VALUE, module.NULL, 0, 0)
-            module.CreateIoCompletionPort(server.fileno(), port, 5, 0)
+            port = port_tied_to(module, server, 5)
             posted = [module.Overlapped(module.NULL) for _ in range(70)]
             for index, ov in enumerate(posted):
                 module.PostQueuedCompletionStatus(port, index, 3, ov.address)
-            receive = module.Overlapped(module.NULL)
-            receive.WSARecv(server.fileno(), 100)
+            receive = recv_started(module, server)
             receive.cancel()
             messages = [get(port, int(WAIT * 1000)) for _ in range(71)]
             addresses = [ov.address for ov in posted]
@@ -253,10 +265,8 @@ def test_the_batched_ports_sockets_skip_packets_and_the_batch_makes_them(
     dequeue = ours.BatchedGetQueuedCompletionStatus()
     client, server = connected_pair()
     with client, server:
-        port = ours.CreateIoCompletionPort(ours.INVALID_HANDLE_VALUE, ours.NULL, 0, 0)
-        dequeue.CreateIoCompletionPort(client.fileno(), port, 7, 0)
-        receive = ours.Overlapped(ours.NULL)
-        receive.WSARecv(client.fileno(), 100)
+        port = port_tied_to(ours, client, 7, tie=dequeue.CreateIoCompletionPort)
+        receive = recv_started(ours, client)
         assert receive.pending
         send = ours.Overlapped(ours.NULL)
         send.WSASend(client.fileno(), b"abc", 0)
