@@ -186,6 +186,11 @@ def test_awaiting_where_the_loop_cannot_end_it_is_refused() -> None:
                 await loop.outcome(b"no operation")
             with pytest.raises(TypeError, match="winsock_ov Socket"):
                 loop.associate(server.fileno())
+            with pytest.raises(ValueError, match="key"):
+                loop.associate(client, key=-1)
+            with pytest.raises(TypeError, match="key"):
+                loop.associate(client, key="1")  # type: ignore[arg-type]
+            assert client.port_binding is None  # nothing tied by the refusals
             loop.associate(client)
             with pytest.raises(ValueError, match="already associated"):
                 loop.associate(client)
