@@ -9,6 +9,7 @@ platform ran, how many tests passed, and whether any Windows-only test skipped
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from typing import Any
@@ -77,6 +78,15 @@ class TierReport:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Under the installed-wheel tier (tools/winenv.py), the package must come from the wheel.
+    installed = os.environ.get("WINSOCK_OV_INSTALLED")
+    if installed:
+        import winsock_ov
+
+        where = os.path.normcase(os.path.abspath(winsock_ov.__file__))
+        if not where.startswith(os.path.normcase(os.path.abspath(installed)) + os.sep):
+            raise pytest.UsageError(f"winsock_ov was imported from {where}, "
+                                    f"not from the installed wheel in {installed}")
     path = config.getoption("--tier-report")
     if path:
         config.pluginmanager.register(TierReport(path), "winsock_ov-tier-report")

@@ -3,6 +3,7 @@ a run, free ports."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -27,7 +28,18 @@ CHILD_SECONDS = 60.0
 ERROR_INTERNAL_ERROR = 1359
 
 
-def spawn(args: list[str]) -> subprocess.Popen[str]:
+def load_tool(name: str) -> Any:
+    """``tools/NAME.py`` as the module ``name``, loaded once for every test module."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def spawn(args: list[str], creationflags: int = 0) -> subprocess.Popen[str]:
     """Start a child from the repository, its output piped, its input empty.
 
     Wine on a loaded machine once failed CreateProcess with ERROR_INTERNAL_ERROR
@@ -35,7 +47,8 @@ def spawn(args: list[str]) -> subprocess.Popen[str]:
     """
     def popen() -> subprocess.Popen[str]:
         return subprocess.Popen(args, cwd=REPO, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                creationflags=creationflags)
 
     try:
         return popen()

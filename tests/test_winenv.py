@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import subprocess
@@ -13,15 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import load_tool
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="tools/winenv.py runs on Linux")
 
-_spec = importlib.util.spec_from_file_location(
-    "winenv", Path(__file__).resolve().parent.parent / "tools" / "winenv.py")
-assert _spec is not None and _spec.loader is not None
-winenv = importlib.util.module_from_spec(_spec)
-sys.modules["winenv"] = winenv
-_spec.loader.exec_module(winenv)
+winenv = load_tool("winenv")
 
 
 def fake_sdist(path: Path, version: str) -> None:
@@ -267,19 +262,23 @@ def test_every_supported_minor_version_has_an_interpreter_and_pinned_tools() -> 
     assert set(winenv.ASYNCIO_SUITES) == {"3.9", "3.11", "3.13"}
 
 
-@pytest.mark.parametrize(("argv", "versions", "suites", "tornado"), [
-    (["test"], ["3.9", "3.10", "3.11", "3.12", "3.13"], ["3.9", "3.11", "3.13"], ["3.11"]),
-    (["test", "--quick"], ["3.13"], [], []),
-    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], [], []),
-    (["test", "--asyncio-suite", "3.13"], [], ["3.13"], []),
-    (["test", "--tornado-suite", "3.13"], [], [], ["3.13"]),
-    (["test", "--quick", "--asyncio-suite", "3.9", "--python", "3.9"], ["3.9"], ["3.9"], []),
+@pytest.mark.parametrize(("argv", "versions", "suites", "tornado", "wheels"), [
+    (["test"], ["3.9", "3.10", "3.11", "3.12", "3.13"], ["3.9", "3.11", "3.13"], ["3.11"],
+     ["3.13"]),
+    (["test", "--quick"], ["3.13"], [], [], []),
+    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], [], [], []),
+    (["test", "--asyncio-suite", "3.13"], [], ["3.13"], [], []),
+    (["test", "--tornado-suite", "3.13"], [], [], ["3.13"], []),
+    (["test", "--wheel", "3.9"], [], [], [], ["3.9"]),
+    (["test", "--quick", "--asyncio-suite", "3.9", "--python", "3.9"], ["3.9"], ["3.9"], [],
+     []),
 ])
 def test_test_selects_tiers_and_suites(argv: list[str], versions: list[str],
-                                       suites: list[str], tornado: list[str]) -> None:
+                                       suites: list[str], tornado: list[str],
+                                       wheels: list[str]) -> None:
     selection = winenv.Selection.from_args(winenv.parse_args(argv))
-    assert (selection.versions, selection.suites, selection.tornado, selection.prove_hangs) == (
-        versions, suites, tornado, True)
+    assert (selection.versions, selection.suites, selection.tornado, selection.wheels,
+            selection.prove_hangs) == (versions, suites, tornado, wheels, True)
     args = winenv.parse_args([*argv, "--skip-hang-proof"])
     assert not winenv.Selection.from_args(args).prove_hangs
 
@@ -408,3 +407,23 @@ def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) 
     assert not read("s", asyncio_report(tmp_path / "c.json", unpinned_hangs=["t"]), 0).ok
     assert not read("s", asyncio_report(tmp_path / "d.json"), 1).ok
     assert not read("s", tmp_path / "missing.json", 0).ok
+
+
+def test_the_pytest_configuration_is_carried_to_tests_run_away_from_the_repository(
+        tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nxfail_strict = true\n'
+        'markers = ["windows: needs Winsock", "slow: long"]\n')
+    assert winenv.pytest_config(tmp_path) == (
+        "[pytest]\ntestpaths =\n    tests\nxfail_strict = true\n"
+        "markers =\n    windows: needs Winsock\n    slow: long\n")
+
+
+def test_the_source_files_are_what_git_sees_without_the_ignored_ones(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / "kept.py").write_text("")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "junk.py").write_text("")
+    subprocess.run(["git", "add", ".gitignore"], cwd=tmp_path, check=True)
+    assert sorted(winenv.source_files(tmp_path)) == [".gitignore", "kept.py"]

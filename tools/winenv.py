@@ -74,7 +74,20 @@ WINDOWS_WHEELS = {
 }
 # The version --quick tests with: the newest.
 QUICK_VERSION = WINDOWS_VERSIONS[-1]
-LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2")
+# The portable tier also builds the documentation (tests/test_docs.py: Sphinx and
+# its theme), checks the types a user sees (tests/test_typing.py: mypy, and
+# pyright with the node.js it runs on, from a wheel), and builds the sdist and
+# the wheel (tests/test_packaging.py and the installed-wheel tier: build, setuptools).
+LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "sphinx==9.0.4", "furo==2025.12.19",
+                    "mypy==2.4.1", "pyright[nodejs]==1.1.414", "build==1.2.2.post1",
+                    "setuptools==80.9.0")
+# What tells that an interpreter already has them: each distribution at its pin.
+HAS_LINUX_TEST_TOOLS = f"""
+import importlib.metadata, sys
+pins = [tool.split("==") for tool in {LINUX_TEST_TOOLS!r}]
+sys.exit(any(importlib.metadata.version(name.split("[")[0]) != version
+             for name, version in pins))
+"""
 
 DEBIAN_PACKAGES = {"wine": "wine64", "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64"}
 # CPython's own asyncio tests (test_asyncio, in libpython3.X-testsuite) and
@@ -87,12 +100,19 @@ ASYNCIO_SUITES = {
     "3.11": ("bookworm", "3.11.2-6+deb12u8"),
     "3.13": ("trixie", "3.13.5-2+deb13u5"),
 }
+# The Python documentation's Sphinx inventory (objects.inv), for the intersphinx
+# links of docs/conf.py, which cannot reach the Python docs' site: from Debian's
+# python3.X-doc, (release, package, exact version), fetched like the suites above.
+PYTHON_DOC_INVENTORY = ("bookworm", "python3.11-doc", "3.11.2-6+deb12u8")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 APT_SOURCES = Path("/etc/apt")
 
 # Tornado's own test suite on winsock_ov.aio's loop against the default loop
 # (tools/tornado_suite.py), from the pinned wheel: for this version in a full run.
 TORNADO_SUITE_VERSIONS = ("3.11",)
+# The suite against the installed wheel (not the source tree): for this version
+# in a full run.
+WHEEL_TIER_VERSIONS = ("3.13",)
 
 TIER_TIMEOUT = 600  # seconds: a hung test fails its tier instead of hanging CI
 # A whole asyncio suite, hang proof included: 3.13's took 22 minutes on a 2-core
@@ -346,8 +366,8 @@ def ensure_windows_python(env: Env, version: str) -> Path:
 
 
 def ensure_linux_test_python(env: Env) -> str:
-    """A Linux interpreter that has pytest and hypothesis: this one, or a cached venv."""
-    probe = env.runner([sys.executable, "-c", "import pytest, hypothesis"])
+    """A Linux interpreter that has the LINUX_TEST_TOOLS: this one, or a cached venv."""
+    probe = env.runner([sys.executable, "-c", HAS_LINUX_TEST_TOOLS])
     if probe.returncode == 0:
         return sys.executable
     venv = env.cache / "linux-venv"
@@ -360,6 +380,8 @@ def ensure_linux_test_python(env: Env) -> str:
             shutil.rmtree(venv)
         check(env, "python3 -m venv", [sys.executable, "-m", "venv", str(venv)])
         check(env, "pip install", [python, "-m", "pip", "install", "--quiet", *LINUX_TEST_TOOLS])
+        # pyright fetches its own package (npm's) at its first run: now, not in a test.
+        check(env, "pyright --version", [python, "-m", "pyright", "--version"])
         write_stamp(venv, inputs)
     return python
 
@@ -407,6 +429,25 @@ def private_apt(env: Env, release: str) -> list[str]:
     return options
 
 
+@contextlib.contextmanager
+def debian_packages_unpacked(env: Env, release: str, packages: Sequence[str],
+                             folder: Path) -> Iterator[Path]:
+    """``packages`` (``name=version``) of Debian ``release``, downloaded with the
+    cache's private apt configuration into ``folder`` and unpacked there, never
+    installed; the download and the unpacked tree are removed afterwards."""
+    options = private_apt(env, release)
+    debs, unpacked = folder / "debs", folder / "unpacked"
+    debs.mkdir()
+    try:
+        check(env, "apt-get download", ["apt-get", *options, "download", *packages], cwd=debs)
+        for deb in sorted(debs.glob("*.deb")):
+            check(env, f"dpkg-deb -x {deb.name}", ["dpkg-deb", "-x", str(deb), str(unpacked)])
+        yield unpacked
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+        shutil.rmtree(debs, ignore_errors=True)
+
+
 def ensure_asyncio_tests(env: Env, version: str) -> Path:
     """A folder holding the ``test`` package of CPython ``version``: test_asyncio and
     test.support, from the pinned Debian packages."""
@@ -418,22 +459,33 @@ def ensure_asyncio_tests(env: Env, version: str) -> Path:
         return folder / "lib"
     with step(env, f"download and unpack Debian {release}'s {', '.join(packages)}"):
         recreate(folder)
-        options = private_apt(env, release)
-        debs = folder / "debs"
-        debs.mkdir()
-        check(env, "apt-get download", ["apt-get", *options, "download", *packages], cwd=debs)
-        unpacked = folder / "unpacked"
-        for deb in sorted(debs.glob("*.deb")):
-            check(env, f"dpkg-deb -x {deb.name}", ["dpkg-deb", "-x", str(deb), str(unpacked)])
-        source = unpacked / "usr" / "lib" / f"python{version}" / "test"
-        if not (source / "test_asyncio").is_dir() or not (source / "support").is_dir():
-            raise StepError(f"{', '.join(packages)} hold no test_asyncio and test.support")
-        (folder / "lib").mkdir()
-        shutil.copytree(source, folder / "lib" / "test")
-        shutil.rmtree(unpacked)
-        shutil.rmtree(debs)
+        with debian_packages_unpacked(env, release, packages, folder) as unpacked:
+            source = unpacked / "usr" / "lib" / f"python{version}" / "test"
+            if not (source / "test_asyncio").is_dir() or not (source / "support").is_dir():
+                raise StepError(f"{', '.join(packages)} hold no test_asyncio and test.support")
+            (folder / "lib").mkdir()
+            shutil.copytree(source, folder / "lib" / "test")
         write_stamp(folder, inputs)
     return folder / "lib"
+
+
+def ensure_python_inventory(env: Env) -> Path:
+    """The Python documentation's ``objects.inv``, from the pinned Debian package
+    (PYTHON_DOC_INVENTORY; downloaded and unpacked, not installed)."""
+    release, package, pin = PYTHON_DOC_INVENTORY
+    folder = env.cache / "python-inventory"
+    inputs = f"{release} {package}={pin}"
+    if stamped(folder, inputs):
+        return folder / "objects.inv"
+    with step(env, f"download Debian {release}'s {package}={pin} for its objects.inv"):
+        recreate(folder)
+        with debian_packages_unpacked(env, release, [f"{package}={pin}"], folder) as unpacked:
+            found = sorted(unpacked.glob("usr/share/doc/*/html/objects.inv"))
+            if not found:
+                raise StepError(f"{package}={pin} holds no html/objects.inv")
+            shutil.copyfile(found[0], folder / "objects.inv")
+        write_stamp(folder, inputs)
+    return folder / "objects.inv"
 
 
 def provision(env: Env, versions: Sequence[str] = WINDOWS_VERSIONS) -> None:
@@ -448,7 +500,7 @@ def provision(env: Env, versions: Sequence[str] = WINDOWS_VERSIONS) -> None:
 
 def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
            timeout: float, stderr_lines: Callable[[str], None] | None = None,
-           ) -> tuple[int, int]:
+           cwd: Path | None = None) -> tuple[int, int]:
     """Run a command with its output echoed line by line, through a pipe.
 
     Returns its exit code and how many lines it printed.  With ``stderr_lines``,
@@ -462,7 +514,7 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
     """
     printed = 0
     proc = subprocess.Popen(
-        list(args), cwd=env.repo, env=environ, stdin=subprocess.DEVNULL,
+        list(args), cwd=cwd or env.repo, env=environ, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE if stderr_lines else subprocess.STDOUT,
         text=True, encoding="utf-8", errors="replace", start_new_session=True,
     )
@@ -505,8 +557,10 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
 def run_windows_python(env: Env, version: str, args: Sequence[str], *,
                        extra_env: dict[str, str] | None = None,
                        timeout: float = TIER_TIMEOUT,
-                       stderr_lines: Callable[[str], None] | None = None) -> int:
-    """Run ``python.exe ARGS`` of Windows CPython ``version`` under Wine.
+                       stderr_lines: Callable[[str], None] | None = None,
+                       cwd: Path | None = None) -> int:
+    """Run ``python.exe ARGS`` of Windows CPython ``version`` under Wine (in ``cwd``,
+    the repository by default).
 
     A start that fails before the interpreter prints anything (seen once: Wine
     exiting 1 silently) is retried once, and said so; any other outcome stands.
@@ -517,7 +571,7 @@ def run_windows_python(env: Env, version: str, args: Sequence[str], *,
     command = ["wine", str(env.python_exe(version)), *args]
     for attempt in (1, 2):
         code, printed = stream(env, command, environ=environ, timeout=timeout,
-                               stderr_lines=stderr_lines)
+                               stderr_lines=stderr_lines, cwd=cwd)
         # Leave no Wine process behind, and wait until the server is gone
         # before anything starts a new one.
         env.runner(["wineserver", "-k"], env=environ)
@@ -578,7 +632,8 @@ def tier_portable(env: Env, pytest_extra: Sequence[str]) -> TierResult:
     python = ensure_linux_test_python(env)
     report = env.report("portable.json")
     env.out(f"==> {name}: pytest with {python}")
-    environ = dict(os.environ, PYTHONPATH=str(env.repo), PYTHONDONTWRITEBYTECODE="1")
+    environ = dict(os.environ, PYTHONPATH=str(env.repo), PYTHONDONTWRITEBYTECODE="1",
+                   WINSOCK_OV_PYTHON_INVENTORY=str(ensure_python_inventory(env)))
     code, _ = stream(env, [python, *pytest_args(str(report)), *pytest_extra],
                      environ=environ, timeout=TIER_TIMEOUT)
     return read_tier_report(name, report, code, windows=False)
@@ -591,6 +646,77 @@ def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierRes
     env.out(f"==> {name}: pytest under Wine")
     code = run_windows_python(env, version, [*pytest_args(windows_path(report)), *pytest_extra],
                               extra_env={"WINSOCK_OV_SEED_BIN": windows_path(seed_bin)})
+    return read_tier_report(name, report, code, windows=True)
+
+
+def source_files(repo: Path) -> list[str]:
+    """The repository's files as git sees them: tracked, and new ones not ignored."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], cwd=repo, capture_output=True, check=True)
+    return [name for name in listing.stdout.decode().split("\0")
+            if name and (repo / name).is_file()]
+
+
+def build_distributions(env: Env, python: str, outdir: Path) -> tuple[Path, Path]:
+    """The sdist, and the wheel built from that sdist (``python -m build``, with
+    the setuptools of ``python``: pinned, no download), from a copy of the
+    source files (the build writes into its source folder)."""
+    source = outdir.parent / "source"
+    recreate(source)
+    for name in source_files(env.repo):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(env.repo / name, source / name)
+    recreate(outdir)
+    check(env, "python -m build", [python, "-m", "build", "--no-isolation", "--outdir",
+                                   str(outdir), str(source)])
+    sdists, wheels = sorted(outdir.glob("*.tar.gz")), sorted(outdir.glob("*.whl"))
+    if len(sdists) != 1 or len(wheels) != 1:
+        raise StepError(f"python -m build made {sdists + wheels}, not one sdist and one wheel")
+    return sdists[0], wheels[0]
+
+
+def pytest_config(repo: Path) -> str:
+    """pyproject.toml's [tool.pytest.ini_options] as a pytest.ini, for tests run
+    away from the repository."""
+    import tomllib
+
+    options = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["pytest"][
+        "ini_options"]
+    lines = ["[pytest]"]
+    for key, value in options.items():
+        if isinstance(value, list):
+            lines.append(f"{key} =" + "".join(f"\n    {item}" for item in value))
+        else:
+            lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value}")
+    return "\n".join(lines) + "\n"
+
+
+def tier_installed_wheel(env: Env, version: str, pytest_extra: Sequence[str]) -> TierResult:
+    """The suite against the wheel, installed (unpacked into a folder of its own on
+    PYTHONPATH), with the tests, tools and docs copied away from the source tree, so a
+    file the wheel lacks fails the run.  The tests check where winsock_ov came from
+    (WINSOCK_OV_INSTALLED, read by tests/conftest.py)."""
+    name = f"installed wheel, CPython {version} (Wine)"
+    python = ensure_linux_test_python(env)
+    stage = env.cache / "wheel-tier"
+    _, wheel = build_distributions(env, python, stage / "dist")
+    site = stage / "site"
+    recreate(site)
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    tree = stage / "tests-only"
+    recreate(tree)
+    for folder in ("tests", "tools", "docs"):  # docs: the examples the tests run
+        shutil.copytree(env.repo / folder, tree / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (tree / "pytest.ini").write_text(pytest_config(env.repo))
+    report = env.report(f"wheel-{version}.json")
+    seed_bin = build_seed_programs(env)
+    env.out(f"==> {name}: pytest under Wine, winsock_ov from {wheel.name}")
+    code = run_windows_python(
+        env, version, [*pytest_args(windows_path(report)), *pytest_extra],
+        extra_env={"PYTHONPATH": windows_path(site), "WINSOCK_OV_INSTALLED": windows_path(site),
+                   "WINSOCK_OV_SEED_BIN": windows_path(seed_bin)}, cwd=tree)
     return read_tier_report(name, report, code, windows=True)
 
 
@@ -750,26 +876,30 @@ class Selection:
     suites: list[str]
     prove_hangs: bool
     tornado: list[str] = field(default_factory=list)
+    wheels: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Selection:
-        if args.python or args.asyncio_suite or args.tornado_suite:
+        wheels: list[str] = []
+        if args.python or args.asyncio_suite or args.tornado_suite or args.wheel:
             versions, suites = args.python or [], args.asyncio_suite or []
-            tornado = args.tornado_suite or []
+            tornado, wheels = args.tornado_suite or [], args.wheel or []
         elif args.quick:
             versions, suites, tornado = [QUICK_VERSION], [], []
         else:
             versions, suites = list(WINDOWS_VERSIONS), list(ASYNCIO_SUITES)
-            tornado = list(TORNADO_SUITE_VERSIONS)
+            tornado, wheels = list(TORNADO_SUITE_VERSIONS), list(WHEEL_TIER_VERSIONS)
         def ordered(chosen: list[str]) -> list[str]:
             return sorted(set(chosen), key=WINDOWS_VERSIONS.index)
         return cls(ordered(versions), ordered(suites), not args.skip_hang_proof,
-                   ordered(tornado))
+                   ordered(tornado), ordered(wheels))
 
     def run(self, env: Env, pytest_extra: Sequence[str]) -> list[TierResult]:
         tiers: list[Callable[[], TierResult]] = [
             lambda: tier_portable(env, pytest_extra), lambda: tier_abi(env)]
         tiers += [functools.partial(tier_windows, env, v, pytest_extra) for v in self.versions]
+        tiers += [functools.partial(tier_installed_wheel, env, v, pytest_extra)
+                  for v in self.wheels]
         tiers += [functools.partial(tier_asyncio, env, v, prove_hangs=self.prove_hangs)
                   for v in self.suites]
         tiers += [functools.partial(tier_tornado, env, v) for v in self.tornado]
@@ -930,8 +1060,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                                        "CPython's asyncio tests")
     test.add_argument("--python", action="append", choices=WINDOWS_VERSIONS,
                       help="run the suite under this Windows CPython (repeatable); with "
-                           "--python, --asyncio-suite or --tornado-suite, only what they "
-                           "name runs (besides the portable and ABI tiers); with none, "
+                           "--python, --asyncio-suite, --tornado-suite or --wheel, only what "
+                           "they name runs (besides the portable and ABI tiers); with none, "
                            "everything")
     test.add_argument("--asyncio-suite", action="append", choices=tuple(ASYNCIO_SUITES),
                       help="run CPython's asyncio tests of this version on the C and "
@@ -939,6 +1069,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     test.add_argument("--tornado-suite", action="append", choices=WINDOWS_VERSIONS,
                       help="run Tornado's own tests on winsock_ov.aio's loop and on the "
                            "default loop under this Windows CPython (repeatable)")
+    test.add_argument("--wheel", action="append", choices=WINDOWS_VERSIONS,
+                      help="build the sdist and the wheel, and run the suite against the "
+                           "installed wheel under this Windows CPython (repeatable)")
     test.add_argument("--quick", action="store_true",
                       help=f"only the portable and ABI tiers and Windows CPython "
                            f"{QUICK_VERSION}")
