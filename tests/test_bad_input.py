@@ -41,6 +41,13 @@ def test_buffers_must_be_bytes_like_and_writable_for_receives(tcp: Any) -> None:
     rejected(lambda: server.recv_into(memoryview(bytearray(8))[::2]), ValueError, "contiguous")
 
 
+def test_addresses_must_be_tuples_not_host_port_strings(tcp: Any) -> None:
+    client, _ = tcp  # what type checkers refuse too (tests/typecheck/usage.py)
+    rejected(lambda: client.connect("127.0.0.1:80"), TypeError, "address must be a tuple")
+    rejected(lambda: client.connect_ex("127.0.0.1:80"), TypeError, "address must be a tuple")
+    rejected(lambda: client.sendto(b"x", "127.0.0.1:80"), TypeError, "address must be a tuple")
+
+
 def test_a_refused_operation_unpins_the_buffers_it_had_pinned(tcp: Any) -> None:
     _, server = tcp
     first = bytearray(4)

@@ -6,7 +6,9 @@ folder as WINSOCK_OV_SEED_BIN; under Wine every one of these tests runs.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +19,8 @@ from typing import Any
 import pytest
 from support import CHILD_SECONDS, free_port, spawn, tcp_listening_ports
 
-from winsock_ov.cli import main, parse_args
+import winsock_ov
+from winsock_ov.cli import NOT_WINDOWS, main, parse_args
 from winsock_ov.demo import run_demo
 
 SEED_BIN = os.environ.get("WINSOCK_OV_SEED_BIN")
@@ -176,11 +179,91 @@ def test_demo_runs_every_style_and_case_as_the_seed_describes() -> None:
 
 
 def test_arguments_are_checked_before_any_socket_exists(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["send", "127.0.0.1"], ["send", "h", "70000"], ["recv", "1", "--notify", "x"],
-                 []):
+    for argv in (["send", "127.0.0.1"], ["send", "h", "70000"], ["send", "h", "0"],
+                 ["recv", "1", "--notify", "x"], ["recv", "-1"],
+                 ["send", "h", "1", "--timeout", "0"], ["recv", "1", "--timeout", "nan"],
+                 ["recv", "1", "--timeout", "soon"], []):
         with pytest.raises(SystemExit) as exc:
             parse_args(argv)
-        assert exc.value.code == 2
+        assert exc.value.code == 2, argv
     args = parse_args(["send", "10.0.0.1", "9190"])
-    assert (args.message, args.notify) == ("Network is Computer", "event")
-    assert callable(main)
+    assert (args.message, args.notify, args.timeout) == ("Network is Computer", "event", math.inf)
+    assert parse_args(["recv", "0", "--timeout", "2.5"]).timeout == 2.5
+    assert parse_args(["echo", "0"]).port == 0
+
+
+def test_a_bad_port_is_named_in_the_users_words(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["send", "127.0.0.1", "abc"])
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error == ("python -m winsock_ov send: error: argument PORT: "
+                     "the port must be a number from 1 to 65535, not 'abc'")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"winsock_ov {winsock_ov.__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[], ["send"], ["recv"], ["demo"], ["echo"]])
+def test_help_explains_every_argument_with_its_default(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args([*command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and "_port" not in text
+    # Each argument's entry: its name at two spaces, then its explanation (same or next lines).
+    entries = re.split(r"\n  (?=[-A-Z{])", text.split("\n\n", 2)[2])[1:]
+    assert entries, text
+    for entry in entries:
+        name, _, explanation = entry.partition(" ")
+        assert explanation.strip(), f"{name} has no help text:\n{text}"
+        if name in ("--message", "--notify", "--timeout", "--host"):
+            assert "(default: " in entry, f"{name} shows no default:\n{text}"
+
+
+def test_off_windows_a_command_says_so_in_one_line_and_fails(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["demo"]) == NOT_WINDOWS != 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "python -m winsock_ov: needs Windows (Winsock2), not linux\n"
+
+
+@windows
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_recv_on_port_0_prints_the_port_and_an_ipv4_or_ipv6_sender_reaches_it(host: str) -> None:
+    receiver = spawn(python_cli("recv", "0", "--host", host))
+    try:
+        assert receiver.stdout is not None
+        line = receiver.stdout.readline()
+        assert line.startswith("Listening on port "), describe(receiver, line, "")
+        port = line.split()[-1]
+        code, sent, err = finish(spawn(python_cli("send", host, port)))
+        assert (code, sent, err) == (0, ["Send data size : 20 "], "")
+        code, received, err = finish(receiver)
+        assert (code, received[-1:], err) == (0, [MESSAGE], ""), received
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.communicate()
+
+
+@windows
+def test_recv_gives_up_after_its_timeout_in_one_line() -> None:
+    code, out, err = finish(spawn(python_cli("recv", "0", "--timeout", "0.3")))
+    assert code == 1
+    assert out[0].startswith("Listening on port ")
+    assert err.splitlines() == [err.strip()] and err.startswith("accept error!")
+    assert "no connection within 0.3 s" in err
+
+
+@windows
+def test_send_to_an_unknown_host_prints_one_line_and_exits_1() -> None:
+    code, out, err = finish(spawn(python_cli("send", "no.such.host.invalid", "9")))
+    assert (code, out) == (1, [])
+    assert len(err.splitlines()) == 1 and err.startswith("getaddrinfo() error! no.such.host")

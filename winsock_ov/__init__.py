@@ -9,6 +9,7 @@ Two layers:
   completion routine run during an alertable wait.
 """
 
+from ._addresses import Address, IPv4Address, IPv6Address
 from ._registry import pending_operations, reap
 from .errors import OperationAbortedError, RoutineErrors, ThreadExitedError
 from .event import Event
@@ -37,10 +38,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AcceptOperation",
+    "Address",
     "CompletionPort",
     "ConnectOperation",
     "DisconnectOperation",
     "Event",
+    "IPv4Address",
+    "IPv6Address",
     "Notify",
     "Operation",
     "OperationAbortedError",

@@ -16,7 +16,11 @@ from typing import Any, Union
 from ._checks import DWORD_MAX, check_int
 from .raw import AF_INET, AF_INET6, SOCKADDR_IN, SOCKADDR_IN6, SOCKADDR_STORAGE
 
-Address = Union[tuple[str, int], tuple[str, int, int, int]]
+IPv4Address = tuple[str, int]  # (host, port)
+IPv6Address = tuple[str, int, int, int]  # (host, port, flowinfo, scope_id)
+Address = Union[IPv4Address, IPv6Address]  # what Windows reports: the full tuple
+# What a call accepts: AF_INET6 may leave out flowinfo and scope_id.
+AddressArg = Union[IPv4Address, tuple[str, int, int], IPv6Address]
 
 
 def _packed_host(family: int, host: Any) -> bytes:
@@ -33,7 +37,7 @@ def _packed_host(family: int, host: Any) -> bytes:
     return socket.inet_pton(python_family, str(infos[0][4][0]))
 
 
-def to_sockaddr(family: int, address: Any) -> tuple[Any, int]:
+def to_sockaddr(family: int, address: AddressArg) -> tuple[Any, int]:
     """The SOCKADDR_IN / SOCKADDR_IN6 for ``address``, and its length."""
     if not isinstance(address, tuple):
         raise TypeError(f"address must be a tuple, not {type(address).__name__}")

@@ -15,9 +15,16 @@ import functools
 import struct
 from collections.abc import Sequence
 from ctypes import POINTER, Structure, c_char_p, c_int, c_ssize_t, c_void_p, py_object
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from .raw import WSABUF
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer, TypeAlias
+
+    # One bytes-like object, or several (gather/scatter: a list or tuple at run
+    # time).  str is no Buffer: type checkers refuse it, as the run time does.
+    Buffers: TypeAlias = Union[Buffer, Sequence[Buffer]]
 
 MAX_LENGTH = 0xFFFFFFFF  # WSABUF.len and the byte counts are 32-bit
 

@@ -36,7 +36,7 @@ import importlib.util
 import sys
 import threading
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ._checks import check_ulong_ptr
 from .compat import overlapped as _compat
@@ -49,6 +49,7 @@ from .sockets import Socket
 __all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop"]
 
 _DRAIN_SECONDS = 2.0  # at close, for the cancelled polls' packets
+_T = TypeVar("_T")  # an operation's result
 
 # select() semantics on Windows (selectors.SelectSelector passes writers as the
 # exceptional set too): readable is data, end of stream, a connection to
@@ -169,7 +170,7 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
             raise RuntimeError("Event loop is closed")
         tie_socket(self._port, self._port.handle, sock, check_ulong_ptr("key", key), False)
 
-    async def outcome(self, operation: Operation) -> Any:
+    async def outcome(self, operation: Operation[_T]) -> _T:
         """The operation's value (or its exception raised) once Windows ended it;
         ``await operation`` is this.
 
@@ -196,7 +197,7 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
             raise cancelled
         return operation.result()
 
-    def _arrange_end(self, operation: Operation) -> None:
+    def _arrange_end(self, operation: Operation[Any]) -> None:
         """Make sure the loop will end ``operation`` (or refuse it, if it cannot)."""
         kind = operation.notify
         if kind is Notify.PORT:
@@ -220,7 +221,7 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
                                "event (the default) or loop.associate(sock)")
 
     def _wake(self, waiter: asyncio.Future[None], loop_thread: int,
-              operation: Operation) -> None:
+              operation: Operation[Any]) -> None:
         """An awaited operation ended (in whichever thread ended it)."""
         if threading.get_ident() == loop_thread:
             if not waiter.done():
@@ -239,9 +240,11 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         self._add_watch(self._writers, fd, WRITE_EVENTS, callback, args)
 
     def remove_reader(self, fd: Any) -> bool:
+        """Stop watching ``fd`` for reading; False if it was not watched."""
         return self._remove_watch(self._readers, fd)
 
     def remove_writer(self, fd: Any) -> bool:
+        """Stop watching ``fd`` for writing; False if it was not watched."""
         return self._remove_watch(self._writers, fd)
 
     def _add_watch(self, watches: dict[int, _Watch], fd: Any, events: PollEvents,

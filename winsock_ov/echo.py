@@ -19,6 +19,7 @@ from ._checks import INT_MAX, check_int
 from .extensions import AcceptOperation
 from .iocp import CompletionPort, Posted
 from .operations import Operation, RecvOperation, SendOperation
+from .raw import AF_INET
 from .sockets import Socket
 
 __all__ = ["EchoServer"]
@@ -27,15 +28,15 @@ _STOP = object()
 
 
 class EchoServer:
-    def __init__(self, address: tuple[str, int] = ("127.0.0.1", 0), *, backlog: int = 128,
-                 accepts: int = 4, bufsize: int = 65536) -> None:
+    def __init__(self, address: tuple[str, int] = ("127.0.0.1", 0), *, family: int = AF_INET,
+                 backlog: int = 128, accepts: int = 4, bufsize: int = 65536) -> None:
         # Checked now: a bad bufsize would otherwise fail at the first connection.
         self.bufsize = check_int("bufsize", bufsize, 1, MAX_LENGTH)
         check_int("accepts", accepts, 1, INT_MAX)
         self.connections: set[Socket] = set()
         self.echoed = 0  # bytes sent back, in all
         self.port = CompletionPort()
-        self.listener = Socket()
+        self.listener = Socket(family)
         try:
             self.listener.bind(address)
             self.listener.listen(backlog)
@@ -56,14 +57,12 @@ class EchoServer:
         """Make ``serve()`` return (safe from any thread)."""
         self.port.post(_STOP)
 
-    def serve(self, poll_seconds: float = 0.5) -> None:
-        """Handle completions until ``stop()``; then close every socket and the port.
-
-        Waits at most ``poll_seconds`` at a time, so Ctrl-C is seen.
-        """
+    def serve(self) -> None:
+        """Handle completions until ``stop()`` (or Ctrl-C: KeyboardInterrupt); then
+        close every socket and the port."""
         try:
             while True:
-                for done in self.port.dequeue_many(timeout=poll_seconds):
+                for done in self.port.dequeue_many():
                     if isinstance(done, Posted) and done.value is _STOP:
                         return
                     if isinstance(done, Operation):

@@ -47,8 +47,8 @@ class ThreadExitedError(RuntimeError):
         self.io_error = io_error
 
 
-if sys.version_info >= (3, 11):
-    _GroupBase: type = ExceptionGroup  # noqa: F821 - builtin from 3.11
+if sys.version_info >= (3, 11):  # a branch type checkers follow for each target version
+    _GroupBase = ExceptionGroup[Exception]  # noqa: F821 - builtin from 3.11
 else:
     class _GroupBase(Exception):
         def __init__(self, message: str, exceptions: Sequence[Exception]) -> None:

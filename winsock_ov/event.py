@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._interrupt import guard, sliced
 from .raw import (
     WAIT_OBJECT_0,
+    WAIT_TIMEOUT,
     WaitForSingleObjectEx,
     WSACloseEvent,
     WSACreateEvent,
@@ -38,26 +40,38 @@ class Event:
 
     @property
     def handle(self) -> int:
+        """The WSAEVENT handle as an integer; ValueError once :meth:`close` was called."""
         if self._close_requested:
             raise ValueError("I/O operation on a closed Event")
         return int(self._handle.value)
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called (the handle itself may close later)."""
         return self._close_requested
 
     def set(self) -> None:
+        """Signal the event (``WSASetEvent``): it stays signaled until :meth:`reset`."""
         WSASetEvent(self.handle)
 
     def reset(self) -> None:
+        """Make the event nonsignaled (``WSAResetEvent``).
+
+        Windows never resets it itself: reset it before reusing it for another
+        operation, or a wait on it returns at once.
+        """
         WSAResetEvent(self.handle)
 
     def is_set(self) -> bool:
+        """True if the event is signaled now (a wait of 0 ms; it does not change the state)."""
         return bool(WaitForSingleObjectEx(self.handle, 0, False) == WAIT_OBJECT_0)
 
     def wait(self, timeout: float | None = None, alertable: bool = False) -> bool:
         """True once signaled, False on timeout or when routines ended an alertable wait."""
-        code = WaitForSingleObjectEx(self.handle, milliseconds(timeout), bool(alertable))
+        handle, alertable = self.handle, bool(alertable)
+        with guard():  # Ctrl-C: KeyboardInterrupt within a slice (see _interrupt)
+            code = sliced(lambda ms: WaitForSingleObjectEx(handle, ms, alertable),
+                          milliseconds(timeout), lambda code: code == WAIT_TIMEOUT)
         raise_routine_errors()
         return bool(code == WAIT_OBJECT_0)
 
@@ -82,6 +96,10 @@ class Event:
             return handle
 
     def release_handle(self) -> None:
+        """Stop using the handle taken by :meth:`acquire_handle`.
+
+        The last release after :meth:`close` closes the handle.
+        """
         with self._lock:
             self._users -= 1
             if self._users == 0 and self._close_requested:

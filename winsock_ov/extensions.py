@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from ctypes import byref, sizeof
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import _addresses
 from ._arrays import char_buffer
@@ -47,6 +47,9 @@ from .raw import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    from ._addresses import Address, AddressArg
     from .event import Event
     from .sockets import Socket
 
@@ -84,13 +87,13 @@ def _returns_nothing(prototype: Any) -> bool:
     return getattr(prototype, "_restype_", None) is None
 
 
-def _address_at(pointer: Any, length: int) -> Any:
+def _address_at(pointer: Any, length: int) -> Address:
     storage = SOCKADDR_STORAGE()
     ctypes.memmove(byref(storage), pointer, min(length, sizeof(storage)))
     return _addresses.from_sockaddr(storage)
 
 
-class AcceptOperation(Operation):
+class AcceptOperation(Operation["tuple[Socket, Address]"]):
     """AcceptEx on a listening socket into a prepared accept socket.
 
     ``result()`` is ``(socket, remote_address)``; ``local_address`` and ``data``
@@ -129,8 +132,8 @@ class AcceptOperation(Operation):
         # Written by the kernel until completion: the first data, then both addresses.
         self._buffer = char_buffer(self._recv_nbytes + 2 * _ADDRESS_ROOM)
         self._received = DWORD()
-        self.local_address: Any = None
-        self.remote_address: Any = None
+        self.local_address: Address | None = None  # set on success
+        self.remote_address: Address | None = None  # set on success
         self.data = b""
 
     def _call(self, handle: int, ov: Any, routine: Any) -> int:
@@ -164,11 +167,12 @@ class AcceptOperation(Operation):
         self.remote_address = _address_at(remote, remote_length.value)
         self.data = ctypes.string_at(self._buffer, nbytes)
 
-    def _value(self) -> Any:
-        return self.accept_socket, self.remote_address
+    def _value(self) -> tuple[Socket, Address]:
+        # Called on success only, when _complete_accept has set remote_address.
+        return self.accept_socket, cast("Address", self.remote_address)
 
 
-class ConnectOperation(Operation):
+class ConnectOperation(Operation[int]):
     """ConnectEx to ``address``, optionally sending ``data`` first.
 
     ConnectEx needs a bound socket: an unbound one is bound to the wildcard
@@ -178,7 +182,7 @@ class ConnectOperation(Operation):
 
     __slots__ = ("_pinned", "_sent", "_to", "_tolen")
 
-    def __init__(self, sock: Socket, address: Any, data: Any = b"", *,
+    def __init__(self, sock: Socket, address: AddressArg, data: Buffer = b"", *,
                  event: Event | None = None) -> None:
         super().__init__(sock, event=event)
         self._to, self._tolen = _addresses.to_sockaddr(sock.family, address)
@@ -210,7 +214,7 @@ class ConnectOperation(Operation):
         self._pinned.release()
 
 
-class DisconnectOperation(Operation):
+class DisconnectOperation(Operation[None]):
     """DisconnectEx: close the connection (TF_REUSE_SOCKET lets AcceptEx/ConnectEx reuse it)."""
 
     __slots__ = ("_disconnect_flags",)
@@ -224,7 +228,7 @@ class DisconnectOperation(Operation):
                                            "DisconnectEx")
         return bool_call(disconnect_ex, handle, byref(ov), self._disconnect_flags, 0)
 
-    def _value(self) -> Any:
+    def _value(self) -> None:
         return None
 
 

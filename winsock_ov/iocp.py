@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Union
 
 from ._arrays import array_type
 from ._checks import check_dword, check_handle, check_int, check_ulong_ptr
+from ._interrupt import guard, sliced
 from ._registry import registry
 from .core import OverlappedIO, Relay, status_code
 from .errors import error_from_code
@@ -56,7 +57,7 @@ from .raw import (
     winerror_exception,
 )
 from .sockets import Socket
-from .waits import check_timeout, milliseconds, raise_routine_errors, routine_errors_pending
+from .waits import check_timeout, milliseconds, raise_routine_errors
 
 __all__ = [
     "CompletionPort",
@@ -242,12 +243,14 @@ class CompletionPort:
 
     @property
     def handle(self) -> int:
+        """The port's HANDLE as an integer; ValueError once closed."""
         if self._handle is None:
             raise ValueError("I/O operation on a closed CompletionPort")
         return self._handle
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` has finished."""
         return self._handle is None
 
     @property
@@ -319,25 +322,33 @@ class CompletionPort:
         """One packet (GetQueuedCompletionStatus), or None once ``timeout`` passed.
 
         An operation comes back finished: its ``result()`` returns or raises at once.
+        Ctrl-C raises KeyboardInterrupt within a fraction of a second; a packet
+        dequeued meanwhile waits here for the next call (see ``_interrupt``).
         """
         wait = milliseconds(timeout)
         ready = self._ready
+        if not ready:
+            with guard():
+                self._take_one(wait, timeout)
+        return ready.popleft() if ready else None
+
+    def _take_one(self, wait: int, timeout: float | None) -> None:
+        """Put the next completion in ``_ready``, unless ``timeout`` passes first."""
+        ready = self._ready
         started = time.monotonic()
         while True:
-            if ready:
-                return ready.popleft()
-            code, address, key, nbytes = get_queued_completion_status(self.handle, wait)
+            code, address, key, nbytes = sliced(
+                lambda ms: get_queued_completion_status(self.handle, ms), wait, _no_packet)
             if not address and code:
                 if code == WAIT_TIMEOUT:
-                    return ready.popleft() if ready else None
+                    return
                 raise self._dequeue_error(code)
             completion = self._completion(address, key, nbytes, None)
-            if routine_errors_pending():  # done callbacks raised: what we have is the
-                if completion is not None:  # next call's
-                    ready.appendleft(completion)
-                raise_routine_errors()
             if completion is not None:
-                return completion
+                ready.append(completion)
+            raise_routine_errors()  # what done callbacks raised; what we have is the next call's
+            if ready:  # this packet's, or the waiters a poll request reported
+                return
             wait = _remaining(timeout, started)  # the packet may have ended nothing of ours
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
@@ -345,36 +356,43 @@ class CompletionPort:
         """Up to ``max_entries`` packets in one call (GetQueuedCompletionStatusEx).
 
         Empty once ``timeout`` passed, or (``alertable``) when completion
-        routines ran instead, whose exceptions are then raised.
+        routines ran instead, whose exceptions are then raised.  Ctrl-C as for
+        ``dequeue``.
         """
         check_int("max_entries", max_entries, 1, 0xFFFF)
         wait = milliseconds(timeout)
         ready = self._ready
-        completions: list[Completion] = []
+        if not ready:
+            with guard():
+                self._take_many(max_entries, wait, timeout, bool(alertable))
+        return [ready.popleft() for _ in range(min(max_entries, len(ready)))]
+
+    def _take_many(self, max_entries: int, wait: int, timeout: float | None,
+                   alertable: bool) -> None:
+        """Put up to ``max_entries`` completions in ``_ready``, unless ``timeout``
+        passes (or routines run) first."""
+        ready = self._ready
         entries = self._entries(max_entries)
         removed = ULONG()
         started = time.monotonic()
         while True:
-            while ready and len(completions) < max_entries:
-                completions.append(ready.popleft())
-            if completions:
-                return completions
-            if not _GET_QUEUED_COMPLETION_STATUS_EX(self.handle, entries, max_entries,
-                                                    byref(removed), wait, bool(alertable)):
+            if not sliced(lambda ms: _GET_QUEUED_COMPLETION_STATUS_EX(
+                    self.handle, entries, max_entries, byref(removed), ms, alertable),
+                    wait, _none_dequeued):
                 code = ctypes.get_last_error()
                 if code == WAIT_IO_COMPLETION:
                     raise_routine_errors()
-                    return []
+                    return
                 if code == WAIT_TIMEOUT:
-                    return []
+                    return
                 raise self._dequeue_error(code)
             for key, address, status, nbytes in unpack_entries(entries, removed.value):
                 completion = self._completion(address, key, nbytes, status)
                 if completion is not None:
-                    completions.append(completion)
-            if routine_errors_pending():  # done callbacks raised:
-                ready.extendleft(reversed(completions))  # what we have goes to the next call
-                raise_routine_errors()
+                    ready.append(completion)
+            raise_routine_errors()  # what done callbacks raised; what we have is the next call's
+            if ready:
+                return
             wait = _remaining(timeout, started)  # the packets may have ended nothing of ours
 
     def _entries(self, count: int) -> Any:
@@ -452,6 +470,17 @@ class CompletionPort:
 
     def __repr__(self) -> str:
         return f"<CompletionPort {'closed' if self._handle is None else hex(self._handle)}>"
+
+
+def _no_packet(result: tuple[int, int, int, int]) -> bool:
+    """A get_queued_completion_status slice that ended by its timeout."""
+    return result[0] == WAIT_TIMEOUT and not result[1]
+
+
+def _none_dequeued(dequeued: int) -> bool:
+    """A GetQueuedCompletionStatusEx slice that ended by its timeout (read at once:
+    the last error is the calling thread's, and nothing ran in between)."""
+    return not dequeued and ctypes.get_last_error() == WAIT_TIMEOUT
 
 
 def _remaining(timeout: float | None, started: float) -> int:

@@ -24,6 +24,7 @@ import time
 from ctypes import c_void_p
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._interrupt import sliced
 from ._registry import registry
 from .errors import error_from_code
 from .event import Event
@@ -58,9 +59,19 @@ __all__ = [
 
 
 class Notify(enum.Enum):
+    """How an operation learns that Windows finished it (:attr:`Operation.notify`)."""
+
+    #: An event in the OVERLAPPED's ``hEvent`` is signaled (the seed's 6th argument).
     EVENT = "event"
+    #: A completion routine runs during an alertable wait of the issuing thread
+    #: (the seed's 7th argument).
     ROUTINE = "routine"
+    #: A packet is queued to the completion port the socket is associated with.
     PORT = "port"
+
+
+def _timed_out(code: int) -> bool:
+    return code == WAIT_TIMEOUT
 
 
 def _time_left(timeout: float | None, started: float) -> float | None:
@@ -130,7 +141,8 @@ class EventNotifier(ObservedNotifier):
         if handle is None:
             return poll_until(io.poll_done, timeout)
         try:
-            code = WaitForSingleObjectEx(handle, milliseconds(timeout), False)
+            code = sliced(lambda ms: WaitForSingleObjectEx(handle, ms, False),
+                          milliseconds(timeout), _timed_out)
         finally:
             event.release_handle()  # type: ignore[union-attr]
         if io.poll_done():
@@ -184,8 +196,9 @@ class IssuingThread:
 
     def wait_exit(self, timeout: float | None) -> bool:
         """Wait up to ``timeout`` seconds for the OS thread to end."""
-        return bool(WaitForSingleObjectEx(self.handle, milliseconds(timeout), False)
-                    == WAIT_OBJECT_0)
+        handle = self.handle
+        return bool(sliced(lambda ms: WaitForSingleObjectEx(handle, ms, False),
+                           milliseconds(timeout), _timed_out) == WAIT_OBJECT_0)
 
     def __del__(self) -> None:
         if getattr(self, "handle", None):

@@ -25,12 +25,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator
 from ctypes import addressof, byref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
 
 from . import _addresses
 from ._arrays import char_buffer
 from ._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from ._checks import check_flags, check_length
+from ._interrupt import guard
 from .core import (
     WSARECV,
     WSARECVFROM,
@@ -48,6 +49,11 @@ from .raw import DWORD, WSAENOTSOCK, WSAGetOverlappedResult
 from .waits import check_timeout, raise_routine_errors, run_done_callbacks
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+    from typing_extensions import TypeVar as TypingExtensionsTypeVar
+
+    from ._addresses import Address, AddressArg
+    from ._buffers import Buffers
     from .sockets import Socket
 
 __all__ = [
@@ -59,7 +65,13 @@ __all__ = [
     "SendToOperation",
 ]
 
-Routine = Callable[["Operation"], Any]
+if TYPE_CHECKING:  # a bare ``Operation`` stays Operation[Any] (PEP 696 default)
+    _T_co = TypingExtensionsTypeVar("_T_co", covariant=True, default=Any)
+else:
+    _T_co = TypeVar("_T_co", covariant=True)  # what result() returns
+_OperationT = TypeVar("_OperationT", bound="Operation[Any]")
+# A completion routine, called as ``routine(operation)``: Routine[RecvOperation[bytes]], ...
+Routine = Callable[[_OperationT], object]
 _NEW, _DONE, _REFUSED = State.NEW, State.DONE, Submitted.REFUSED  # read for every operation
 _CALLBACK_LISTS = threading.Lock()  # an operation's first callback makes its list, once
 
@@ -69,10 +81,11 @@ def _closed_socket(handle: int, ov: Any, routine: Any) -> int:
     return WSAENOTSOCK
 
 
-class Operation:
+class Operation(Generic[_T_co]):
     """One overlapped operation on a Socket.  One object, one operation.
 
     ``done`` tells whether it finished; ``result()`` waits and returns its value
+    (the type parameter: ``Socket.recv`` gives a ``RecvOperation[bytes]``, ...)
     or raises its error (an OSError subclass with ``winerror``); ``cancel()``
     asks Windows to cancel it, and the outcome (aborted, or success if it won
     the race) is still reported by ``result()``.
@@ -82,7 +95,7 @@ class Operation:
                  "socket")
 
     def __init__(self, sock: Socket, *, event: Event | None = None,
-                 routine: Routine | None = None) -> None:
+                 routine: Routine[Any] | None = None) -> None:
         binding = sock.port_binding
         notifier: Any = binding
         if binding is None or event is not None or routine is not None or binding.port.closed:
@@ -95,7 +108,7 @@ class Operation:
         self._callbacks: list[Callable[[Any], Any]] | None = None
 
     @staticmethod
-    def _notifier(binding: Any, event: Event | None, routine: Routine | None) -> Any:
+    def _notifier(binding: Any, event: Event | None, routine: Routine[Any] | None) -> Any:
         """The notifier for what was asked, checked (a bound socket asking nothing
         else needs no check: its binding is the notifier)."""
         if event is not None and routine is not None:
@@ -120,7 +133,7 @@ class Operation:
         """Subclasses: make the submitting call (``core.socket_call``); its error code."""
         raise NotImplementedError
 
-    def start(self) -> Operation:
+    def start(self) -> Self:
         """Submit the operation; returns self.  Raises if Windows refuses it.
 
         When Windows refuses it, nothing stays pending and the error is raised
@@ -162,7 +175,7 @@ class Operation:
         if callbacks:
             run_done_callbacks(self, callbacks)
 
-    def add_done_callback(self, callback: Callable[[Any], Any]) -> None:
+    def add_done_callback(self, callback: Callable[[Self], object]) -> None:
         """Call ``callback(self)`` once done: at once if it is, else in the thread that
         ends it, where what it raises comes out of the call that ended it (the
         dequeue, the wait, ``done``)."""
@@ -191,6 +204,7 @@ class Operation:
 
     @property
     def notify(self) -> Notify:
+        """How the end of this operation is learned: event, routine or port (:class:`Notify`)."""
         return self._io.notifier.kind  # type: ignore[no-any-return]
 
     @property
@@ -217,6 +231,7 @@ class Operation:
 
     @property
     def pending(self) -> bool:
+        """True while Windows may still be working on the I/O (started, outcome not yet known)."""
         return self._io.state is State.PENDING and not self.done
 
     def _require_done(self) -> None:
@@ -261,15 +276,16 @@ class Operation:
         Routine operations wait alertably on their issuing thread (running any
         routines due there); on another thread they raise RuntimeError.
         Port operations finish when their packet is dequeued: wait on the port.
+        Ctrl-C raises KeyboardInterrupt here within a fraction of a second; the
+        operation stays owned and pending, and a later wait still finishes it.
         """
         if self._io.state is State.NEW:
             raise ValueError("the operation was not started")
         timeout = check_timeout(timeout)  # inf: None; NaN, negative: ValueError
-        if self.done:
-            return True
-        return self._io.wait(timeout)
+        with guard():  # Ctrl-C: KeyboardInterrupt, the operation still owned (see _interrupt)
+            return self.done or self._io.wait(timeout)
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None) -> _T_co:
         """The operation's value once done, or its exception raised."""
         timeout = check_timeout(timeout)  # checked even when done: NaN is never valid
         if self._io.state is not State.DONE and not self.wait(timeout):
@@ -284,8 +300,9 @@ class Operation:
             raise timeout_error(f"the operation is still pending after {timeout} s")
         return self._error
 
-    def _value(self) -> Any:
-        return self._nbytes
+    def _value(self) -> _T_co:
+        # The byte count, for the operations that keep this default (sends, ConnectEx).
+        return cast("_T_co", self._nbytes)
 
     def cancel(self) -> bool:
         """Ask Windows to cancel (CancelIoEx).  True if the request found the I/O.
@@ -298,7 +315,7 @@ class Operation:
             return False
         return self._io.cancel()
 
-    def __await__(self) -> Generator[Any, None, Any]:
+    def __await__(self) -> Generator[Any, None, _T_co]:
         """``await operation``: its value, inside a running winsock_ov.aio event loop
         (``EventLoop.outcome``)."""
         import asyncio
@@ -308,7 +325,8 @@ class Operation:
             raise RuntimeError("awaiting a winsock_ov operation needs winsock_ov.aio's event "
                                "loop (asyncio.run(main(), loop_factory="
                                "winsock_ov.aio.new_event_loop))")
-        return (yield from outcome(self).__await__())
+        value: _T_co = yield from outcome(self).__await__()
+        return value
 
     def __repr__(self) -> str:
         state = self._io.state.value
@@ -318,13 +336,13 @@ class Operation:
         return f"<{type(self).__name__} {self.notify.value} {state}>"
 
 
-class _BufferOperation(Operation):
+class _BufferOperation(Operation[_T_co]):
     """An operation over pinned caller buffers, or a buffer of its own."""
 
     __slots__ = ("_count", "_data", "_kept", "_own", "_pinned", "_wsabufs")
     _pinned: PinnedBuffers | None
     _own: Any  # a c_char array while the kernel may write it, then None
-    _kept: bytes | None  # a bytes object being sent in place, until done
+    _kept: object  # a bytes object being sent in place, until done (else None)
     _wsabufs: Any
     _count: int
     _data: bytes | None
@@ -337,7 +355,7 @@ class _BufferOperation(Operation):
         self._count = self._pinned.count
         self._data = None
 
-    def _use_bytes(self, data: bytes, wsabuf: Any) -> None:
+    def _use_bytes(self, data: object, wsabuf: Any) -> None:
         """Send ``data`` where it lies (``wsabuf_in_place``), holding a reference."""
         self._pinned = self._own = None
         self._kept = data
@@ -363,7 +381,7 @@ class _BufferOperation(Operation):
             self._pinned.release()
 
 
-class SendOperation(_BufferOperation):
+class SendOperation(_BufferOperation[int]):
     """WSASend of one buffer or several (gather), without copying them.
 
     ``result()`` is the number of bytes sent.
@@ -371,8 +389,8 @@ class SendOperation(_BufferOperation):
 
     __slots__ = ("_send_flags",)
 
-    def __init__(self, sock: Socket, data: Any, *, flags: int = 0, event: Event | None = None,
-                 routine: Routine | None = None) -> None:
+    def __init__(self, sock: Socket, data: Buffers, *, flags: int = 0, event: Event | None = None,
+                 routine: Routine[Any] | None = None) -> None:
         super().__init__(sock, event=event, routine=routine)
         self._send_flags = check_flags(flags)
         wsabuf = wsabuf_in_place(data)
@@ -391,8 +409,8 @@ class SendToOperation(SendOperation):
 
     __slots__ = ("_to", "_tolen")
 
-    def __init__(self, sock: Socket, data: Any, address: Any, *, flags: int = 0,
-                 event: Event | None = None, routine: Routine | None = None) -> None:
+    def __init__(self, sock: Socket, data: Buffers, address: AddressArg, *, flags: int = 0,
+                 event: Event | None = None, routine: Routine[Any] | None = None) -> None:
         self._to, self._tolen = _addresses.to_sockaddr(sock.family, address)
         super().__init__(sock, data, flags=flags, event=event, routine=routine)
 
@@ -401,7 +419,7 @@ class SendToOperation(SendOperation):
                            self._send_flags, byref(self._to), self._tolen, byref(ov), routine)
 
 
-class RecvOperation(_BufferOperation):
+class RecvOperation(_BufferOperation[_T_co]):
     """WSARecv into a buffer of its own (``recv``) or into caller buffers (scatter).
 
     ``result()`` is the bytes received for ``Socket.recv``, the count received
@@ -410,9 +428,9 @@ class RecvOperation(_BufferOperation):
 
     __slots__ = ("_flags_in",)
 
-    def __init__(self, sock: Socket, nbytes: int | None = None, buffers: Any = None, *,
+    def __init__(self, sock: Socket, nbytes: int | None = None, buffers: Buffers | None = None, *,
                  limit: int | None = None, flags: int = 0, event: Event | None = None,
-                 routine: Routine | None = None) -> None:
+                 routine: Routine[Any] | None = None) -> None:
         super().__init__(sock, event=event, routine=routine)
         self._flags_in = DWORD(check_flags(flags))  # in and out: lives as long as the I/O
         if buffers is None:
@@ -426,11 +444,12 @@ class RecvOperation(_BufferOperation):
         return socket_call(WSARECV, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(ov), routine)
 
-    def _value(self) -> Any:
-        return self._data if self._pinned is None else self._nbytes
+    def _value(self) -> _T_co:
+        # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into)
+        return cast("_T_co", self._data if self._pinned is None else self._nbytes)
 
 
-class RecvFromOperation(RecvOperation):
+class RecvFromOperation(RecvOperation[_T_co]):
     """WSARecvFrom: a datagram and its sender's address.
 
     ``result()`` is ``(data, address)`` for ``recvfrom``, ``(nbytes, address)``
@@ -439,9 +458,9 @@ class RecvFromOperation(RecvOperation):
 
     __slots__ = ("_from", "_fromlen")
 
-    def __init__(self, sock: Socket, nbytes: int | None = None, buffers: Any = None, *,
+    def __init__(self, sock: Socket, nbytes: int | None = None, buffers: Buffers | None = None, *,
                  limit: int | None = None, flags: int = 0, event: Event | None = None,
-                 routine: Routine | None = None) -> None:
+                 routine: Routine[Any] | None = None) -> None:
         super().__init__(sock, nbytes, buffers, limit=limit, flags=flags, event=event,
                          routine=routine)
         # lpFrom and lpFromlen are written at completion: owned until then.
@@ -453,12 +472,13 @@ class RecvFromOperation(RecvOperation):
                            byref(ov), routine)
 
     @property
-    def peer(self) -> Any:
+    def peer(self) -> Address | None:
         """The sender's address, or None if Windows reported none."""
         self._require_done()
         if self._error is not None or self._fromlen.value == 0:
             return None
         return _addresses.from_sockaddr(self._from)
 
-    def _value(self) -> Any:
-        return super()._value(), self.peer
+    def _value(self) -> _T_co:
+        # (bytes or count, as RecvOperation's, and the sender's address or None)
+        return cast("_T_co", (super()._value(), self.peer))

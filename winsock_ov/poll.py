@@ -180,10 +180,12 @@ class PollOperation:
 
     @property
     def done(self) -> bool:
+        """True once the poll ended (events found, an error, or a cancel)."""
         return self._group is None
 
     @property
     def pending(self) -> bool:
+        """True until the poll ended (the opposite of :attr:`done`)."""
         return self._group is not None
 
     def result(self) -> PollEvents:
@@ -197,6 +199,7 @@ class PollOperation:
         return self._found
 
     def exception(self) -> BaseException | None:
+        """The error the poll ended with, or None; RuntimeError if it is pending."""
         if self._group is not None:
             raise RuntimeError("the poll is pending")
         return self._error

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 from typing import Any, Callable
 
@@ -51,9 +52,30 @@ class Hooks:
 NO_HOOKS = Hooks()
 
 
+class AnnouncePort(Hooks):
+    """Print the port listened on: for port 0, the one the system chose."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def listening(self, listener: Socket) -> None:
+        self.out(b"Listening on port %d" % listener.getsockname()[1])
+
+
 def _text(buffer: bytearray, nbytes: int) -> bytes:
     """What C's printf("%s", buf) shows: the received bytes up to the first NUL."""
     return bytes(buffer[:nbytes]).split(b"\0", 1)[0]
+
+
+def resolve(host: str, port: int, *, passive: bool = False) -> tuple[int, tuple[str, int]]:
+    """``host`` (an IPv4 or IPv6 address, or a name) and ``port`` as a TCP
+    socket's family and address (getaddrinfo's first answer)."""
+    try:
+        family, _, _, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE if passive else 0)[0]
+    except (OSError, UnicodeError) as exc:
+        raise ProgramError(f"getaddrinfo() error! {host}: {exc}") from exc
+    return int(family), (str(sockaddr[0]), int(sockaddr[1]))
 
 
 def _outcome(op: Operation, port: CompletionPort | None, timeout: float | None) -> Any:
@@ -71,9 +93,10 @@ def _outcome(op: Operation, port: CompletionPort | None, timeout: float | None) 
 def run_sender(host: str, port: int, message: bytes, notify: str, out: Output = emit,
                hooks: Hooks = NO_HOOKS, timeout: float | None = None) -> int:
     """OverlappedSend_win.c: connect, send the message and its NUL, report the size."""
-    with Socket() as sock, contextlib.ExitStack() as resources:
+    family, address = resolve(host, port)
+    with Socket(family) as sock, contextlib.ExitStack() as resources:
         try:
-            sock.connect((host, port))
+            sock.connect(address)
         except OSError as exc:
             raise ProgramError(f"connect() error! {exc}") from exc
         hooks.connected()
@@ -99,9 +122,10 @@ def run_sender(host: str, port: int, message: bytes, notify: str, out: Output = 
 def run_receiver(port: int, host: str, notify: str, out: Output = emit,
                  hooks: Hooks = NO_HOOKS, timeout: float | None = None) -> int:
     """OverlappedRecv_win.c (event) or CmplRoutinesRecv_win.c (routine)."""
-    with Socket() as listener:
+    family, address = resolve(host, port, passive=True)
+    with Socket(family) as listener:
         try:
-            listener.bind((host, port))
+            listener.bind(address)
         except OSError as exc:
             raise ProgramError(f"bind() error! {exc}") from exc
         listener.listen(5)
@@ -169,15 +193,14 @@ def _receive_with_routine(conn: Socket, buffer: bytearray, out: Output, hooks: H
 
 
 def run_echo_server(host: str, port: int) -> int:
+    """Serve until Ctrl-C (KeyboardInterrupt, raised)."""
+    family, address = resolve(host, port, passive=True)
     try:
-        server = EchoServer((host, port))
+        server = EchoServer(address, family=family)
     except OSError as exc:
         raise ProgramError(f"bind() error! {exc}") from exc
     emit(b"echo server on %s port %d (Ctrl-C stops it)" % (host.encode(), server.address[1]))
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
+    server.serve()
     return 0
 
 

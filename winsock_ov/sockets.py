@@ -6,10 +6,11 @@ import select
 import socket as _pysocket
 import warnings
 from ctypes import byref, sizeof
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _addresses
 from ._checks import check_c_int, check_ulong_ptr
+from ._interrupt import guard, sliced
 from .errors import error_from_code, timeout_error
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
@@ -24,12 +25,15 @@ from .operations import (
 )
 from .raw import (
     AF_INET,
+    FIONBIO,
     INFINITE,
     INT,
     MAKEWORD,
+    SO_ERROR,
     SO_TYPE,
     SOCK_STREAM,
     SOL_SOCKET,
+    ULONG,
     WSA_FLAG_NO_HANDLE_INHERIT,
     WSA_FLAG_OVERLAPPED,
     WSADATA,
@@ -44,11 +48,18 @@ from .raw import (
     getpeername,
     getsockname,
     getsockopt,
+    ioctlsocket,
     listen,
     setsockopt,
     shutdown,
 )
 from .waits import milliseconds
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    from ._addresses import Address, AddressArg
+    from ._buffers import Buffers
 
 __all__ = ["Socket", "socket_type"]
 
@@ -60,6 +71,14 @@ def socket_type(handle: int) -> int:
     value, size = INT(), INT(sizeof(INT))
     getsockopt(handle, SOL_SOCKET, SO_TYPE, byref(value), byref(size))
     return value.value
+
+
+def _nothing_ready(ready: list[int]) -> bool:
+    return not ready
+
+
+def _nothing_selected(selected: tuple[list[int], list[int], list[int]]) -> bool:
+    return not any(selected)
 
 
 def _ensure_winsock() -> None:
@@ -86,8 +105,17 @@ class Socket:
 
     __slots__ = ("__weakref__", "_handle", "family", "inflight", "port_binding", "proto", "type")
 
-    def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
-                 _handle: int | None = None) -> None:
+    def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0) -> None:
+        self._setup(family, type, proto, None)
+
+    @classmethod
+    def _adopt(cls, handle: int, family: int, type: int, proto: int) -> Socket:
+        """A Socket owning an existing ``handle`` (from_handle's and accept's)."""
+        sock = cls.__new__(cls)
+        sock._setup(family, type, proto, handle)
+        return sock
+
+    def _setup(self, family: int, type: int, proto: int, handle: int | None) -> None:
         self.family, self.type, self.proto = (check_c_int("family", family),
                                               check_c_int("type", type),
                                               check_c_int("proto", proto))
@@ -96,10 +124,10 @@ class Socket:
         # operations keep it); and the completion port's binding, once associated.
         self.inflight: set[Operation] = set()
         self.port_binding: PortBinding | None = None
-        if _handle is None:
-            _handle = WSASocketW(family, type, proto, None, 0,
-                                 WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT)
-        self._handle: int | None = int(_handle)
+        if handle is None:
+            handle = WSASocketW(family, type, proto, None, 0,
+                                WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT)
+        self._handle: int | None = int(handle)
 
     @classmethod
     def from_handle(cls, handle: int, family: int = AF_INET, type: int | None = None,
@@ -110,7 +138,7 @@ class Socket:
         # Asked even when ``type`` is given: anything but a socket raises
         # OSError (WSAENOTSOCK) here, not at its first operation.
         kind = socket_type(handle)
-        return cls(family, kind if type is None else type, proto, _handle=handle)
+        return cls._adopt(handle, family, kind if type is None else type, proto)
 
     @classmethod
     def from_socket(cls, sock: _pysocket.socket) -> Socket:
@@ -130,9 +158,11 @@ class Socket:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran (the handle is then None)."""
         return self._handle is None
 
     def fileno(self) -> int:
+        """The SOCKET handle as an integer; OSError (``winerror`` WSAENOTSOCK) once closed."""
         if self._handle is None:
             raise error_from_code(WSAENOTSOCK)
         return self._handle
@@ -181,40 +211,83 @@ class Socket:
 
     # --- set-up calls (blocking) ----------------------------------------------------
 
-    def bind(self, address: Any) -> None:
+    def bind(self, address: AddressArg) -> None:
+        """Give the socket a local address (``bind``).
+
+        ``(host, port)`` for AF_INET; port 0 lets Windows pick a free port.
+
+        Raises OSError with Winsock's ``winerror`` (WSAEADDRINUSE, ...).
+        """
         sockaddr, length = _addresses.to_sockaddr(self.family, address)
         bind(self.fileno(), byref(sockaddr), length)
 
     def listen(self, backlog: int = 128) -> None:
+        """Accept connections from now on (``listen``), queueing at most ``backlog`` of them."""
         listen(self.fileno(), check_c_int("backlog", backlog))
 
-    def accept(self, timeout: float | None = None) -> tuple[Socket, Any]:
-        """Wait for a connection (at most ``timeout`` seconds); the new socket and address."""
-        ms = milliseconds(timeout)
-        if ms != INFINITE:
-            readable, _, _ = select.select([self.fileno()], [], [], ms / 1000)
-            if not readable:
-                raise timeout_error(f"no connection within {timeout} s")
+    def accept(self, timeout: float | None = None) -> tuple[Socket, Address]:
+        """Wait for a connection (at most ``timeout`` seconds); the new socket and address.
+
+        Ctrl-C raises KeyboardInterrupt within a fraction of a second.
+        """
+        ms, fileno = milliseconds(timeout), self.fileno()
+        with guard():  # select() answers Ctrl-C only once it returns: waited in slices
+            readable = sliced(lambda ms: select.select([fileno], [], [], ms / 1000)[0]
+                              if ms != INFINITE else select.select([fileno], [], [])[0],
+                              ms, _nothing_ready)
+        if not readable:
+            raise timeout_error(f"no connection within {timeout} s")
         storage, length = _addresses.new_storage()
         handle = accept(self.fileno(), byref(storage), byref(length))
-        peer = Socket(self.family, self.type, self.proto, _handle=handle)
+        peer = Socket._adopt(handle, self.family, self.type, self.proto)
         return peer, _addresses.from_sockaddr(storage)
 
-    def connect(self, address: Any) -> None:
-        sockaddr, length = _addresses.to_sockaddr(self.family, address)
-        connect(self.fileno(), byref(sockaddr), length)
+    def connect(self, address: AddressArg) -> None:
+        """Connect to ``address`` (``connect``), blocking until the connection is made or refused.
 
-    def getsockname(self) -> Any:
+        A refusal raises ConnectionRefusedError (``winerror`` WSAECONNREFUSED).
+        :meth:`connect_ex` is the overlapped form.  Ctrl-C raises
+        KeyboardInterrupt within a fraction of a second; the socket is then left
+        connecting (close it).
+        """
+        sockaddr, length = _addresses.to_sockaddr(self.family, address)
+        fileno = self.fileno()
+        # A blocking connect() answers Ctrl-C only once it returns: the socket is
+        # made non-blocking for the call, and its outcome waited for in slices.
+        ioctlsocket(fileno, FIONBIO, byref(ULONG(1)))
+        try:
+            try:
+                connect(fileno, byref(sockaddr), length)
+                return
+            except BlockingIOError:  # WSAEWOULDBLOCK: connecting
+                pass
+            def writable_or_failed(ms: int) -> tuple[list[int], list[int], list[int]]:
+                return select.select([], [fileno], [fileno],
+                                     None if ms == INFINITE else ms / 1000)
+
+            with guard():
+                sliced(writable_or_failed, INFINITE, _nothing_selected)
+            error = INT()
+            getsockopt(fileno, SOL_SOCKET, SO_ERROR, byref(error), byref(INT(sizeof(INT))))
+            if error.value:
+                raise error_from_code(error.value)
+        finally:
+            ioctlsocket(fileno, FIONBIO, byref(ULONG(0)))
+
+    def getsockname(self) -> Address:
+        """The local address (``getsockname``): the port chosen by a ``bind`` to port 0."""
         storage, length = _addresses.new_storage()
         getsockname(self.fileno(), byref(storage), byref(length))
         return _addresses.from_sockaddr(storage)
 
-    def getpeername(self) -> Any:
+    def getpeername(self) -> Address:
+        """The connected peer's address (``getpeername``); OSError (WSAENOTCONN) if none."""
         storage, length = _addresses.new_storage()
         getpeername(self.fileno(), byref(storage), byref(length))
         return _addresses.from_sockaddr(storage)
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        """Set a socket option (``setsockopt``): an int goes as a C ``int``, bytes as they are."""
         level, option = check_c_int("level", level), check_c_int("option", option)
         if isinstance(value, int):
             number = INT(check_c_int("value", int(value)))  # int(): a bool is 0 or 1
@@ -224,48 +297,63 @@ class Socket:
             setsockopt(self.fileno(), level, option, data, len(data))
 
     def getsockopt(self, level: int, option: int) -> int:
+        """Read a socket option whose value is a C ``int`` (``getsockopt``)."""
         level, option = check_c_int("level", level), check_c_int("option", option)
         value, size = INT(), INT(sizeof(INT))
         getsockopt(self.fileno(), level, option, byref(value), byref(size))
         return int(value.value)
 
     def shutdown(self, how: int) -> None:
+        """Stop receiving, sending or both (``shutdown`` with SD_RECEIVE, SD_SEND or SD_BOTH).
+
+        After SD_SEND the peer reads the end of the stream; the socket stays open
+        until :meth:`close`.
+        """
         shutdown(self.fileno(), check_c_int("how", how))
 
     # --- overlapped I/O ---------------------------------------------------------------
 
-    def send(self, data: Any, *, flags: int = 0, event: Event | None = None,
-             routine: Routine | None = None) -> SendOperation:
+    def send(self, data: Buffers, *, flags: int = 0, event: Event | None = None,
+             routine: Routine[SendOperation] | None = None) -> SendOperation:
         """WSASend ``data``: one bytes-like object, or a list/tuple of them (gather)."""
-        return SendOperation(self, data, flags=flags, event=event, routine=routine).start()  # type: ignore[return-value]
+        return SendOperation(self, data, flags=flags, event=event, routine=routine).start()
 
-    def sendto(self, data: Any, address: Any, *, flags: int = 0, event: Event | None = None,
-               routine: Routine | None = None) -> SendToOperation:
+    def sendto(self, data: Buffers, address: AddressArg, *, flags: int = 0,
+               event: Event | None = None,
+               routine: Routine[SendToOperation] | None = None) -> SendToOperation:
         """WSASendTo ``data`` (one bytes-like object or several) to ``address``."""
-        return SendToOperation(self, data, address, flags=flags, event=event,  # type: ignore[return-value]
+        return SendToOperation(self, data, address, flags=flags, event=event,
                                routine=routine).start()
 
     def recv(self, nbytes: int, *, flags: int = 0, event: Event | None = None,
-             routine: Routine | None = None) -> RecvOperation:
+             routine: Routine[RecvOperation[bytes]] | None = None) -> RecvOperation[bytes]:
         """WSARecv up to ``nbytes`` into a buffer of the operation's own; result() is bytes."""
-        return RecvOperation(self, nbytes, flags=flags, event=event,  # type: ignore[return-value]
-                             routine=routine).start()
+        op: RecvOperation[bytes] = RecvOperation(self, nbytes, flags=flags, event=event,
+                                                 routine=routine)
+        return op.start()
 
-    def recv_into(self, buffers: Any, nbytes: int | None = None, *, flags: int = 0,
-                  event: Event | None = None, routine: Routine | None = None) -> RecvOperation:
+    def recv_into(self, buffers: Buffers, nbytes: int | None = None, *, flags: int = 0,
+                  event: Event | None = None,
+                  routine: Routine[RecvOperation[int]] | None = None) -> RecvOperation[int]:
         """WSARecv into writable buffers (one, or a list/tuple: scatter); result() is a count.
 
         The buffers are pinned until the operation is done: a bytearray cannot
         be resized meanwhile (BufferError).
         """
-        return RecvOperation(self, buffers=buffers, limit=nbytes, flags=flags,  # type: ignore[return-value]
-                             event=event, routine=routine).start()
+        op: RecvOperation[int] = RecvOperation(self, buffers=buffers, limit=nbytes, flags=flags,
+                                               event=event, routine=routine)
+        return op.start()
 
     def recvfrom(self, nbytes: int, *, flags: int = 0, event: Event | None = None,
-                 routine: Routine | None = None) -> RecvFromOperation:
-        """WSARecvFrom up to ``nbytes``; result() is (bytes, address)."""
-        return RecvFromOperation(self, nbytes, flags=flags, event=event,  # type: ignore[return-value]
-                                 routine=routine).start()
+                 routine: Routine[RecvFromOperation[tuple[bytes, Address | None]]] | None = None,
+                 ) -> RecvFromOperation[tuple[bytes, Address | None]]:
+        """WSARecvFrom up to ``nbytes``; result() is (bytes, address).
+
+        The address is None when Windows reports none (a stream socket's).
+        """
+        op: RecvFromOperation[tuple[bytes, Address | None]] = RecvFromOperation(
+            self, nbytes, flags=flags, event=event, routine=routine)
+        return op.start()
 
     def accept_ex(self, accept_socket: Socket | None = None, *, recv_nbytes: int = 0,
                   event: Event | None = None) -> AcceptOperation:
@@ -274,25 +362,27 @@ class Socket:
         ``accept_socket`` defaults to a new socket of the same kind; with
         ``recv_nbytes``, the operation completes once that much data came too.
         """
-        return AcceptOperation(self, accept_socket, recv_nbytes=recv_nbytes,  # type: ignore[return-value]
+        return AcceptOperation(self, accept_socket, recv_nbytes=recv_nbytes,
                                event=event).start()
 
-    def connect_ex(self, address: Any, data: Any = b"", *,
+    def connect_ex(self, address: AddressArg, data: Buffer = b"", *,
                    event: Event | None = None) -> ConnectOperation:
         """ConnectEx to ``address`` (binding first if unbound), sending ``data`` with it.
 
         Unlike socket.connect_ex, this returns an operation: result() is the
         number of bytes of ``data`` sent, or raises (ConnectionRefusedError, ...).
         """
-        return ConnectOperation(self, address, data, event=event).start()  # type: ignore[return-value]
+        return ConnectOperation(self, address, data, event=event).start()
 
     def disconnect_ex(self, flags: int = 0, *, event: Event | None = None) -> DisconnectOperation:
         """DisconnectEx: end the connection, keeping the socket (TF_REUSE_SOCKET to reuse it)."""
-        return DisconnectOperation(self, flags, event=event).start()  # type: ignore[return-value]
+        return DisconnectOperation(self, flags, event=event).start()
 
-    def recvfrom_into(self, buffers: Any, nbytes: int | None = None, *, flags: int = 0,
+    def recvfrom_into(self, buffers: Buffers, nbytes: int | None = None, *, flags: int = 0,
                       event: Event | None = None,
-                      routine: Routine | None = None) -> RecvFromOperation:
+                      routine: Routine[RecvFromOperation[tuple[int, Address | None]]] | None = None,
+                      ) -> RecvFromOperation[tuple[int, Address | None]]:
         """WSARecvFrom into writable buffers; result() is (count, address)."""
-        return RecvFromOperation(self, buffers=buffers, limit=nbytes, flags=flags,  # type: ignore[return-value]
-                                 event=event, routine=routine).start()
+        op: RecvFromOperation[tuple[int, Address | None]] = RecvFromOperation(
+            self, buffers=buffers, limit=nbytes, flags=flags, event=event, routine=routine)
+        return op.start()

@@ -25,6 +25,8 @@ from typing import Any, Callable, NamedTuple
 
 from . import _arrays as arrays
 from ._checks import check_handle
+from ._interrupt import check as check_interrupt
+from ._interrupt import guard, sliced
 from .errors import RoutineErrors
 from .raw import (
     HANDLE,
@@ -59,18 +61,31 @@ _LONGEST = MAX_TIMEOUT_MS / 1000  # seconds: ceil(_LONGEST * 1000) is still MAX_
 
 
 class WaitStatus(enum.Enum):
+    """How a wait ended (:attr:`WaitResult.status`), from the wait function's return code."""
+
+    #: WAIT_OBJECT_0 + n: the object (or, with ``wait_all``, every object) is signaled.
     SIGNALED = "signaled"
+    #: WAIT_ABANDONED_0 + n: a mutex whose owner thread exited without releasing it.
     ABANDONED = "abandoned"
+    #: WAIT_TIMEOUT: the timeout passed first.
     TIMEOUT = "timeout"
+    #: WAIT_IO_COMPLETION: an alertable wait ended because completion routines
+    #: (or other APCs) ran on this thread.
     IO_COMPLETION = "io_completion"  # completion routines (or APCs) ran
 
 
 class WaitResult(NamedTuple):
+    """What a wait function returns: how the wait ended, and which handle ended it."""
+
+    #: How the wait ended.
     status: WaitStatus
+    #: The index of the handle in the list waited on, for SIGNALED and ABANDONED
+    #: (with ``wait_all``, the lowest index: they all are); else None.
     which: int | None = None  # the index of the handle, for SIGNALED and ABANDONED
 
     @property
     def signaled(self) -> bool:
+        """True if the status is :attr:`WaitStatus.SIGNALED`."""
         return self.status is WaitStatus.SIGNALED
 
 
@@ -189,6 +204,14 @@ def _outcome(code: int, count: int) -> WaitResult:
     raise winerror_exception(code, f"unexpected wait result {code:#x}")
 
 
+def _slept(code: int) -> bool:
+    return code == 0  # SleepEx: the time passed (WAIT_IO_COMPLETION: routines ran)
+
+
+def _waited(code: int) -> bool:
+    return code == WAIT_TIMEOUT
+
+
 def _after(result: WaitResult) -> WaitResult:
     raise_routine_errors()
     return result
@@ -196,7 +219,9 @@ def _after(result: WaitResult) -> WaitResult:
 
 def sleep_ex(timeout: float | None, alertable: bool = True) -> WaitResult:
     """SleepEx: TIMEOUT once ``timeout`` passed, IO_COMPLETION if routines ran first."""
-    code = SleepEx(milliseconds(timeout), bool(alertable))
+    alertable = bool(alertable)
+    with guard():
+        code = sliced(lambda ms: SleepEx(ms, alertable), milliseconds(timeout), _slept)
     return _after(WaitResult(WaitStatus.IO_COMPLETION if code == WAIT_IO_COMPLETION
                              else WaitStatus.TIMEOUT))
 
@@ -204,7 +229,10 @@ def sleep_ex(timeout: float | None, alertable: bool = True) -> WaitResult:
 def wait_for_single_object_ex(obj: Any, timeout: float | None = None,
                               alertable: bool = True) -> WaitResult:
     """WaitForSingleObjectEx on an Event (or any waitable handle)."""
-    code = WaitForSingleObjectEx(_handle_of(obj), milliseconds(timeout), bool(alertable))
+    handle, alertable = _handle_of(obj), bool(alertable)
+    with guard():
+        code = sliced(lambda ms: WaitForSingleObjectEx(handle, ms, alertable),
+                      milliseconds(timeout), _waited)
     return _after(_outcome(code, 1))
 
 
@@ -222,8 +250,11 @@ def wait_for_multiple_objects_ex(objs: Iterable[Any], wait_all: bool = False,
                                  alertable: bool = True) -> WaitResult:
     """WaitForMultipleObjectsEx on up to MAXIMUM_WAIT_OBJECTS (64) objects."""
     array = _handle_array(objs, MAXIMUM_WAIT_OBJECTS, HANDLE)
-    code = WaitForMultipleObjectsEx(len(array), array, bool(wait_all), milliseconds(timeout),
-                                    bool(alertable))
+    wait_all, alertable = bool(wait_all), bool(alertable)
+    with guard():
+        code = sliced(lambda ms: WaitForMultipleObjectsEx(len(array), array, wait_all, ms,
+                                                          alertable),
+                      milliseconds(timeout), _waited)
     return _after(_outcome(code, len(array)))
 
 
@@ -236,8 +267,11 @@ def wait_for_multiple_events(events: Iterable[Any], wait_all: bool = False,
     lowest, per MSDN); otherwise that of the event that ended the wait.
     """
     array = _handle_array(events, WSA_MAXIMUM_WAIT_EVENTS, WSAEVENT)
-    code = WSAWaitForMultipleEvents(len(array), array, bool(wait_all), milliseconds(timeout),
-                                    bool(alertable))
+    wait_all, alertable = bool(wait_all), bool(alertable)
+    with guard():
+        code = sliced(lambda ms: WSAWaitForMultipleEvents(len(array), array, wait_all, ms,
+                                                          alertable),
+                      milliseconds(timeout), _waited)
     return _after(_outcome(code, len(array)))
 
 
@@ -245,10 +279,12 @@ def poll_until(predicate: Any, timeout: float | None) -> bool:
     """Check ``predicate`` at growing intervals (1 ms to 50 ms) until true or timed out.
 
     For the rare completions nothing can be waited on (see Operation.wait).
+    Ctrl-C is answered between two checks (see ``_interrupt``).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = 0.001
     while not predicate():
+        check_interrupt()
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return False

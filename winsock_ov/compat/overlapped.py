@@ -153,7 +153,8 @@ def _handle(value: Any) -> int:
         raise TypeError(f"an integer handle is required, not {type(value).__name__}")
     if not -(1 << (_POINTER_BITS - 1)) <= value <= INVALID_HANDLE_VALUE:
         raise OverflowError(f"{value} does not fit in a {_POINTER_BITS}-bit handle")
-    return value & INVALID_HANDLE_VALUE
+    number: int = value  # an int by now (older mypy does not narrow Any)
+    return number & INVALID_HANDLE_VALUE
 
 
 def _dword(value: Any) -> int:
@@ -165,7 +166,8 @@ def _dword(value: Any) -> int:
         raise ValueError(f"{value} is negative; a DWORD is 0 to 4294967295")
     if value > 0xFFFFFFFF:
         raise OverflowError(f"{value} does not fit in a DWORD (0 to 4294967295)")
-    return value
+    number: int = value  # an int by now (older mypy does not narrow Any)
+    return number
 
 
 def _c_int(value: Any) -> int:
@@ -517,7 +519,8 @@ def _number(value: Any, bits: int) -> int:
         raise TypeError(f"an integer is required, not {type(value).__name__}")
     if not 0 <= value < (1 << bits):
         raise OverflowError(f"{value} does not fit in an unsigned {bits}-bit field")
-    return value
+    number: int = value  # an int by now (older mypy does not narrow Any)
+    return number
 
 
 def _unparse_address(storage: Any) -> Any:
