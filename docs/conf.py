@@ -141,7 +141,8 @@ class RawContents(SphinxDirective):
         first = " ".join((inspect.cleandoc(own) if own else "").split("\n\n")[0].split())
         if inspect.isfunction(value):
             dll = f"{part}.dll" if part in ("ws2_32", "kernel32", "ntdll") else "the DLL"
-            kind, text = "function", first or f"Declared from {dll}; see {link}."
+            text = f"{first} {link}" if first else f"Declared from {dll}; see {link}."
+            kind = "function"
         elif isinstance(value, type) and issubclass(value, (ctypes.Structure, ctypes.Union)):
             fields = ", ".join(f"``{field[0]}``" for field in value._fields_)
             kind, text = "class", f"{first} Fields: {fields}. {link}".strip()

@@ -1,7 +1,8 @@
 """One loader for the DLLs, one factory for prototypes, one way to build errors.
 
-Every raw function is declared once with argtypes, restype and an error check
-chosen by its return convention.  ``use_last_error=True`` makes ctypes save the
+Every raw function is declared once with argtypes, restype, an error check
+chosen by its return convention and MSDN's parameter names (its signature and
+docstring, set at declaration).  ``use_last_error=True`` makes ctypes save the
 thread's last error right after each call; the checks read it from there
 (``ctypes.get_last_error()``), never later.  The same saved value is restored
 before the next call through these DLLs, so seed-style code that calls
@@ -11,6 +12,7 @@ before the next call through these DLLs, so seed-style code that calls
 from __future__ import annotations
 
 import ctypes
+import inspect
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
@@ -80,26 +82,76 @@ ErrCheck = Callable[[Any, Any, tuple[Any, ...]], Any]
 
 
 def function_factory(dll: str, name: str, restype: Any, argtypes: Sequence[Any],
-                     errcheck: ErrCheck | None = None) -> Any:
-    """Declare ``dll!name``; elsewhere than Windows, a stub that raises WindowsOnlyError."""
+                     errcheck: ErrCheck | None = None, *, params: str | Sequence[str]) -> Any:
+    """Declare ``dll!name``; elsewhere than Windows, a stub that raises WindowsOnlyError.
+
+    ``params`` holds MSDN's parameter names, one per argtype ("s lpBuffers ...");
+    they become the function's ``__signature__`` (positional-only) and docstring.
+    """
     if not ON_WINDOWS:
         def unavailable(*args: object, **kwargs: object) -> Any:
             raise WindowsOnlyError(f"{name} ({dll}.dll) can only be called on Windows, "
                                    f"not on {sys.platform}")
 
-        unavailable.__name__ = unavailable.__qualname__ = name
         unavailable.argtypes = list(argtypes)  # type: ignore[attr-defined]
         unavailable.restype = restype  # type: ignore[attr-defined]
         unavailable.errcheck = errcheck  # type: ignore[attr-defined]
         unavailable.declared_in = dll  # type: ignore[attr-defined]
-        return unavailable
+        return _described(unavailable, name, params, errcheck)
     function = getattr(dlls, dll)[name]  # a fresh function object of our own
     function.restype = restype
     function.argtypes = list(argtypes)
     if errcheck is not None:
         function.errcheck = errcheck
     function.declared_in = dll
+    return _described(function, name, params, errcheck)
+
+
+def _described(function: Any, name: str, params: str | Sequence[str],
+               errcheck: ErrCheck | None, source: str | None = None) -> Any:
+    """Give a declared function its MSDN signature, name and a one-line docstring.
+
+    Set once, at declaration: ``inspect.signature()`` and ``help()`` read these
+    attributes; a call never does.
+    """
+    names = params.split() if isinstance(params, str) else list(params)
+    if len(names) != len(function.argtypes):
+        raise TypeError(f"{name}: {len(names)} parameter names for "
+                        f"{len(function.argtypes)} argtypes")
+    signature = inspect.Signature(
+        [inspect.Parameter(param, inspect.Parameter.POSITIONAL_ONLY) for param in names])
+    function.__signature__ = signature
+    function.__name__ = function.__qualname__ = name
+    if source is None:
+        source = f"{function.declared_in}.dll"
+        function.__module__ = f"{__package__}.{function.declared_in}"  # raw.ws2_32, ...
+    # The names in the docstring too: help() on a ctypes function object (Windows)
+    # prints only its docstring, never __signature__.
+    function.__doc__ = (f"{name}{signature} from {source} (MSDN), returns "
+                        f"{_return_words(function.restype)}; {_check_words(errcheck)}.")
     return function
+
+
+def _return_words(restype: Any) -> str:
+    """What the caller gets back, by the restype's size and kind (aliases share a type)."""
+    if restype is None:
+        return "nothing (void)"
+    code = getattr(restype, "_type_", None)
+    if isinstance(code, str) and code in _INTEGER_CODES:
+        sign = "a signed" if code.islower() else "an unsigned"
+        return f"{sign} {8 * ctypes.sizeof(restype)}-bit int"
+    if restype is ctypes.c_void_p:
+        return "a handle or pointer (an int, or None for NULL)"
+    if restype is ctypes.c_char_p:
+        return "a char * (bytes, or None for NULL)"
+    return str(restype.__name__)
+
+
+def _check_words(errcheck: ErrCheck | None) -> str:
+    """The error check of a declaration, in words (``_CHECK_WORDS`` below)."""
+    if errcheck is None:
+        return "no error check: raises nothing, the caller reads the result"
+    return _CHECK_WORDS.get(errcheck) or f"checked by {getattr(errcheck, '__name__', errcheck)}"
 
 
 _INTEGER_CODES = frozenset("bBhHiIlLqQ")
@@ -127,15 +179,19 @@ def unchecked(function: Any) -> Any:
     """
     argtypes = [_plain(argtype) for argtype in function.argtypes]
     return function_factory(function.declared_in, function.__name__, function.restype,
-                            argtypes)
+                            argtypes, params=list(function.__signature__.parameters))
 
 
-def declare_prototype(prototype: Any, address: int, name: str, errcheck: ErrCheck | None) -> Any:
+def declare_prototype(prototype: Any, address: int, name: str, errcheck: ErrCheck | None,
+                      params: str | None = None) -> Any:
     """A callable for a function pointer (an extension function from WSAIoctl)."""
     function = prototype(address)
     function.__name__ = name
     if errcheck is not None:
         function.errcheck = errcheck
+    if params is not None:
+        _described(function, name, params, errcheck,
+                   source="the socket's provider (a Winsock extension function)")
     return function
 
 
@@ -257,6 +313,28 @@ def check_dequeue(result: int, func: Any, args: tuple[Any, ...]) -> int:
     if not result and not _dereferenced(args[3]):
         _raise_last_error()
     return result
+
+
+# What each check does, for the docstrings (``_described``): the check's own code, in words.
+_CHECK_WORDS: dict[Any, str] = {
+    check_socket_error: "raises OSError on SOCKET_ERROR",
+    check_socket_error_pending: "raises OSError on SOCKET_ERROR except WSA_IO_PENDING "
+                                "(then returns SOCKET_ERROR: started)",
+    check_invalid_socket: "raises OSError on INVALID_SOCKET",
+    check_bool: "raises OSError on FALSE",
+    check_bool_pending: "raises OSError on FALSE except ERROR_IO_PENDING "
+                        "(then returns FALSE: started)",
+    check_overlapped_result: "raises OSError on FALSE except WSA_IO_INCOMPLETE "
+                             "(then returns FALSE: not finished)",
+    check_null: "raises OSError on NULL",
+    check_invalid_handle: "raises OSError on INVALID_HANDLE_VALUE",
+    check_nonzero: "raises OSError on 0",
+    check_wait: "raises OSError on WAIT_FAILED",
+    check_returned_code: "raises OSError carrying the returned code when it is not 0",
+    check_inet_pton: "raises OSError on -1 (0, not an address of that family, is returned)",
+    check_dequeue: "raises OSError on FALSE unless a packet was dequeued "
+                   "(lpOverlapped set: then returns FALSE, the I/O's error in the last error)",
+}
 
 
 # --- argument types that accept what C code passes -----------------------------

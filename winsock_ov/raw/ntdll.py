@@ -7,6 +7,7 @@ from .types import NTSTATUS, ULONG
 
 # ULONG RtlNtStatusToDosError(NTSTATUS Status): never fails; unknown values give
 # ERROR_MR_MID_NOT_FOUND (317).
-RtlNtStatusToDosError = function_factory("ntdll", "RtlNtStatusToDosError", ULONG, [NTSTATUS])
+RtlNtStatusToDosError = function_factory("ntdll", "RtlNtStatusToDosError", ULONG, [NTSTATUS],
+                                         params="Status")
 
 __all__ = ["RtlNtStatusToDosError"]

@@ -77,15 +77,17 @@ LPADDRINFOW_ANY = pointer_to("LPADDRINFOW_ANY", ADDRINFOW)
 LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL = nullable(LPWSAOVERLAPPED_COMPLETION_ROUTINE)
 
 
-def _ws2(name: str, restype: Any, argtypes: list[Any], errcheck: Any = None) -> Any:
-    return function_factory("ws2_32", name, restype, argtypes, errcheck)
+def _ws2(name: str, restype: Any, argtypes: list[Any], errcheck: Any = None, *,
+         params: str) -> Any:
+    return function_factory("ws2_32", name, restype, argtypes, errcheck, params=params)
 
 
 # --- start-up and errors ------------------------------------------------------------
-WSAStartup = _ws2("WSAStartup", INT, [WORD, LPWSADATA], check_returned_code)
-WSACleanup = _ws2("WSACleanup", INT, [], check_socket_error)
-WSAGetLastError = _ws2("WSAGetLastError", INT, [])
-WSASetLastError = _ws2("WSASetLastError", None, [INT])
+WSAStartup = _ws2("WSAStartup", INT, [WORD, LPWSADATA], check_returned_code,
+                  params="wVersionRequested lpWSAData")
+WSACleanup = _ws2("WSACleanup", INT, [], check_socket_error, params="")
+WSAGetLastError = _ws2("WSAGetLastError", INT, [], params="")
+WSASetLastError = _ws2("WSASetLastError", None, [INT], params="iError")
 
 # --- sockets ------------------------------------------------------------------------
 WSASocketW = _ws2("WSASocketW", SOCKET, [
@@ -95,15 +97,18 @@ WSASocketW = _ws2("WSASocketW", SOCKET, [
     LPWSAPROTOCOL_INFOW,
     GROUP,  # g
     DWORD,  # dwFlags
-], check_invalid_socket)
+], check_invalid_socket, params="af type protocol lpProtocolInfo g dwFlags")
 WSASocketA = _ws2("WSASocketA", SOCKET,
-                  [INT, INT, INT, LPWSAPROTOCOL_INFOA, GROUP, DWORD], check_invalid_socket)
+                  [INT, INT, INT, LPWSAPROTOCOL_INFOA, GROUP, DWORD], check_invalid_socket,
+                  params="af type protocol lpProtocolInfo g dwFlags")
 WSASocket = WSASocketW  # winsock2.h: #define WSASocket WSASocketW (UNICODE)
-socket = _ws2("socket", SOCKET, [INT, INT, INT], check_invalid_socket)
-bind = _ws2("bind", INT, [SOCKET, LPSOCKADDR_ANY, INT], check_socket_error)
-listen = _ws2("listen", INT, [SOCKET, INT], check_socket_error)
-accept = _ws2("accept", SOCKET, [SOCKET, LPSOCKADDR_ANY, LPINT], check_invalid_socket)
-connect = _ws2("connect", INT, [SOCKET, LPSOCKADDR_ANY, INT], check_socket_error)
+socket = _ws2("socket", SOCKET, [INT, INT, INT], check_invalid_socket, params="af type protocol")
+bind = _ws2("bind", INT, [SOCKET, LPSOCKADDR_ANY, INT], check_socket_error, params="s name namelen")
+listen = _ws2("listen", INT, [SOCKET, INT], check_socket_error, params="s backlog")
+accept = _ws2("accept", SOCKET, [SOCKET, LPSOCKADDR_ANY, LPINT], check_invalid_socket,
+              params="s addr addrlen")
+connect = _ws2("connect", INT, [SOCKET, LPSOCKADDR_ANY, INT], check_socket_error,
+               params="s name namelen")
 WSAConnect = _ws2("WSAConnect", INT, [
     SOCKET,
     LPSOCKADDR_ANY,  # name
@@ -112,19 +117,23 @@ WSAConnect = _ws2("WSAConnect", INT, [
     LPWSABUF,  # lpCalleeData
     c_void_p,  # LPQOS lpSQOS
     c_void_p,  # LPQOS lpGQOS
-], check_socket_error)
-closesocket = _ws2("closesocket", INT, [SOCKET], check_socket_error)
-shutdown = _ws2("shutdown", INT, [SOCKET, INT], check_socket_error)
-getsockname = _ws2("getsockname", INT, [SOCKET, LPSOCKADDR_ANY, LPINT], check_socket_error)
-getpeername = _ws2("getpeername", INT, [SOCKET, LPSOCKADDR_ANY, LPINT], check_socket_error)
+], check_socket_error, params="s name namelen lpCallerData lpCalleeData lpSQOS lpGQOS")
+closesocket = _ws2("closesocket", INT, [SOCKET], check_socket_error, params="s")
+shutdown = _ws2("shutdown", INT, [SOCKET, INT], check_socket_error, params="s how")
+getsockname = _ws2("getsockname", INT, [SOCKET, LPSOCKADDR_ANY, LPINT], check_socket_error,
+                   params="s name namelen")
+getpeername = _ws2("getpeername", INT, [SOCKET, LPSOCKADDR_ANY, LPINT], check_socket_error,
+                   params="s name namelen")
 setsockopt = _ws2("setsockopt", INT, [
     SOCKET, INT,  # level
     INT,  # optname
     LPCVOID_ANY,  # const char *optval
     INT,  # optlen
-], check_socket_error)
-getsockopt = _ws2("getsockopt", INT, [SOCKET, INT, INT, LPVOID_ANY, LPINT], check_socket_error)
-ioctlsocket = _ws2("ioctlsocket", INT, [SOCKET, LONG, POINTER(u_long)], check_socket_error)
+], check_socket_error, params="s level optname optval optlen")
+getsockopt = _ws2("getsockopt", INT, [SOCKET, INT, INT, LPVOID_ANY, LPINT], check_socket_error,
+                  params="s level optname optval optlen")
+ioctlsocket = _ws2("ioctlsocket", INT, [SOCKET, LONG, POINTER(u_long)], check_socket_error,
+                   params="s cmd argp")
 
 # --- overlapped I/O -------------------------------------------------------------------
 WSASend = _ws2("WSASend", INT, [
@@ -135,7 +144,8 @@ WSASend = _ws2("WSASend", INT, [
     DWORD,  # dwFlags
     LPWSAOVERLAPPED,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
-], check_socket_error_pending)
+], check_socket_error_pending, params=(
+    "s lpBuffers dwBufferCount lpNumberOfBytesSent dwFlags lpOverlapped lpCompletionRoutine"))
 WSARecv = _ws2("WSARecv", INT, [
     SOCKET,
     LPWSABUF,  # lpBuffers
@@ -144,7 +154,8 @@ WSARecv = _ws2("WSARecv", INT, [
     LPDWORD,  # lpFlags (in and out)
     LPWSAOVERLAPPED,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
-], check_socket_error_pending)
+], check_socket_error_pending, params=(
+    "s lpBuffers dwBufferCount lpNumberOfBytesRecvd lpFlags lpOverlapped lpCompletionRoutine"))
 WSASendTo = _ws2("WSASendTo", INT, [
     SOCKET,
     LPWSABUF,
@@ -155,7 +166,9 @@ WSASendTo = _ws2("WSASendTo", INT, [
     INT,  # iTolen
     LPWSAOVERLAPPED,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
-], check_socket_error_pending)
+], check_socket_error_pending, params=(
+    "s lpBuffers dwBufferCount lpNumberOfBytesSent dwFlags lpTo iTolen lpOverlapped "
+    "lpCompletionRoutine"))
 WSARecvFrom = _ws2("WSARecvFrom", INT, [
     SOCKET,
     LPWSABUF,
@@ -166,7 +179,9 @@ WSARecvFrom = _ws2("WSARecvFrom", INT, [
     LPINT,  # lpFromlen: likewise; both must outlive the operation
     LPWSAOVERLAPPED,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
-], check_socket_error_pending)
+], check_socket_error_pending, params=(
+    "s lpBuffers dwBufferCount lpNumberOfBytesRecvd lpFlags lpFrom lpFromlen lpOverlapped "
+    "lpCompletionRoutine"))
 WSAIoctl = _ws2("WSAIoctl", INT, [
     SOCKET,
     DWORD,  # dwIoControlCode
@@ -177,34 +192,39 @@ WSAIoctl = _ws2("WSAIoctl", INT, [
     LPDWORD,  # lpcbBytesReturned
     LPWSAOVERLAPPED,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
-], check_socket_error_pending)
+], check_socket_error_pending, params=(
+    "s dwIoControlCode lpvInBuffer cbInBuffer lpvOutBuffer cbOutBuffer lpcbBytesReturned "
+    "lpOverlapped lpCompletionRoutine"))
 WSAGetOverlappedResult = _ws2("WSAGetOverlappedResult", BOOL, [
     SOCKET,
     LPWSAOVERLAPPED,
     LPDWORD,  # lpcbTransfer
     BOOL,  # fWait
     LPDWORD,  # lpdwFlags
-], check_overlapped_result)
+], check_overlapped_result, params="s lpOverlapped lpcbTransfer fWait lpdwFlags")
 
 # --- event objects ----------------------------------------------------------------------
-WSACreateEvent = _ws2("WSACreateEvent", WSAEVENT, [], check_null)
-WSACloseEvent = _ws2("WSACloseEvent", BOOL, [WSAEVENT], check_bool)
-WSASetEvent = _ws2("WSASetEvent", BOOL, [WSAEVENT], check_bool)
-WSAResetEvent = _ws2("WSAResetEvent", BOOL, [WSAEVENT], check_bool)
+WSACreateEvent = _ws2("WSACreateEvent", WSAEVENT, [], check_null, params="")
+WSACloseEvent = _ws2("WSACloseEvent", BOOL, [WSAEVENT], check_bool, params="hEvent")
+WSASetEvent = _ws2("WSASetEvent", BOOL, [WSAEVENT], check_bool, params="hEvent")
+WSAResetEvent = _ws2("WSAResetEvent", BOOL, [WSAEVENT], check_bool, params="hEvent")
 WSAWaitForMultipleEvents = _ws2("WSAWaitForMultipleEvents", DWORD, [
     DWORD,  # cEvents
     POINTER(WSAEVENT),  # lphEvents
     BOOL,  # fWaitAll
     DWORD,  # dwTimeout (milliseconds, or WSA_INFINITE)
     BOOL,  # fAlertable
-], check_wait)
-WSAEventSelect = _ws2("WSAEventSelect", INT, [SOCKET, WSAEVENT, LONG], check_socket_error)
+], check_wait, params="cEvents lphEvents fWaitAll dwTimeout fAlertable")
+WSAEventSelect = _ws2("WSAEventSelect", INT, [SOCKET, WSAEVENT, LONG], check_socket_error,
+                      params="s hEventObject lNetworkEvents")
 WSAEnumNetworkEvents = _ws2("WSAEnumNetworkEvents", INT,
-                            [SOCKET, WSAEVENT, LPWSANETWORKEVENTS], check_socket_error)
+                            [SOCKET, WSAEVENT, LPWSANETWORKEVENTS], check_socket_error,
+                            params="s hEventObject lpNetworkEvents")
 
 # --- addresses and byte order --------------------------------------------------------------
-inet_addr = _ws2("inet_addr", u_long, [PCSTR])  # INADDR_NONE for a malformed string
-inet_pton = _ws2("inet_pton", INT, [INT, PCSTR, LPVOID_ANY], check_inet_pton)
+inet_addr = _ws2("inet_addr", u_long, [PCSTR], params="cp")  # INADDR_NONE for a malformed string
+inet_pton = _ws2("inet_pton", INT, [INT, PCSTR, LPVOID_ANY], check_inet_pton,
+                 params="Family pszAddrString pAddrBuf")
 # Parses more spellings than inet_pton ("127.1", "0x7f.0.0.1", "host:port");
 # CPython's _overlapped parses addresses with it.
 WSAStringToAddressW = _ws2("WSAStringToAddressW", INT, [
@@ -213,18 +233,20 @@ WSAStringToAddressW = _ws2("WSAStringToAddressW", INT, [
     LPWSAPROTOCOL_INFOW,  # lpProtocolInfo (NULL)
     LPSOCKADDR_ANY,  # lpAddress
     LPINT,  # lpAddressLength (in, out)
-], check_socket_error)
-inet_ntop = _ws2("inet_ntop", PSTR, [INT, LPCVOID_ANY, PSTR, SIZE_T], check_null)
-htons = _ws2("htons", u_short, [u_short])
-ntohs = _ws2("ntohs", u_short, [u_short])
-htonl = _ws2("htonl", u_long, [u_long])
-ntohl = _ws2("ntohl", u_long, [u_long])
+], check_socket_error, params=(
+    "AddressString AddressFamily lpProtocolInfo lpAddress lpAddressLength"))
+inet_ntop = _ws2("inet_ntop", PSTR, [INT, LPCVOID_ANY, PSTR, SIZE_T], check_null,
+                 params="Family pAddr pStringBuf StringBufSize")
+htons = _ws2("htons", u_short, [u_short], params="hostshort")
+ntohs = _ws2("ntohs", u_short, [u_short], params="netshort")
+htonl = _ws2("htonl", u_long, [u_long], params="hostlong")
+ntohl = _ws2("ntohl", u_long, [u_long], params="netlong")
 getaddrinfo = _ws2("getaddrinfo", INT, [PCSTR, PCSTR, LPADDRINFOA_ANY, POINTER(PADDRINFOA)],
-                   check_returned_code)
-freeaddrinfo = _ws2("freeaddrinfo", None, [PADDRINFOA])
+                   check_returned_code, params="pNodeName pServiceName pHints ppResult")
+freeaddrinfo = _ws2("freeaddrinfo", None, [PADDRINFOA], params="pAddrInfo")
 GetAddrInfoW = _ws2("GetAddrInfoW", INT, [PCWSTR, PCWSTR, LPADDRINFOW_ANY, POINTER(PADDRINFOW)],
-                    check_returned_code)
-FreeAddrInfoW = _ws2("FreeAddrInfoW", None, [PADDRINFOW])
+                    check_returned_code, params="pNodeName pServiceName pHints ppResult")
+FreeAddrInfoW = _ws2("FreeAddrInfoW", None, [PADDRINFOW], params="pAddrInfo")
 
 
 def get_extension_function(s: int, guid: GUID, prototype: Any, name: str,
@@ -240,7 +262,23 @@ def get_extension_function(s: int, guid: GUID, prototype: Any, name: str,
              byref(pointer), sizeof(pointer), byref(returned), None, None)
     if not pointer.value:  # the provider has no such function
         raise _loader.winerror_exception(WSAEOPNOTSUPP)
-    return _loader.declare_prototype(prototype, pointer.value, name, errcheck)
+    return _loader.declare_prototype(prototype, pointer.value, name, errcheck,
+                                     EXTENSION_PARAMS.get(name))
+
+
+# MSDN's parameter names of the extension functions (mswsock.h), by the name they are
+# fetched under; declare_prototype gives them to the function it returns.
+EXTENSION_PARAMS = {
+    "AcceptEx": "sListenSocket sAcceptSocket lpOutputBuffer dwReceiveDataLength "
+                "dwLocalAddressLength dwRemoteAddressLength lpdwBytesReceived lpOverlapped",
+    "ConnectEx": "s name namelen lpSendBuffer dwSendDataLength lpdwBytesSent lpOverlapped",
+    "DisconnectEx": "s lpOverlapped dwFlags dwReserved",
+    "GetAcceptExSockaddrs": "lpOutputBuffer dwReceiveDataLength dwLocalAddressLength "
+                            "dwRemoteAddressLength LocalSockaddr LocalSockaddrLength "
+                            "RemoteSockaddr RemoteSockaddrLength",
+    "TransmitFile": "hSocket hFile nNumberOfBytesToWrite nNumberOfBytesPerSend lpOverlapped "
+                    "lpTransmitBuffers dwReserved",
+}
 
 
 __all__ = [
