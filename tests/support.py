@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -26,6 +26,7 @@ CHILD_SECONDS = 60.0
 
 
 ERROR_INTERNAL_ERROR = 1359
+T = TypeVar("T")
 
 
 def load_tool(name: str) -> Any:
@@ -39,24 +40,24 @@ def load_tool(name: str) -> Any:
     return sys.modules[name]
 
 
-def spawn(args: list[str], creationflags: int = 0) -> subprocess.Popen[str]:
-    """Start a child from the repository, its output piped, its input empty.
-
-    Wine on a loaded machine once failed CreateProcess with ERROR_INTERNAL_ERROR
-    (1359) before any child existed; that start alone is tried once more.
-    """
-    def popen() -> subprocess.Popen[str]:
-        return subprocess.Popen(args, cwd=REPO, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                creationflags=creationflags)
-
+def started(start: Callable[[], T], what: str) -> T:
+    """``start()`` (a call that creates a child process), tried once more if Wine on a
+    loaded machine failed CreateProcess with ERROR_INTERNAL_ERROR (1359) before any
+    child existed, as it did once."""
     try:
-        return popen()
+        return start()
     except OSError as exc:
         if getattr(exc, "winerror", None) != ERROR_INTERNAL_ERROR:
             raise
-        print(f"starting {args[0]} failed with {exc}; starting it once more")
-    return popen()
+        print(f"starting {what} failed with {exc}; starting it once more")
+    return start()
+
+
+def spawn(args: list[str], creationflags: int = 0) -> subprocess.Popen[str]:
+    """Start a child from the repository, its output piped, its input empty."""
+    return started(lambda: subprocess.Popen(
+        args, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, creationflags=creationflags), args[0])
 
 
 def run_python(code: str, *, dev: bool = True) -> subprocess.CompletedProcess[str]:

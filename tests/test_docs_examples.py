@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from support import REPO, started
 
-REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 EXAMPLE_SECONDS = 60
 MOST_ILLUSTRATIVE = 3  # examples that are not run: keep them rare
-ERROR_INTERNAL_ERROR = 1359
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\. code-block:: python\s*$")
 _ILLUSTRATIVE = re.compile(r"^\s*\.\. illustrative: \S")
@@ -73,24 +72,10 @@ def test_the_docs_have_examples_and_few_are_only_illustrative() -> None:
 
 
 def run_child(args: list[str], environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run a child from the repository, its output captured.
-
-    Wine on a loaded machine sometimes fails CreateProcess with ERROR_INTERNAL_ERROR
-    (1359) before any child exists (as tests/support.py's ``spawn`` notes): that
-    start alone is tried once more.
-    """
-    def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, cwd=REPO, env=environ, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=EXAMPLE_SECONDS, check=False)
-
-    try:
-        return run()
-    except OSError as exc:
-        if getattr(exc, "winerror", None) != ERROR_INTERNAL_ERROR:
-            raise
-        print(f"starting {args[0]} failed with {exc}; starting it once more")
-    return run()
+    """Run a child from the repository, its output captured."""
+    return started(lambda: subprocess.run(
+        args, cwd=REPO, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=EXAMPLE_SECONDS, check=False), args[0])
 
 
 @pytest.mark.windows
