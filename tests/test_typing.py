@@ -206,3 +206,14 @@ def test_misuses_are_errors_and_nothing_else_is(reports: dict[str, Report],
     assert missed == [], f"{checker} accepted these misuses (usage.py lines)"
     assert unexpected == {}, f"{checker} reported errors in usage.py"
     assert report.elsewhere == [], f"{checker} reported errors outside usage.py"
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10", "3.11", "3.12", "3.13"])
+def test_the_package_is_strict_clean_with_each_supported_version_as_target(
+        version: str, tmp_path: Path) -> None:
+    _require("mypy")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--python-version", version,
+         "--platform", "win32", "--cache-dir", str(tmp_path), "-p", "winsock_ov"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr

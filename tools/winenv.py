@@ -75,11 +75,12 @@ WINDOWS_WHEELS = {
 # The version --quick tests with: the newest.
 QUICK_VERSION = WINDOWS_VERSIONS[-1]
 # The portable tier also builds the documentation (tests/test_docs.py: Sphinx and
-# its theme), checks the types a user sees (tests/test_typing.py: mypy, and
-# pyright with the node.js it runs on, from a wheel), and builds the sdist and
-# the wheel (tests/test_packaging.py and the installed-wheel tier: build, setuptools).
+# its theme), checks the types a user sees (tests/test_typing.py: mypy, the 1.x
+# line, the last that targets 3.9, and pyright with the node.js it runs on, from
+# a wheel), and builds the sdist and the wheel (tests/test_packaging.py and the
+# installed-wheel tier: build, setuptools).
 LINUX_TEST_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "sphinx==9.0.4", "furo==2025.12.19",
-                    "mypy==2.4.1", "pyright[nodejs]==1.1.414", "build==1.2.2.post1",
+                    "mypy==1.20.2", "pyright[nodejs]==1.1.414", "build==1.2.2.post1",
                     "setuptools==80.9.0")
 # What tells that an interpreter already has them: each distribution at its pin.
 HAS_LINUX_TEST_TOOLS = f"""
