@@ -5,17 +5,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ._interrupt import guard, sliced
+from ._interrupt import guard
 from .raw import (
     WAIT_OBJECT_0,
-    WAIT_TIMEOUT,
     WaitForSingleObjectEx,
     WSACloseEvent,
     WSACreateEvent,
     WSAResetEvent,
     WSASetEvent,
 )
-from .waits import milliseconds, raise_routine_errors
+from .waits import milliseconds, raise_routine_errors, wait_for_handle
 
 __all__ = ["Event"]
 
@@ -68,10 +67,8 @@ class Event:
 
     def wait(self, timeout: float | None = None, alertable: bool = False) -> bool:
         """True once signaled, False on timeout or when routines ended an alertable wait."""
-        handle, alertable = self.handle, bool(alertable)
         with guard():  # Ctrl-C: KeyboardInterrupt within a slice (see _interrupt)
-            code = sliced(lambda ms: WaitForSingleObjectEx(handle, ms, alertable),
-                          milliseconds(timeout), lambda code: code == WAIT_TIMEOUT)
+            code = wait_for_handle(self.handle, milliseconds(timeout), bool(alertable))
         raise_routine_errors()
         return bool(code == WAIT_OBJECT_0)
 

@@ -24,7 +24,6 @@ import time
 from ctypes import c_void_p
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._interrupt import sliced
 from ._registry import registry
 from .errors import error_from_code
 from .event import Event
@@ -43,7 +42,7 @@ from .raw import (
     SetFileCompletionNotificationModes,
     WaitForSingleObjectEx,
 )
-from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error
+from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error, wait_for_handle
 
 if TYPE_CHECKING:
     from .core import OverlappedIO
@@ -68,10 +67,6 @@ class Notify(enum.Enum):
     ROUTINE = "routine"
     #: A packet is queued to the completion port the socket is associated with.
     PORT = "port"
-
-
-def _timed_out(code: int) -> bool:
-    return code == WAIT_TIMEOUT
 
 
 def _time_left(timeout: float | None, started: float) -> float | None:
@@ -141,8 +136,7 @@ class EventNotifier(ObservedNotifier):
         if handle is None:
             return poll_until(io.poll_done, timeout)
         try:
-            code = sliced(lambda ms: WaitForSingleObjectEx(handle, ms, False),
-                          milliseconds(timeout), _timed_out)
+            code = wait_for_handle(handle, milliseconds(timeout))
         finally:
             event.release_handle()  # type: ignore[union-attr]
         if io.poll_done():
@@ -196,9 +190,7 @@ class IssuingThread:
 
     def wait_exit(self, timeout: float | None) -> bool:
         """Wait up to ``timeout`` seconds for the OS thread to end."""
-        handle = self.handle
-        return bool(sliced(lambda ms: WaitForSingleObjectEx(handle, ms, False),
-                           milliseconds(timeout), _timed_out) == WAIT_OBJECT_0)
+        return bool(wait_for_handle(self.handle, milliseconds(timeout)) == WAIT_OBJECT_0)
 
     def __del__(self) -> None:
         if getattr(self, "handle", None):

@@ -73,12 +73,21 @@ def socket_type(handle: int) -> int:
     return value.value
 
 
-def _nothing_ready(ready: list[int]) -> bool:
-    return not ready
-
-
 def _nothing_selected(selected: tuple[list[int], list[int], list[int]]) -> bool:
     return not any(selected)
+
+
+def _selected(readable: list[int], writable: list[int], failed: list[int],
+              milliseconds: int) -> bool:
+    """select() on these sockets for ``milliseconds`` (INFINITE: forever): whether
+    any became ready.  select() answers Ctrl-C only once it returns: waited in
+    slices (see _interrupt)."""
+    def select_for(ms: int) -> tuple[list[int], list[int], list[int]]:
+        return select.select(readable, writable, failed, None if ms == INFINITE else ms / 1000)
+
+    with guard():
+        selected = sliced(select_for, milliseconds, _nothing_selected)
+    return not _nothing_selected(selected)
 
 
 def _ensure_winsock() -> None:
@@ -230,12 +239,7 @@ class Socket:
 
         Ctrl-C raises KeyboardInterrupt within a fraction of a second.
         """
-        ms, fileno = milliseconds(timeout), self.fileno()
-        with guard():  # select() answers Ctrl-C only once it returns: waited in slices
-            readable = sliced(lambda ms: select.select([fileno], [], [], ms / 1000)[0]
-                              if ms != INFINITE else select.select([fileno], [], [])[0],
-                              ms, _nothing_ready)
-        if not readable:
+        if not _selected([self.fileno()], [], [], milliseconds(timeout)):
             raise timeout_error(f"no connection within {timeout} s")
         storage, length = _addresses.new_storage()
         handle = accept(self.fileno(), byref(storage), byref(length))
@@ -261,16 +265,10 @@ class Socket:
                 return
             except BlockingIOError:  # WSAEWOULDBLOCK: connecting
                 pass
-            def writable_or_failed(ms: int) -> tuple[list[int], list[int], list[int]]:
-                return select.select([], [fileno], [fileno],
-                                     None if ms == INFINITE else ms / 1000)
-
-            with guard():
-                sliced(writable_or_failed, INFINITE, _nothing_selected)
-            error = INT()
-            getsockopt(fileno, SOL_SOCKET, SO_ERROR, byref(error), byref(INT(sizeof(INT))))
-            if error.value:
-                raise error_from_code(error.value)
+            _selected([], [fileno], [fileno], INFINITE)  # connected, or failed
+            error = self.getsockopt(SOL_SOCKET, SO_ERROR)
+            if error:
+                raise error_from_code(error)
         finally:
             ioctlsocket(fileno, FIONBIO, byref(ULONG(0)))
 

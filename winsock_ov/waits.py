@@ -212,6 +212,13 @@ def _waited(code: int) -> bool:
     return code == WAIT_TIMEOUT
 
 
+def wait_for_handle(handle: int, milliseconds: int, alertable: bool = False) -> int:
+    """WaitForSingleObjectEx's code, waited in slices on the main thread (Ctrl-C
+    between them: see ``_interrupt``; call it within ``guard()``)."""
+    return int(sliced(lambda ms: WaitForSingleObjectEx(handle, ms, alertable), milliseconds,
+                      _waited))
+
+
 def _after(result: WaitResult) -> WaitResult:
     raise_routine_errors()
     return result
@@ -229,10 +236,9 @@ def sleep_ex(timeout: float | None, alertable: bool = True) -> WaitResult:
 def wait_for_single_object_ex(obj: Any, timeout: float | None = None,
                               alertable: bool = True) -> WaitResult:
     """WaitForSingleObjectEx on an Event (or any waitable handle)."""
-    handle, alertable = _handle_of(obj), bool(alertable)
+    handle = _handle_of(obj)
     with guard():
-        code = sliced(lambda ms: WaitForSingleObjectEx(handle, ms, alertable),
-                      milliseconds(timeout), _waited)
+        code = wait_for_handle(handle, milliseconds(timeout), bool(alertable))
     return _after(_outcome(code, 1))
 
 
