@@ -9,6 +9,7 @@ import pytest
 from support import WAIT
 
 import winsock_ov
+from winsock_ov.raw import WSAEAFNOSUPPORT
 
 pytestmark = pytest.mark.windows
 
@@ -188,6 +189,26 @@ def test_echo_server_arguments_are_checked_before_it_starts() -> None:
     # Refused once the port and listener exist: both are closed again.
     rejected(lambda: EchoServer(("127.0.0.1", 70000)), ValueError, "port must be in")
     rejected(lambda: EchoServer(backlog="many"), TypeError, "backlog must be an int")
+
+
+def test_echo_servers_family_is_refused_before_its_port_exists(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from winsock_ov import echo
+
+    ports: list[Any] = []
+
+    class CountedPort(echo.CompletionPort):
+        def __init__(self) -> None:
+            super().__init__()
+            ports.append(self)
+
+    monkeypatch.setattr(echo, "CompletionPort", CountedPort)
+    rejected(lambda: echo.EchoServer(family="inet"), TypeError,  # type: ignore[arg-type]
+             "family must be an int")
+    with pytest.raises(OSError) as raised:
+        echo.EchoServer(family=12345)
+    assert raised.value.winerror == WSAEAFNOSUPPORT
+    assert ports == []
 
 
 def test_from_socket_of_a_closed_socket_raises_wsaenotsock() -> None:

@@ -35,8 +35,8 @@ class EchoServer:
         check_int("accepts", accepts, 1, INT_MAX)
         self.connections: set[Socket] = set()
         self.echoed = 0  # bytes sent back, in all
+        self.listener = Socket(family)  # a bad family is refused here, before the port exists
         self.port = CompletionPort()
-        self.listener = Socket(family)
         try:
             self.listener.bind(address)
             self.listener.listen(backlog)
