@@ -3,7 +3,7 @@ a run, free ports."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import socket
 import subprocess
 import sys
@@ -30,14 +30,11 @@ T = TypeVar("T")
 
 
 def load_tool(name: str) -> Any:
-    """``tools/NAME.py`` as the module ``name``, loaded once for every test module."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """``tools/NAME`` (a module or package of tools/), imported with tools/ on sys.path."""
+    tools = str(REPO / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    return importlib.import_module(name)
 
 
 def started(start: Callable[[], T], what: str) -> T:

@@ -2,7 +2,7 @@
 
 Sphinx builds ``docs/`` with warnings as errors and every cross-reference
 checked (``-W -n``), with the interpreter running the tests.  The portable tier
-installs Sphinx (tools/winenv.py's LINUX_TEST_TOOLS) and hands the build the
+installs Sphinx (LINUX_TEST_TOOLS in tools/testbed/pins.py) and hands the build the
 Python documentation's inventory (``$WINSOCK_OV_PYTHON_INVENTORY``); the Windows
 tiers install no Sphinx, so there these tests are skipped.
 """
@@ -41,7 +41,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if importlib.util.find_spec("sphinx") is None:
         pytest.fail(f"Sphinx is not installed for {sys.executable}: the documentation "
                     "tests need it (the portable tier of `python3 tools/winenv.py test` "
-                    "installs tools/winenv.py's LINUX_TEST_TOOLS)")
+                    "installs LINUX_TEST_TOOLS, tools/testbed/pins.py)")
     out = tmp_path_factory.mktemp("html")
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",

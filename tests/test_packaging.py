@@ -30,10 +30,10 @@ def distributions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     for tool in ("build", "setuptools"):
         if importlib.util.find_spec(tool) is None:
             pytest.fail(f"{tool} is missing from {sys.executable}: the portable tier installs it "
-                        "(tools/winenv.py LINUX_TEST_TOOLS)")
-    winenv = load_tool("winenv")
-    env = winenv.Env(cache=tmp_path_factory.mktemp("cache"), out=lambda line: None)
-    sdist, wheel = winenv.build_distributions(env, sys.executable,
+                        "(tools/testbed/pins.py LINUX_TEST_TOOLS)")
+    testenv, tiers = load_tool("testbed.env"), load_tool("testbed.tiers")
+    env = testenv.Env(cache=tmp_path_factory.mktemp("cache"), out=lambda line: None)
+    sdist, wheel = tiers.build_distributions(env, sys.executable,
                                               tmp_path_factory.mktemp("build") / "dist")
     return sdist, wheel
 

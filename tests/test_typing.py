@@ -106,7 +106,7 @@ class Report:
 def _require(module: str) -> None:
     if importlib.util.find_spec(module) is None:
         pytest.fail(f"{module} is not installed in {sys.executable}: the typing test needs "
-                    "mypy and pyright[nodejs] (see LINUX_TEST_TOOLS in tools/winenv.py)",
+                    "mypy and pyright[nodejs] (see LINUX_TEST_TOOLS in tools/testbed/pins.py)",
                     pytrace=False)
 
 

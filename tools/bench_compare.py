@@ -33,7 +33,10 @@ sys.path[:0] = [str(TOOLS)]
 
 import bench  # noqa: E402  (after the path set-up)
 import bench_stats as stats  # noqa: E402
-import winenv  # noqa: E402
+from testbed.env import Env, windows_path  # noqa: E402
+from testbed.pins import WINDOWS_VERSIONS  # noqa: E402
+from testbed.provision import windows_pythons  # noqa: E402
+from testbed.wine import run_windows_python  # noqa: E402
 
 SIDES = ("before", "after")
 HARNESS = ("bench.py", "bench_stats.py")
@@ -121,7 +124,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, help="a folder holding the other winsock_ov")
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
-    parser.add_argument("--python", default="3.11", choices=winenv.WINDOWS_VERSIONS)
+    parser.add_argument("--python", default="3.11", choices=WINDOWS_VERSIONS)
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="only workloads whose name contains TEXT (repeatable)")
     args = parser.parse_args(argv)
@@ -134,8 +137,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    env = winenv.Env.from_environment()
-    winenv.provision(env, [args.python])
+    env = Env.from_environment()
+    windows_pythons(env, [args.python])
     work = env.cache / "bench-compare"
     scripts = {"before": stage(args.before, work / "before"),
                "after": stage(TOOLS.parent, work / "after")}
@@ -148,9 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report = work / f"{side}.json"
                 report.unlink(missing_ok=True)
                 env.out(f"==> round {round_index + 1}/{args.rounds}, {name}: {side}")
-                code = winenv.run_windows_python(
-                    env, args.python, [winenv.windows_path(scripts[side]), "--rounds", "1",
-                                       "--json", winenv.windows_path(report), "--only", name],
+                code = run_windows_python(
+                    env, args.python, [windows_path(scripts[side]), "--rounds", "1",
+                                       "--json", windows_path(report), "--only", name],
                     timeout=3600)
                 if code != 0 or not report.is_file():
                     env.out(f"!! bench.py ({side}) exited {code}: see its output above")
