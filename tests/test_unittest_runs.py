@@ -3,11 +3,13 @@ retry verdicts and the suspects they are asked about."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import sys
 import unittest
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,8 @@ TOOLS = Path(__file__).resolve().parent.parent / "tools"
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
-import unittest_runs as runs  # noqa: E402  (after the path set-up)
+import outcome_records as records  # noqa: E402  (after the path set-up)
+import unittest_runs as runs  # noqa: E402
 
 
 def test_a_test_belongs_to_the_longest_module_name_it_starts_with() -> None:
@@ -196,3 +199,96 @@ def test_each_module_runs_with_each_implementation_and_prints_its_pass_counts(
     assert outcomes == {"one": expected, "two": expected}
     assert capsys.readouterr().out.splitlines() == [
         "m  passed first impl:    2   second impl:    2"]
+
+
+class TableSuite(runs.Suite):
+    """A Suite whose runs are looked up in a table: ``outcomes[impl][test]`` (a list is
+    the outcome of each successive run), every run counted."""
+
+    def __init__(self, tmp_path: Path, outcomes: dict[str, dict[str, Any]]) -> None:
+        super().__init__(tmp_path / "child.py", [], tmp_path, 60)
+        self.table = outcomes
+        self.runs: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def run_module(self, impl: str, module: str, *, only: list[str] | None = None,
+                   skip: Any = frozenset(), watchdog: float | None = None) -> dict[str, str]:
+        self.runs.append((impl, module, tuple(only or ())))
+        chosen = {}
+        for test, outcome in self.table[impl].items():
+            if runs.module_of(test, [module]) and (only is None or test in only):
+                chosen[test] = outcome.pop(0) if isinstance(outcome, list) else outcome
+        return chosen
+
+
+def record_args(tmp_path: Path, record: bool) -> argparse.Namespace:
+    expected = tmp_path / "expected.json"
+    expected.write_text(json.dumps({"inputs": {"wine": "wine-8.0"},
+                                    "rerecord": "winenv.py test --x-suite 3.11 --record"}))
+    return argparse.Namespace(record=record, record_file=str(tmp_path / "x-3.11.json"),
+                              expected=str(expected))
+
+
+LABELS = {"ref": "reference", "ours": "ours"}
+
+
+def test_recording_runs_the_reference_and_gives_its_failures_retries(tmp_path: Path) -> None:
+    suite = TableSuite(tmp_path, {
+        "ref": {"m.T.a": "pass", "m.T.flaky": ["fail", "fail", "pass"], "m.T.broken": "fail",
+                "m.T.skips": "skip"},
+        "ours": {"m.T.a": "pass", "m.T.flaky": "pass", "m.T.broken": "fail",
+                 "m.T.skips": "skip"}})
+    outcomes = runs.outcomes_against_record(suite, "x", record_args(tmp_path, True), ["m"],
+                                            LABELS, "ref")
+    # the flaky failure passed its second retry; the broken one failed all three
+    assert outcomes["ref"] == {"m.T.a": "pass", "m.T.flaky": "pass", "m.T.broken": "fail",
+                               "m.T.skips": "skip"}
+    assert [r for r in suite.runs if r[2]] == [("ref", "m", ("m.T.broken",))] * 3 + [
+        ("ref", "m", ("m.T.flaky",))] * 2
+    data = json.loads((tmp_path / "x-3.11.json").read_text())
+    assert data["recorded_by"] == "winenv.py test --x-suite 3.11 --record"
+    assert records.unpack(data["outcomes"]) == outcomes["ref"]
+
+
+def test_a_normal_run_takes_the_reference_from_its_record_and_runs_only_ours(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorded = {"m.T.a": "pass", "m.T.b": "pass", "n.T.c": "fail"}
+    records.save(tmp_path / "x-3.11.json", suite="x", reference="ref",
+                 expected=records.read_expected(record_args(tmp_path, False).expected),
+                 outcomes=recorded)
+    suite = TableSuite(tmp_path, {"ref": {}, "ours": {"m.T.a": "pass", "m.T.b": "pass",
+                                                      "n.T.c": "pass"}})
+    outcomes = runs.outcomes_against_record(suite, "x", record_args(tmp_path, False),
+                                            ["m", "n"], LABELS, "ref")
+    assert outcomes["ref"] == recorded
+    assert [impl for impl, _, _ in suite.runs] == ["ours", "ours"]
+    assert "m  passed reference (recorded):    2   ours:    2" in capsys.readouterr().out
+
+
+def test_ours_failing_what_the_record_passes_is_a_difference_once_the_reference_passes_again(
+        tmp_path: Path) -> None:
+    """A broken implementation still fails a run that has the reference only as a record."""
+    recorded = {"m.T.a": "pass", "m.T.b": "pass"}
+    records.save(tmp_path / "x-3.11.json", suite="x", reference="ref",
+                 expected=records.read_expected(record_args(tmp_path, False).expected),
+                 outcomes=recorded)
+    suite = TableSuite(tmp_path, {"ref": dict(recorded), "ours": {"m.T.a": "pass",
+                                                                  "m.T.b": "fail"}})
+    outcomes = runs.outcomes_against_record(suite, "x", record_args(tmp_path, False), ["m"],
+                                            LABELS, "ref")
+    verdicts = runs.judge_suspects(suite, outcomes, "ours", "ref", ["m"])
+    assert verdicts == [("difference", "m.T.b", "fail", ["fail"] * 3, ["pass"] * 3)]
+    assert runs.reference_reruns(verdicts) == 3  # the reference ran in this run, on the suspect
+
+
+def test_a_missing_record_stops_the_run_before_anything_runs(tmp_path: Path) -> None:
+    suite = TableSuite(tmp_path, {"ref": {}, "ours": {"m.T.a": "pass"}})
+    with pytest.raises(records.RecordError, match=r"--x-suite 3\.11 --record"):
+        runs.outcomes_against_record(suite, "x", record_args(tmp_path, False), ["m"], LABELS,
+                                     "ref")
+    assert suite.runs == []
+
+
+def test_tests_ours_ran_that_the_record_lacks_are_named() -> None:
+    outcomes = {"ref": {"m.T.a": "pass"}, "ours": {"m.T.a": "pass", "m.T.new": "pass"},
+                "aio": {"m.T.other": "fail"}}
+    assert runs.unrecorded(outcomes, "ref") == ["m.T.new", "m.T.other"]

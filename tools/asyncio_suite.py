@@ -1,4 +1,5 @@
-"""CPython's own asyncio tests: on the C ``_overlapped``, on winsock_ov's, and on winsock_ov.aio.
+"""CPython's own asyncio tests: on winsock_ov's ``_overlapped`` and on winsock_ov.aio,
+against the C ``_overlapped``'s recorded outcomes.
 
 Run under Windows CPython (``python3 tools/winenv.py test`` does it under Wine
 for 3.9, 3.11 and 3.13) with ``--tests-dir`` pointing at a folder that holds the
@@ -8,14 +9,17 @@ libpython3.X-testsuite and libpython3.X-stdlib).  The modules run are every
 ``_overlapped`` or ``asyncio.windows_events``.  Each module runs in a child
 process per implementation:
 
-* ``c``: asyncio as shipped;
+* ``c``: asyncio as shipped, the reference;
 * ``winsock_ov``: winsock_ov.compat.overlapped installed as ``_overlapped`` first;
 * ``aio``: asyncio's Proactor loop and default policy pointed at winsock_ov.aio's
   loop (the C ``_overlapped`` stays for whatever imports it), and the generic loop
   tests the Proactor test classes skip for want of add_reader/add_writer put back.
 
-A test that C skips and that runs on ours (the restored reader/writer tests)
-must pass there.
+The C module's outcomes depend only on pinned inputs, so they are recorded
+(``tools/records/asyncio-VERSION.json``, ``outcome_records``) and the reference
+runs only where ours fails a test it passed; ``--record`` runs it on every test
+and writes the record again.  A test that C skips and that runs on ours (the
+restored reader/writer tests) must pass there.
 
 Every test gets a watchdog: one that hangs is recorded as "hung", and its
 module resumes after it.  Tests known to hang with *both* modules under Wine are
@@ -25,11 +29,12 @@ it still hangs with both, dropping from that file the ones that no longer do
 (they are then compared like any other test).  A hang with both modules that is
 not pinned fails the run.
 
-A test that passes with the C module but not with one of ours is run again,
-three times with each of the two, alternating (``unittest_runs.judge_retries``); six times
-when that reads as a difference although C failed some retries too.  Only a
-test that ours keeps failing while C passes again is a difference (a restored
-test: that ours never passes), and the run fails on any difference.
+A test that passes with the C module (in the record) but not with one of ours is
+run again, three times with each of the two, alternating
+(``unittest_runs.judge_retries``); six times when that reads as a difference
+although C failed some retries too.  Only a test that ours keeps failing while C
+passes again is a difference (a restored test: that ours never passes), and the
+run fails on any difference.
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import unittest_runs as runs  # noqa: E402  (after the path set-up)
+import outcome_records as records  # noqa: E402  (after the path set-up)
+import unittest_runs as runs  # noqa: E402
 
 REPO = runs.REPO
 HANGS_FILE = REPO / "tools" / "asyncio_hangs.json"
@@ -174,7 +180,7 @@ def loop_class_passes(outcomes: dict[str, dict[str, str]]) -> dict[str, int]:
         return sum(1 for t, o in outcomes[impl].items()
                    if o == "pass" and marker in t.split(".")[-2])
     return {"Proactor": passes("c", "Proactor"), "Selector": passes("c", "Select"),
-            "winsock_ov.aio": passes("aio", "Proactor")}
+            "winsock_ov.aio": passes("aio", "Proactor") if "aio" in outcomes else 0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,13 +193,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="the pinned list of tests that hang with both modules")
     parser.add_argument("--prove-hangs", action="store_true",
                         help="run the pinned hangs too, and check they hang with both")
+    parser.add_argument("--ours", action="append", choices=OURS,
+                        help="run only this implementation of ours (repeatable; default both)")
+    runs.add_record_arguments(parser)
     runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
-    if not args.tests_dir:
-        parser.error("--tests-dir is required")
-    return run_suite(args)
+    if not (args.tests_dir and args.record_file and args.expected):
+        parser.error("--tests-dir, --record-file and --expected are required")
+    if args.record and (args.modules or args.ours):
+        parser.error("--record records the whole suite: not with --modules or --ours")
+    try:
+        return run_suite(args)
+    except records.RecordError as exc:
+        print(f"!! {exc}", flush=True)
+        Path(args.json).write_text(json.dumps({"python": VERSION, "error": str(exc)}))
+        return 2
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -204,30 +220,44 @@ def run_suite(args: argparse.Namespace) -> int:
     all_hangs = load_hangs(hangs_path)
     pinned = {h["test"] for h in all_hangs if h["python"] == VERSION}
     suite = runs.Suite(Path(__file__), [args.tests_dir], work, PER_TEST_SECONDS)
+    ours = tuple(impl for impl in OURS if not args.ours or impl in args.ours)
+    labels = {impl: LABELS[impl] for impl in ("c", *ours)}
     started = time.monotonic()
     print(f"CPython {sys.version.split()[0]}: {len(modules)} modules, "
           f"{len(pinned)} pinned hangs", flush=True)
-    outcomes = suite.run_modules(modules, LABELS, skip=pinned)
+    outcomes = runs.outcomes_against_record(suite, "asyncio", args, modules, labels, "c",
+                                            skip=pinned)
+    unrecorded = runs.unrecorded(outcomes, "c")
 
     proven: list[str] = []
     if args.prove_hangs:
         proven = prove_hangs(suite, modules, pinned, outcomes, all_hangs, hangs_path)
 
     unpinned_hangs = sorted(t for t, o in outcomes["c"].items()
-                            if o == "hung" and outcomes["winsock_ov"].get(t) == "hung")
+                            if o == "hung" and outcomes.get("winsock_ov", {}).get(t) == "hung")
     verdicts: dict[str, list[tuple[str, runs.Verdict]]] = {
         "flaky": [], "unstable": [], "difference": []}
-    for impl in OURS:
-        for verdict in runs.judge_suspects(suite, outcomes, impl, "c", modules):
+    reference_runs = 0
+    for impl in ours:
+        judged = runs.judge_suspects(suite, outcomes, impl, "c", modules)
+        reference_runs += runs.reference_reruns(judged)
+        for verdict in judged:
             verdicts[verdict[0]].append((impl, verdict))
 
-    counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
-    restored = sorted(t for t, o in outcomes["aio"].items()
+    counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in labels}
+    restored = sorted(t for t, o in outcomes.get("aio", {}).items()
                       if outcomes["c"].get(t) == "skip" and o != "skip")
     loop_classes = loop_class_passes(outcomes)
     elapsed = time.monotonic() - started
     print(f"\nCPython {VERSION}'s asyncio tests ({len(modules)} modules) in {elapsed:.0f} s")
-    for impl in IMPLEMENTATIONS:
+    print(f"  C _overlapped: {'run now and recorded in' if args.record else 'recorded in'} "
+          f"{Path(args.record_file).name}; run again on {reference_runs} retries")
+    if unrecorded:
+        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
+              "incomplete: record it again)")
+        for test in unrecorded:
+            print(f"    {test}")
+    for impl in labels:
         print(f"  {LABELS[impl]:<16} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
     print("  passing in the loop classes: " + ", ".join(
         f"{name} {n}" for name, n in loop_classes.items()))
@@ -245,8 +275,8 @@ def run_suite(args: argparse.Namespace) -> int:
         print(f"    {test}")
     only_ours = {impl: sorted(t for t, o in outcomes[impl].items()
                               if o == "pass" and outcomes["c"].get(t) not in ("pass", "skip"))
-                 for impl in OURS}
-    for impl in OURS:
+                 for impl in ours}
+    for impl in ours:
         print(f"  passing only with {LABELS[impl]}: {len(only_ours[impl])}")
         for test in only_ours[impl]:
             print(f"    {test} (C: {outcomes['c'].get(test)})")
@@ -264,9 +294,10 @@ def run_suite(args: argparse.Namespace) -> int:
                              ("unstable", "unstable"))},
         "only_ours": only_ours,
         "pinned_hangs": len(pinned), "proven_hangs": proven if args.prove_hangs else None,
-        "unpinned_hangs": unpinned_hangs, "outcomes": outcomes,
+        "unpinned_hangs": unpinned_hangs, "recorded_now": args.record,
+        "reference_runs": reference_runs, "unrecorded": unrecorded, "outcomes": outcomes,
     }, indent=1))
-    return 1 if verdicts["difference"] or unpinned_hangs else 0
+    return 1 if verdicts["difference"] or unpinned_hangs or unrecorded else 0
 
 
 def prove_hangs(suite: runs.Suite, modules: list[str], pinned: set[str],

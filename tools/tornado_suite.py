@@ -11,10 +11,17 @@ test runner swapped for one that records each outcome (``unittest_runs``):
   add_reader/add_writer on a "Tornado selector" thread;
 * ``aio``: ``winsock_ov.aio.EventLoopPolicy()`` installed first, as a user would.
 
+The default loop's outcomes depend only on pinned inputs (Tornado's version,
+the CPython build, Wine's), so they are recorded (``tools/records/
+tornado-VERSION.json``, ``outcome_records``); the default loop runs only the
+tests aio fails that it passed, and ``--record`` runs it on every test and
+writes the record again.
+
 Each child writes a line for every "Tornado selector" thread it starts.  The run
 fails when a test that passes on the default loop does not on aio (after the
 retries of ``unittest_runs.judge_suspects``), or when aio starts any such
-thread; the default loop starting some shows that the count sees them.
+thread; the default loop starting some (counted whenever it runs a whole
+module: with ``--record``) shows that the count sees them.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import unittest_runs as runs  # noqa: E402  (after the path set-up)
+import outcome_records as records  # noqa: E402  (after the path set-up)
+import unittest_runs as runs  # noqa: E402
 
 IMPLEMENTATIONS = ("default", "aio")
 LABELS = {"default": "default loop", "aio": "winsock_ov.aio"}
@@ -88,11 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="tornado-suite.json")
     parser.add_argument("--work", default=None, help="scratch folder (default: next to --json)")
     parser.add_argument("--modules", nargs="*", help="default: tornado.test.runtests' list")
+    runs.add_record_arguments(parser)
     runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
-    return run_suite(args)
+    if not (args.record_file and args.expected):
+        parser.error("--record-file and --expected are required")
+    if args.record and args.modules:
+        parser.error("--record records the whole suite: not with --modules")
+    try:
+        return run_suite(args)
+    except records.RecordError as exc:
+        print(f"!! {exc}", flush=True)
+        Path(args.json).write_text(json.dumps({"error": str(exc)}))
+        return 2
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -109,7 +127,8 @@ def run_suite(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"Tornado {tornado.version} on CPython {sys.version.split()[0]}: "
           f"{len(modules)} modules", flush=True)
-    outcomes = suite.run_modules(modules, LABELS)
+    outcomes = runs.outcomes_against_record(suite, "tornado", args, modules, LABELS, "default")
+    unrecorded = runs.unrecorded(outcomes, "default")
     verdicts = runs.judge_suspects(suite, outcomes, "aio", "default", modules)
     threads = {impl: count_selector_threads(work, impl) for impl in IMPLEMENTATIONS}
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
@@ -120,6 +139,14 @@ def run_suite(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
 
     print(f"\nTornado's tests ({len(modules)} modules) in {elapsed:.0f} s")
+    print(f"  default loop: {'run now and recorded in' if args.record else 'recorded in'} "
+          f"{Path(args.record_file).name}; run again on {runs.reference_reruns(verdicts)} "
+          "retries")
+    if unrecorded:
+        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
+              "incomplete: record it again)")
+        for test in unrecorded:
+            print(f"    {test}")
     for impl in IMPLEMENTATIONS:
         print(f"  {LABELS[impl]:<15} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items())
               + f"; {threads[impl]} '{SELECTOR_THREAD}' threads started")
@@ -137,9 +164,11 @@ def run_suite(args: argparse.Namespace) -> int:
         "differences": [v[1] for v in by_kind["difference"]],
         "flaky": [v[1] for v in by_kind["flaky"]],
         "unstable": [v[1] for v in by_kind["unstable"]],
-        "only_aio": only_aio, "outcomes": outcomes,
+        "only_aio": only_aio, "recorded_now": args.record,
+        "reference_runs": runs.reference_reruns(verdicts), "unrecorded": unrecorded,
+        "outcomes": outcomes,
     }, indent=1))
-    return 1 if by_kind["difference"] or threads["aio"] else 0
+    return 1 if by_kind["difference"] or threads["aio"] or unrecorded else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from collections.abc import Set
 from pathlib import Path
 from typing import Any, Callable
 
+import outcome_records as records
+
 REPO = Path(__file__).resolve().parent.parent
 MODULE_SECONDS = 1800  # a safety net for a child the per-test watchdog cannot end
 RETRIES = 3
@@ -290,15 +292,26 @@ class Suite:
         self.seconds: dict[str, float] = {}
 
     def run_modules(self, modules: list[str], labels: dict[str, str],
-                    skip: Set[str] = frozenset()) -> dict[str, dict[str, str]]:
+                    skip: Set[str] = frozenset(),
+                    known: dict[str, dict[str, str]] | None = None
+                    ) -> dict[str, dict[str, str]]:
         """Each module with each implementation (``labels``' keys, in order), a line
-        of pass counts printed per module; the outcomes by implementation."""
+        of pass counts printed per module; the outcomes by implementation.
+
+        The implementations in ``known`` are not run: their outcomes are taken
+        from there (a record), only those of the modules run.
+        """
+        known = known or {}
         outcomes: dict[str, dict[str, str]] = {impl: {} for impl in labels}
         width = max(map(len, modules), default=0) + 1
         for module in modules:
-            of_module = {impl: self.run_module(impl, module, skip=skip) for impl in labels}
+            of_module = {impl: ({t: o for t, o in known[impl].items()
+                                 if module_of(t, modules) == module} if impl in known
+                                else self.run_module(impl, module, skip=skip))
+                         for impl in labels}
             print(f"{module:<{width}} passed " + "   ".join(
-                f"{label}: {passes(of_module[impl]):>4}" for impl, label in labels.items()),
+                f"{label}{' (recorded)' if impl in known else ''}: "
+                f"{passes(of_module[impl]):>4}" for impl, label in labels.items()),
                 flush=True)
             for impl in labels:
                 outcomes[impl].update(of_module[impl])
@@ -340,3 +353,69 @@ class Suite:
                 out.write(json.dumps({"test": unfinished,
                                       "outcome": ending(output, timed_out)}) + "\n")
             skip_file.write_text("\n".join(sorted(skip | outcomes.keys() | {unfinished})))
+
+
+# --- the reference's outcomes: recorded, or run now and recorded ---------------------------
+
+
+def add_record_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say where the reference's record is and what this run's inputs are."""
+    parser.add_argument("--record-file", help="the reference implementation's recorded "
+                        "outcomes (tools/records/SUITE-VERSION.json)")
+    parser.add_argument("--expected", help="JSON file: this run's pinned inputs and the "
+                        "command that records again (written by tools/winenv.py)")
+    parser.add_argument("--record", action="store_true",
+                        help="run the reference too and write its outcomes as the record")
+
+
+def outcomes_against_record(suite: Suite, name: str, args: argparse.Namespace,
+                            modules: list[str], labels: dict[str, str], reference: str,
+                            skip: Set[str] = frozenset()) -> dict[str, dict[str, str]]:
+    """Every implementation's outcomes on ``modules``.  The reference's come from its
+    record; with ``--record`` it is run now with the others and its outcomes are
+    written as the record.  Raises ``outcome_records.RecordError`` (saying how to
+    record again) for a record that is missing or was made from other inputs."""
+    expected = records.read_expected(args.expected)
+    path = Path(args.record_file)
+    if args.record:
+        outcomes = suite.run_modules(modules, labels, skip=skip)
+        again = pass_on_retry(suite, outcomes[reference], reference, modules)
+        records.save(path, suite=name, reference=reference, expected=expected,
+                     outcomes=outcomes[reference])
+        print(f"recorded {len(outcomes[reference])} outcomes of {labels[reference]} in "
+              f"{path} ({len(again)} of them passes on a retry)", flush=True)
+        return outcomes
+    recorded = records.load(path, suite=name, reference=reference, expected=expected)
+    return suite.run_modules(modules, labels, skip=skip, known={reference: recorded})
+
+
+def pass_on_retry(suite: Suite, outcomes: dict[str, str], reference: str,
+                  modules: list[str]) -> list[str]:
+    """Run each test ``reference`` did not pass (a failure, a hang) up to RETRIES times
+    more; one that passes is recorded as a pass (the reference can pass it: ours is then
+    asked to, with the usual retries).  A failure due to a loaded machine is thus
+    not recorded for good, where it would excuse ours from that test."""
+    passed = []
+    for test in sorted(t for t, o in outcomes.items() if o not in ("pass", "skip")):
+        module = module_of(test, modules)
+        if module is None:
+            continue
+        for _ in range(RETRIES):
+            if suite.run_module(reference, module, only=[test]).get(test) == "pass":
+                outcomes[test] = "pass"
+                passed.append(test)
+                break
+    return passed
+
+
+def unrecorded(outcomes: dict[str, dict[str, str]], reference: str) -> list[str]:
+    """Tests an implementation ran that the reference's outcomes do not know (a
+    record that does not cover the suite it claims to)."""
+    theirs = outcomes[reference]
+    return sorted({t for impl, ours in outcomes.items() if impl != reference
+                   for t in ours if t not in theirs})
+
+
+def reference_reruns(verdicts: list[Verdict]) -> int:
+    """How many times the reference ran a suspect again (all its runs in a normal run)."""
+    return sum(len(theirs or []) for _, _, _, _, theirs in verdicts)

