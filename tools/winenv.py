@@ -646,7 +646,8 @@ def tier_windows(env: Env, version: str, pytest_extra: Sequence[str]) -> TierRes
     seed_bin = build_seed_programs(env)
     env.out(f"==> {name}: pytest under Wine")
     code = run_windows_python(env, version, [*pytest_args(windows_path(report)), *pytest_extra],
-                              extra_env={"WINSOCK_OV_SEED_BIN": windows_path(seed_bin)})
+                              extra_env={"WINSOCK_OV_SEED_BIN": windows_path(seed_bin),
+                                         "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env))})
     return read_tier_report(name, report, code, windows=True)
 
 
@@ -717,7 +718,8 @@ def tier_installed_wheel(env: Env, version: str, pytest_extra: Sequence[str]) ->
     code = run_windows_python(
         env, version, [*pytest_args(windows_path(report)), *pytest_extra],
         extra_env={"PYTHONPATH": windows_path(site), "WINSOCK_OV_INSTALLED": windows_path(site),
-                   "WINSOCK_OV_SEED_BIN": windows_path(seed_bin)}, cwd=tree)
+                   "WINSOCK_OV_SEED_BIN": windows_path(seed_bin),
+                   "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env))}, cwd=tree)
     return read_tier_report(name, report, code, windows=True)
 
 
@@ -807,6 +809,17 @@ def build_seed_programs(env: Env) -> Path:
             ])
         write_stamp(folder, inputs)
     return folder
+
+
+def build_c_anchor(env: Env) -> Path:
+    """The bench's C program (tools/anchor/anchor.c) as a DLL: tools/c_anchor.py."""
+    tools = str(Path(__file__).resolve().parent)
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import c_anchor
+
+    with step(env, "the C anchor: tools/anchor/anchor.c with x86_64-w64-mingw32-gcc"):
+        return c_anchor.build(env.cache, env.repo / "tools" / "anchor" / "anchor.c")
 
 
 def build_abi_probe(env: Env) -> Path:
@@ -1000,16 +1013,17 @@ def cmd_bench(env: Env, args: argparse.Namespace) -> int:
     provision(env, [args.python])
     results = env.cache / "bench" / f"bench-{args.python}.json"
     results.parent.mkdir(parents=True, exist_ok=True)
+    bench_args = ["--c-anchor", windows_path(build_c_anchor(env)), *args.bench_args]
     calls_args: list[str] = []
     if not args.no_calls:
         calls = env.cache / "bench" / f"calls-{args.python}.json"
         with step(env, "count Wine server requests per message (WINEDEBUG=+server)"):
             calls.write_text(json.dumps(count_bench_calls(env, args.python, bench,
-                                                          args.bench_args), indent=1))
+                                                          bench_args), indent=1))
         calls_args = ["--calls", windows_path(calls)]
     return run_windows_python(env, args.python, [windows_path(bench), "--json",
                                                  windows_path(results), *calls_args,
-                                                 *args.bench_args],
+                                                 *bench_args],
                               timeout=3600)
 
 
@@ -1035,7 +1049,8 @@ def count_bench_calls(env: Env, version: str, bench: Path,
 
     # The timed run's options that select rows apply; the others are its own.
     selection = [arg for index, arg in enumerate(bench_args)
-                 if arg.startswith("--only") or (index and bench_args[index - 1] == "--only")]
+                 if arg.startswith(("--only", "--c-anchor"))
+                 or (index and bench_args[index - 1] in ("--only", "--c-anchor"))]
     code = run_windows_python(env, version, [windows_path(bench), "--count-calls", *selection],
                               extra_env={"WINEDEBUG": "-all,+server"}, timeout=1800,
                               stderr_lines=line)
