@@ -310,6 +310,20 @@ static DWORD open_loop(loop_t **out, int style, const SOCKET *socks, int nsocks,
     return 0;
 }
 
+/* Ops released by the caller once it read them (done lists are per call). */
+static void release_all(loop_t *L, op_t **done, int count)
+{
+    int i;
+    for (i = 0; i < count; i++) {
+        op_t *op = done[i];
+        if (op->error == 0) {
+            if (op->kind == SEND) L->stats->bytes_sent += op->nbytes;
+            else L->stats->bytes_received += op->nbytes;
+        }
+        release(L, op);
+    }
+}
+
 /* End the loop: after an error, cancel what is in flight; wait for every op to end; free
  * everything, or leak it on purpose if Windows may still write it.  The first error wins. */
 static DWORD close_loop(loop_t *L, DWORD error)
@@ -323,6 +337,7 @@ static DWORD close_loop(loop_t *L, DWORD error)
         DWORD drained;
         if (done == NULL) return error ? error : ERROR_NOT_ENOUGH_MEMORY;  /* leaked */
         drained = completions(L, done, &count);
+        if (!drained) release_all(L, done, count);  /* a last send counts in the stats too */
         free(done);
         if (drained) return error ? error : drained;  /* still Windows's: leaked */
     }
@@ -336,20 +351,6 @@ static DWORD close_loop(loop_t *L, DWORD error)
     free(L->buffers);
     free(L);
     return error;
-}
-
-/* Ops released by the caller once it read them (done lists are per call). */
-static void release_all(loop_t *L, op_t **done, int count)
-{
-    int i;
-    for (i = 0; i < count; i++) {
-        op_t *op = done[i];
-        if (op->error == 0) {
-            if (op->kind == SEND) L->stats->bytes_sent += op->nbytes;
-            else L->stats->bytes_received += op->nbytes;
-        }
-        release(L, op);
-    }
 }
 
 /* --- the workloads (tools/bench.py's ping_pong, bulk and echo) ------------------------------ */
