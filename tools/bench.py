@@ -12,6 +12,16 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
 * ping-pong also has a "raw layer" row: ``winsock_ov.raw`` called the way a C
   program calls Winsock, without the object layer (the floor of Python over
   ctypes), and a "blocking socket" row (CPython's own socket module);
+* ours / C program (with ``--c-anchor DLL``, which ``winenv.py bench`` builds
+  from tools/anchor/anchor.c): each of the seed's styles on ping-pong, bulk and
+  echo x64, against a C loop making that style's calls on the same workload,
+  step for step: "port / C" (GetQueuedCompletionStatus per packet), "events
+  new / C" (winsock_ov's default, no ``event=``, against WSACreateEvent and
+  WSACloseEvent per operation), "events reused / C" (one event per socket, reset
+  before each operation) and "routines / C" (a routine per operation, SleepEx
+  alertable).  The C loops run in this process, on this thread, on sockets made
+  the same way, so the clock, the CPU time and the trace count them as ours;
+  ``--only-c`` runs these rows alone;
 * asyncio echo: round trips of a streams echo on asyncio's ProactorEventLoop
   over the C module (the anchor), against the same loop over
   ``winsock_ov.compat.overlapped``, winsock_ov's own loop (``winsock_ov.aio``)
@@ -21,7 +31,8 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
 
 How a figure is made
 --------------------
-Each row is one implementation of ours against the anchor.  A round runs the
+Each row is one implementation of ours against its anchor (CPython's module, or
+for the "/ C" rows the C program's loop in the same style).  A round runs the
 two back to back on the same work, A B in even rounds and B A in odd ones, and
 yields one ratio: the anchor's time over ours (for a throughput row, our
 throughput over the anchor's; above 1, ours is faster).  The rounds of all rows
@@ -747,7 +758,8 @@ class Workload:
         return self.anchors.get(implementation, (ANCHOR, self.anchor))
 
     def every_anchor(self) -> dict[str, Callable[[int], stats.Measurement]]:
-        return {ANCHOR: self.anchor, **dict(self.anchors.values())}
+        """The anchors of the rows in ``ours``, by name."""
+        return dict(self.anchor_of(name) for name in self.ours)
 
 
 def with_driver(make: Callable[[], Driver], work: Callable[[Driver, int], stats.Measurement],
