@@ -7,10 +7,12 @@ for the Windows tiers; every test here runs there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ DLL = os.environ.get("WINSOCK_OV_C_ANCHOR")
 needs_dll = pytest.mark.skipif(not DLL, reason="the C anchor is built by tools/winenv.py "
                                "(WINSOCK_OV_C_ANCHOR)")
 STYLES = [style for style, _ in bench.C_STYLES.values()]
+Pair = tuple[socket.socket, socket.socket]
 
 WSAENOTSOCK = 10038
 ERROR_INVALID_HANDLE = 6
@@ -102,39 +105,33 @@ def assert_fresh(pairs: list[tuple[socket.socket, socket.socket]]) -> None:
             assert receiver.recv(16) == b"z"
 
 
-def close(pairs: list[tuple[socket.socket, socket.socket]]) -> None:
-    for client, server in pairs:
-        client.close()
-        server.close()
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """One connected TCP pair (client, server), closed after the test."""
+    (client, server), = bench.socket_pairs(1)
+    with client, server:
+        yield client, server
 
 
 @pytest.mark.windows
 @needs_dll
 @pytest.mark.parametrize("style", STYLES)
-def test_ping_pong_moves_one_byte_each_way_per_trip(program: Any, style: str) -> None:
-    pairs = bench.socket_pairs(1)
-    try:
-        (client, server), = pairs
-        moved = program.ping_pong(style, client.fileno(), server.fileno(), 25)
-        assert (moved.operations, moved.bytes_sent, moved.bytes_received) == (100, 50, 50)
-        assert_fresh(pairs)
-    finally:
-        close(pairs)
+def test_ping_pong_moves_one_byte_each_way_per_trip(program: Any, style: str, pair: Pair) -> None:
+    client, server = pair
+    moved = program.ping_pong(style, client.fileno(), server.fileno(), 25)
+    assert (moved.operations, moved.bytes_sent, moved.bytes_received) == (100, 50, 50)
+    assert_fresh([pair])
 
 
 @pytest.mark.windows
 @needs_dll
 @pytest.mark.parametrize("style", STYLES)
-def test_bulk_moves_every_chunk(program: Any, style: str) -> None:
-    pairs = bench.socket_pairs(1)
-    try:
-        (client, server), = pairs
-        moved = program.bulk(style, client.fileno(), server.fileno(), 12)
-        assert moved.bytes_sent == moved.bytes_received == 12 * bench.CHUNK
-        assert moved.operations >= 12 + 12  # the sends, and at least one receive per chunk
-        assert_fresh(pairs)
-    finally:
-        close(pairs)
+def test_bulk_moves_every_chunk(program: Any, style: str, pair: Pair) -> None:
+    client, server = pair
+    moved = program.bulk(style, client.fileno(), server.fileno(), 12)
+    assert moved.bytes_sent == moved.bytes_received == 12 * bench.CHUNK
+    assert moved.operations >= 12 + 12  # the sends, and at least one receive per chunk
+    assert_fresh([pair])
 
 
 @pytest.mark.windows
@@ -143,45 +140,38 @@ def test_bulk_moves_every_chunk(program: Any, style: str) -> None:
 def test_echo_sends_and_receives_each_message_twice(program: Any, style: str) -> None:
     # 70 connections: the event styles wait on the oldest 64 of 140 operations in flight.
     pairs = bench.socket_pairs(70)
-    try:
+    with contextlib.ExitStack() as stack:
+        for client, server in pairs:
+            stack.enter_context(client)
+            stack.enter_context(server)
         moved = program.echo(style, [(c.fileno(), s.fileno()) for c, s in pairs], 3)
         assert moved.operations == 4 * 70 * 3
         assert moved.bytes_sent == moved.bytes_received == 2 * 70 * 3 * 64
         assert_fresh(pairs)
-    finally:
-        close(pairs)
 
 
 @pytest.mark.windows
 @needs_dll
 @pytest.mark.parametrize("style", STYLES)
-def test_zero_messages_start_nothing(program: Any, style: str) -> None:
-    pairs = bench.socket_pairs(1)
-    try:
-        (client, server), = pairs
-        moved = program.ping_pong(style, client.fileno(), server.fileno(), 0)
-        assert (moved.operations, moved.bytes_sent, moved.bytes_received) == (0, 0, 0)
-    finally:
-        close(pairs)
+def test_zero_messages_start_nothing(program: Any, style: str, pair: Pair) -> None:
+    client, server = pair
+    moved = program.ping_pong(style, client.fileno(), server.fileno(), 0)
+    assert (moved.operations, moved.bytes_sent, moved.bytes_received) == (0, 0, 0)
 
 
 @pytest.mark.windows
 @needs_dll
-def test_an_unknown_style_or_count_is_refused(program: Any) -> None:
+def test_an_unknown_style_or_count_is_refused(program: Any, pair: Pair) -> None:
     with pytest.raises(ValueError, match="no style 'carrier pigeon'"):
         program.style("carrier pigeon")
-    pairs = bench.socket_pairs(1)
-    try:
-        (client, server), = pairs
-        moved = bench.AnchorStats()
-        assert program.dll.anchor_ping_pong(len(STYLES), client.fileno(), server.fileno(), 1,
-                                             moved) == ERROR_INVALID_PARAMETER
-        with pytest.raises(OSError) as raised:
-            program.ping_pong("port", client.fileno(), server.fileno(), -1)
-        assert raised.value.winerror == ERROR_INVALID_PARAMETER
-        assert_fresh(pairs)
-    finally:
-        close(pairs)
+    client, server = pair
+    moved = bench.AnchorStats()
+    assert program.dll.anchor_ping_pong(len(STYLES), client.fileno(), server.fileno(), 1,
+                                         moved) == ERROR_INVALID_PARAMETER
+    with pytest.raises(OSError) as raised:
+        program.ping_pong("port", client.fileno(), server.fileno(), -1)
+    assert raised.value.winerror == ERROR_INVALID_PARAMETER
+    assert_fresh([pair])
 
 
 @pytest.mark.windows
