@@ -447,22 +447,16 @@ class CProgram:
         return self._run("anchor_echo", style, clients, servers, len(pairs), rounds)
 
 
-def c_ping_pong(program: CProgram, style: str, trips: int) -> stats.Measurement:
-    (client, server), = socket_pairs(1)
-    with client, server:
-        clock = Clock()
-        clock.start()
-        program.ping_pong(style, client.fileno(), server.fileno(), trips)
-        return clock.stop(trips)
-
-
-def c_bulk(program: CProgram, style: str, chunks: int) -> stats.Measurement:
-    (client, server), = socket_pairs(1)
-    with client, server:
-        clock = Clock()
-        clock.start()
-        program.bulk(style, client.fileno(), server.fileno(), chunks)
-        return clock.stop(chunks)
+def c_pair(loop: str) -> Callable[[CProgram, str, int], stats.Measurement]:
+    """The C program's ``loop`` ("ping_pong" or "bulk") on one connected pair."""
+    def run(program: CProgram, style: str, messages: int) -> stats.Measurement:
+        (client, server), = socket_pairs(1)
+        with client, server:
+            clock = Clock()
+            clock.start()
+            getattr(program, loop)(style, client.fileno(), server.fileno(), messages)
+            return clock.stop(messages)
+    return run
 
 
 def c_echo(connections: int) -> Callable[[CProgram, str, int], stats.Measurement]:
@@ -836,8 +830,8 @@ def workloads(program: CProgram | None = None) -> list[Workload]:
                              with_driver(COverlapped, work),
                              {name: with_driver(make, work) for name, make in echoes.items()}))
     if program is not None:
-        add_c_rows(rows[0], program, c_ping_pong, ping_pong)
-        add_c_rows(rows[1], program, c_bulk, bulk)
+        add_c_rows(rows[0], program, c_pair("ping_pong"), ping_pong)
+        add_c_rows(rows[1], program, c_pair("bulk"), bulk)
         add_c_rows(rows[2], program, c_echo(64), echo_rounds(64))
     rows.append(Workload("post + dequeue", "us", 15000, 500, post_c, {"port": post_winsock},
                          higher_is_better=False))
