@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -214,6 +215,49 @@ def test_bench_imports_off_windows_and_lists_every_row() -> None:
             assert bench.scaled(workload, 0.2) % connections == 0
 
 
+C_ROWS = {"port / C", "events new / C", "events reused / C", "routines / C"}
+
+
+def test_the_c_program_adds_one_row_per_style_to_ping_pong_bulk_and_echo_x64() -> None:
+    bench = load("bench")
+    program = object()  # only stored: nothing is called before a run
+    every = bench.workloads(program)  # type: ignore[arg-type]
+    plain = {w.name: set(w.ours) for w in bench.workloads()}
+    for workload in every:
+        added = set(workload.ours) - plain[workload.name]
+        assert added == (C_ROWS if workload.name in ("ping-pong", "bulk 64 KiB", "echo x64")
+                         else set()), workload.name
+        for row in added:
+            style = bench.C_STYLES[row][0]
+            assert workload.anchor_of(row)[0] == f"C program: {style}"
+        assert workload.anchor_of("port")[0] == bench.ANCHOR
+    only_c = bench.select(bench.workloads(program), [], only_c=True)  # type: ignore[arg-type]
+    assert [(w.name, set(w.ours)) for w in only_c] == [
+        ("ping-pong", C_ROWS), ("bulk 64 KiB", C_ROWS), ("echo x64", C_ROWS)]
+    assert set(only_c[0].every_anchor()) == {f"C program: {style}"
+                                             for style, _ in bench.C_STYLES.values()}
+    assert bench.parse_args(["--only-c", "--c-anchor", "a.dll"]).only_c
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--only-c"])
+
+
+def test_each_row_takes_the_calls_of_its_own_anchor() -> None:
+    bench = load("bench")
+    rows = [stats.Row("ping-pong", "port", "trips/s"),
+            stats.Row("ping-pong", "port / C", "trips/s", anchor="C program: port")]
+    calls = {"ping-pong|_overlapped (C)": {"total": 17.0, "by_request": {"select": 4.0}},
+             "ping-pong|C program: port": {"total": 16.0, "by_request": {"select": 3.0}},
+             "ping-pong|port": {"total": 17.0, "by_request": {}},
+             "ping-pong|port / C": {"total": 17.0, "by_request": {}}}
+    bench.attach_calls(rows, calls)
+    assert [row.calls_anchor for row in rows] == [17.0, 16.0]
+    assert rows[1].calls_detail["anchor"] == {"select": 3.0}
+    assert [title for title, _ in bench.tables_by_anchor(rows)] == [
+        "ours / _overlapped (C)",
+        "ours / C program (tools/anchor/anchor.c: the same style's calls in C)"]
+    assert json.loads(json.dumps(rows[1].as_json()))["anchor"] == "C program: port"
+
+
 @pytest.mark.windows
 def test_benchmark_runs_every_row_and_writes_paired_ratios(tmp_path: Path) -> None:
     bench = load("bench")
@@ -228,9 +272,50 @@ def test_benchmark_runs_every_row_and_writes_paired_ratios(tmp_path: Path) -> No
         assert all(value > 0 for value in row["ratios"]), row
 
 
+@pytest.mark.windows
+@pytest.mark.skipif(not os.environ.get("WINSOCK_OV_C_ANCHOR"),
+                    reason="the C anchor is built by tools/winenv.py (WINSOCK_OV_C_ANCHOR)")
+def test_benchmark_runs_the_rows_against_the_c_program(tmp_path: Path) -> None:
+    bench = load("bench")
+    out = tmp_path / "bench.json"
+    assert bench.main(["--scale", "0.01", "--rounds", "2", "--only-c", "--json", str(out),
+                       "--c-anchor", os.environ["WINSOCK_OV_C_ANCHOR"]]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {(row["workload"], row["implementation"]) for row in rows} == {
+        (workload, name) for workload in ("ping-pong", "bulk 64 KiB", "echo x64")
+        for name in C_ROWS}
+    for row in rows:
+        style = row["implementation"].removesuffix(" / C")
+        assert row["anchor"] == f"C program: {style}", row
+        assert row["ratio"]["rounds"] == 2 and all(value > 0 for value in row["ratios"]), row
+
+
+def test_winenv_counts_the_c_program_with_the_selected_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load("winenv")  # puts tools/ on sys.path for the package
+    from testbed import cli
+    from testbed.env import Env
+
+    seen: list[list[str]] = []
+
+    def run(env: object, version: str, args: list[str], **kwargs: object) -> int:
+        seen.append(args)
+        return 0
+
+    monkeypatch.setattr(cli, "run_windows_python", run)
+    env = Env(cache=tmp_path)
+    cli.count_bench_calls(env, "3.11", TOOLS / "bench.py",
+                             ["--c-anchor", "Z:\\a.dll", "--rounds", "3", "--only", "bulk",
+                              "--only-c", "--markdown"])
+    assert seen[0][1:] == ["--count-calls", "--c-anchor", "Z:\\a.dll", "--only", "bulk",
+                           "--only-c"]
+
+
 def test_winenv_bench_passes_bench_options_through_and_can_skip_the_count() -> None:
-    winenv = load("winenv")
-    args = winenv.parse_args(["bench", "--python", "3.13", "--", "--quick", "--markdown"])
+    load("winenv")
+    from testbed import cli
+
+    args = cli.parse_args(["bench", "--python", "3.13", "--", "--quick", "--markdown"])
     assert (args.python, args.no_calls, args.bench_args) == ("3.13", False,
                                                              ["--quick", "--markdown"])
-    assert winenv.parse_args(["bench", "--no-calls"]).no_calls
+    assert cli.parse_args(["bench", "--no-calls"]).no_calls

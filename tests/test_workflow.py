@@ -75,3 +75,11 @@ def test_linux_runs_the_readmes_test_command(workflow: Any) -> None:
     steps = workflow["jobs"]["linux"]["steps"]
     assert [s["run"] for s in steps if "run" in s][-1] == "python3 tools/winenv.py test"
     assert "python3 tools/winenv.py test" in (REPO / "README.md").read_text()
+
+
+def test_windows_builds_the_c_anchor_as_the_test_bed_does(workflow: Any) -> None:
+    from support import load_tool
+
+    flags = " ".join(load_tool("testbed.provision").C_ANCHOR_FLAGS)
+    commands = " ".join(step.get("run", "") for step in workflow["jobs"]["windows"]["steps"])
+    assert f"gcc {flags} " in commands.replace("\\\n", "").replace("  ", " ")

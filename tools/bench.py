@@ -12,6 +12,16 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
 * ping-pong also has a "raw layer" row: ``winsock_ov.raw`` called the way a C
   program calls Winsock, without the object layer (the floor of Python over
   ctypes), and a "blocking socket" row (CPython's own socket module);
+* ours / C program (with ``--c-anchor DLL``, which ``winenv.py bench`` builds
+  from tools/anchor/anchor.c): each of the seed's styles on ping-pong, bulk and
+  echo x64, against a C loop making that style's calls on the same workload,
+  step for step: "port / C" (GetQueuedCompletionStatus per packet), "events
+  new / C" (winsock_ov's default, no ``event=``, against WSACreateEvent and
+  WSACloseEvent per operation), "events reused / C" (one event per socket, reset
+  before each operation) and "routines / C" (a routine per operation, SleepEx
+  alertable).  The C loops run in this process, on this thread, on sockets made
+  the same way, so the clock, the CPU time and the trace count them as ours;
+  ``--only-c`` runs these rows alone;
 * asyncio echo: round trips of a streams echo on asyncio's ProactorEventLoop
   over the C module (the anchor), against the same loop over
   ``winsock_ov.compat.overlapped``, winsock_ov's own loop (``winsock_ov.aio``)
@@ -21,7 +31,8 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
 
 How a figure is made
 --------------------
-Each row is one implementation of ours against the anchor.  A round runs the
+Each row is one implementation of ours against its anchor (CPython's module, or
+for the "/ C" rows the C program's loop in the same style).  A round runs the
 two back to back on the same work, A B in even rounds and B A in odd ones, and
 yields one ratio: the anchor's time over ours (for a throughput row, our
 throughput over the anchor's; above 1, ours is faster).  The rounds of all rows
@@ -181,37 +192,70 @@ def port_name(skip_on_success: bool, batch: int) -> str:
 
 
 class WinsockEvents(Driver):
-    """An event per operation, made for it as the seed's first program does (``event=``),
-    waited on with WSAWaitForMultipleEvents and closed once the operation is done."""
+    """Event operations, waited on with WSAWaitForMultipleEvents (the events of the
+    oldest 64 in flight when none is done), each event got one of three ways:
 
-    name = "events"
+    * "own": an Event made for each operation as the seed's first program does
+      (``event=``), closed once the operation is done;
+    * "new": none given (``sock.recv(n)``, the default): the library makes one per
+      operation;
+    * "reused": one Event per socket, reset before each operation (``event=``).
+    """
 
-    def __init__(self) -> None:
+    MODES = ("own", "new", "reused")
+
+    def __init__(self, mode: str = "own") -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, not {mode!r}")
+        self.mode = mode
+        self.name = "events" if mode == "own" else f"events {mode}"
         self.inflight: dict[Any, Any] = {}  # operation -> its event
+        self.socket_events: dict[Any, Any] = {}  # "reused": connection -> its event
         self.conns = []
 
-    def _start(self, start: Callable[..., Any], *args: Any) -> Any:
-        event = self.wo.Event()
+    def wrap(self, sock: socket.socket) -> Any:
+        conn = super().wrap(sock)
+        if self.mode == "reused":
+            self.socket_events[conn] = self.wo.Event()
+        return conn
+
+    def _start(self, conn: Any, start: Callable[..., Any], *args: Any) -> Any:
+        if self.mode == "new":
+            op = start(*args)
+            self.inflight[op] = op.event
+            return op
+        if self.mode == "reused":
+            event = self.socket_events[conn]
+            event.reset()  # Windows never resets it; Internal says which operation ended
+        else:
+            event = self.wo.Event()
         op = start(*args, event=event)
         self.inflight[op] = event
         return op
 
     def recv(self, conn: Any, nbytes: int) -> Any:
-        return self._start(conn.recv, nbytes)
+        return self._start(conn, conn.recv, nbytes)
 
     def send(self, conn: Any, parts: list[bytes]) -> Any:
-        return self._start(conn.send, parts if len(parts) > 1 else parts[0])
+        return self._start(conn, conn.send, parts if len(parts) > 1 else parts[0])
 
     def completions(self) -> Iterator[tuple[Any, Any]]:
         done = [op for op in self.inflight if op.done]
         if not done:
-            events = list(self.inflight.values())[:64]
+            events = list(dict.fromkeys(self.inflight.values()))[:64]  # a socket's event once
             if not self.wo.wait_for_multiple_events(events, timeout=WAIT).signaled:
                 raise TimeoutError("no completion")
             done = [op for op in self.inflight if op.done]
         for op in done:
-            self.inflight.pop(op).close()
+            event = self.inflight.pop(op)
+            if self.mode == "own":
+                event.close()
             yield op, op.result()
+
+    def close(self) -> None:
+        super().close()
+        for event in self.socket_events.values():
+            event.close()
 
 
 class WinsockRoutines(Driver):
@@ -341,6 +385,95 @@ class COverlapped(Driver):
         for sock in self.sockets:
             sock.close()
         _winapi.CloseHandle(self.port)
+
+
+# --- the C program: the seed's styles written in C (tools/anchor/anchor.c) -----------------
+
+
+class AnchorStats(ctypes.Structure):
+    """What one of the C program's loops moved (``anchor_stats`` in anchor.c)."""
+
+    _fields_ = [("operations", ctypes.c_longlong), ("bytes_sent", ctypes.c_longlong),
+                ("bytes_received", ctypes.c_longlong)]
+
+
+class CProgram:
+    """The C anchor's DLL (testbed.provision.build_c_anchor), loaded into this process.
+
+    Its loops are bench.py's workloads step for step, in one of the seed's styles
+    ("events new", "events reused", "routines", "port"; the source says how each
+    is written), on sockets this process connected: they run on this thread,
+    between the same trace markers, timed by the same clock as ours.
+    """
+
+    def __init__(self, path: str) -> None:
+        dll = ctypes.CDLL(path)
+        dll.anchor_style.argtypes = [ctypes.c_char_p]
+        dll.anchor_style.restype = ctypes.c_int
+        stats_p = ctypes.POINTER(AnchorStats)
+        socket_t, sockets_p = ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)  # SOCKET
+        for name, argtypes in (
+                ("anchor_ping_pong", [ctypes.c_int, socket_t, socket_t, ctypes.c_int, stats_p]),
+                ("anchor_bulk", [ctypes.c_int, socket_t, socket_t, ctypes.c_int, stats_p]),
+                ("anchor_echo", [ctypes.c_int, sockets_p, sockets_p, ctypes.c_int, ctypes.c_int,
+                                 stats_p])):
+            function = getattr(dll, name)
+            function.argtypes = argtypes
+            function.restype = ctypes.c_uint32  # 0, or a Windows error code
+        self.dll = dll
+
+    def style(self, name: str) -> int:
+        number = int(self.dll.anchor_style(name.encode()))
+        if number < 0:
+            raise ValueError(f"the C program has no style {name!r}")
+        return number
+
+    def _run(self, function: str, style: str, *args: Any) -> AnchorStats:
+        moved = AnchorStats()
+        code = int(getattr(self.dll, function)(self.style(style), *args, ctypes.byref(moved)))
+        if code:
+            raise OSError(0, f"{function} ({style}) failed with Windows error {code}", None, code)
+        return moved
+
+    def ping_pong(self, style: str, a: int, b: int, trips: int) -> AnchorStats:
+        return self._run("anchor_ping_pong", style, a, b, trips)
+
+    def bulk(self, style: str, a: int, b: int, chunks: int) -> AnchorStats:
+        return self._run("anchor_bulk", style, a, b, chunks)
+
+    def echo(self, style: str, pairs: list[tuple[int, int]], rounds: int) -> AnchorStats:
+        array = ctypes.c_size_t * len(pairs)
+        clients, servers = array(*(c for c, _ in pairs)), array(*(s for _, s in pairs))
+        return self._run("anchor_echo", style, clients, servers, len(pairs), rounds)
+
+
+def c_pair(loop: str) -> Callable[[CProgram, str, int], stats.Measurement]:
+    """The C program's ``loop`` ("ping_pong" or "bulk") on one connected pair."""
+    def run(program: CProgram, style: str, messages: int) -> stats.Measurement:
+        (client, server), = socket_pairs(1)
+        with client, server:
+            clock = Clock()
+            clock.start()
+            getattr(program, loop)(style, client.fileno(), server.fileno(), messages)
+            return clock.stop(messages)
+    return run
+
+
+def c_echo(connections: int) -> Callable[[CProgram, str, int], stats.Measurement]:
+    """The C echo over ``connections`` pairs, ``messages`` rounded to whole rounds as ours."""
+    def run(program: CProgram, style: str, messages: int) -> stats.Measurement:
+        pairs = socket_pairs(connections)
+        rounds = -(-messages // connections)
+        try:
+            clock = Clock()
+            clock.start()
+            program.echo(style, [(c.fileno(), s.fileno()) for c, s in pairs], rounds)
+            return clock.stop(connections * rounds)
+        finally:
+            for client, server in pairs:
+                client.close()
+                server.close()
+    return run
 
 
 # --- workloads: each runs ``messages`` messages and times only the I/O ---------------------
@@ -610,6 +743,17 @@ class Workload:
     higher_is_better: bool = True
     per_message: float = 1.0
     warm_up: bool = True  # False: every run is a fresh process anyway
+    # Rows measured against an anchor of their own (the C program's style): row -> (the
+    # anchor's name, its run).  The other rows' anchor is ``anchor`` (ANCHOR).
+    anchors: dict[str, tuple[str, Callable[[int], stats.Measurement]]] = \
+        field(default_factory=dict)
+
+    def anchor_of(self, implementation: str) -> tuple[str, Callable[[int], stats.Measurement]]:
+        return self.anchors.get(implementation, (ANCHOR, self.anchor))
+
+    def every_anchor(self) -> dict[str, Callable[[int], stats.Measurement]]:
+        """The anchors of the rows in ``ours``, by name."""
+        return dict(self.anchor_of(name) for name in self.ours)
 
 
 def with_driver(make: Callable[[], Driver], work: Callable[[Driver, int], stats.Measurement],
@@ -631,8 +775,30 @@ def echo_rounds(connections: int) -> Callable[[Driver, int], stats.Measurement]:
     return work
 
 
-def workloads() -> list[Workload]:
-    """Every row of the benchmark, in the order printed."""
+# The seed's styles, each against the C program making the same calls (tools/anchor/anchor.c):
+# row -> (the C program's style, our driver).  "events new" is winsock_ov's default
+# (no event=: the library makes one per operation).
+C_STYLES: dict[str, tuple[str, Callable[[], Driver]]] = {
+    "port / C": ("port", WinsockPort),
+    "events new / C": ("events new", lambda: WinsockEvents("new")),
+    "events reused / C": ("events reused", lambda: WinsockEvents("reused")),
+    "routines / C": ("routines", WinsockRoutines),
+}
+C_ANCHOR = "C program"  # the anchors' names: "C program: port", ...
+
+
+def add_c_rows(workload: Workload, program: CProgram,
+               c_work: Callable[[CProgram, str, int], stats.Measurement],
+               work: Callable[[Driver, int], stats.Measurement]) -> None:
+    """``workload``'s "ours / C program" rows: each style against its C loop."""
+    for row, (style, make) in C_STYLES.items():
+        workload.ours[row] = with_driver(make, work)
+        workload.anchors[row] = (f"{C_ANCHOR}: {style}", functools.partial(c_work, program, style))
+
+
+def workloads(program: CProgram | None = None) -> list[Workload]:
+    """Every row of the benchmark, in the order printed; the rows against the C program
+    only with ``program`` (``--c-anchor``)."""
     streams: dict[str, Callable[[], Driver]] = {
         "port": WinsockPort,
         "port +skip": lambda: WinsockPort(skip_on_success=True),
@@ -640,7 +806,8 @@ def workloads() -> list[Workload]:
         "routines": WinsockRoutines,
     }
     # Echo keeps 2 x connections operations in flight: more than the 64 handles
-    # WaitForMultipleObjects takes, so no events row.
+    # WaitForMultipleObjects takes, so no events row here (the rows against the C
+    # program have them: both sides wait on the oldest 64).
     echoes: dict[str, Callable[[], Driver]] = {
         "port": WinsockPort,
         "port batch 64": lambda: WinsockPort(batch=64),
@@ -662,6 +829,10 @@ def workloads() -> list[Workload]:
         rows.append(Workload(f"echo x{connections}", "msgs/s", messages, connections * 2,
                              with_driver(COverlapped, work),
                              {name: with_driver(make, work) for name, make in echoes.items()}))
+    if program is not None:
+        add_c_rows(rows[0], program, c_pair("ping_pong"), ping_pong)
+        add_c_rows(rows[1], program, c_pair("bulk"), bulk)
+        add_c_rows(rows[2], program, c_echo(64), echo_rounds(64))
     rows.append(Workload("post + dequeue", "us", 15000, 500, post_c, {"port": post_winsock},
                          higher_is_better=False))
     for connections, messages, counted in ((1, 1500, 200), (ASYNCIO_MANY, 3072, 256)):
@@ -713,7 +884,7 @@ def count_calls(selected: list[Workload]) -> int:
           f"CPython {platform.python_version()}", flush=True)
     for workload in selected:
         messages = workload.counted
-        for name, run in [(ANCHOR, workload.anchor), *workload.ours.items()]:
+        for name, run in [*workload.every_anchor().items(), *workload.ours.items()]:
             label = key(workload.name, name)
             if workload.name.startswith("asyncio echo"):  # the child marks its own runs
                 asyncio_child(ASYNCIO_CHILDREN.get(name, "c"), messages, label,
@@ -734,19 +905,20 @@ def measure(selected: list[Workload], rounds: int, scale: float,
         for name in workload.ours:
             rows[key(workload.name, name)] = stats.Row(
                 workload.name, name, workload.unit, workload.higher_is_better,
-                workload.per_message)
+                workload.per_message, anchor=workload.anchor_of(name)[0])
     # Warm-up: imports, ctypes prototypes, first connections; not recorded.
     for workload in (w for w in selected if w.warm_up):
-        for run in (workload.anchor, *workload.ours.values()):
+        for run in (*workload.every_anchor().values(), *workload.ours.values()):
             run(max(1, scaled(workload, scale) // 10))
     for round_number in range(rounds):
         started = time.perf_counter()
         for workload in selected:
             messages = scaled(workload, scale)
             for name, ours in workload.ours.items():
+                anchor = workload.anchor_of(name)[1]
                 done: dict[str, stats.Measurement] = {}
                 for side in stats.order(round_number):
-                    done[side] = (workload.anchor if side == "anchor" else ours)(messages)
+                    done[side] = (anchor if side == "anchor" else ours)(messages)
                 rows[key(workload.name, name)].add(done["anchor"], done["ours"])
         progress(f"round {round_number + 1}/{rounds}: {time.perf_counter() - started:.1f} s")
     return list(rows.values())
@@ -755,13 +927,33 @@ def measure(selected: list[Workload], rounds: int, scale: float,
 def attach_calls(rows: list[stats.Row], calls: dict[str, Any]) -> None:
     for row in rows:
         ours, anchor = calls.get(key(row.workload, row.implementation)), \
-            calls.get(key(row.workload, ANCHOR))
+            calls.get(key(row.workload, row.anchor))
         if ours:
             row.calls_ours = ours["total"]
             row.calls_detail["ours"] = ours["by_request"]
         if anchor:
             row.calls_anchor = anchor["total"]
             row.calls_detail["anchor"] = anchor["by_request"]
+
+
+def select(every: list[Workload], only: list[str], only_c: bool) -> list[Workload]:
+    """The workloads whose name contains one of ``only`` (all if empty); with ``only_c``,
+    only their rows against the C program."""
+    selected = [w for w in every if not only or any(text in w.name for text in only)]
+    if not only_c:
+        return selected
+    for workload in selected:
+        workload.ours = {name: run for name, run in workload.ours.items()
+                         if name in workload.anchors}
+    return [w for w in selected if w.ours]
+
+
+def tables_by_anchor(rows: list[stats.Row]) -> list[tuple[str, list[stats.Row]]]:
+    """The rows against CPython's module, then those against the C program (if any)."""
+    tables = [(f"ours / {ANCHOR}", [row for row in rows if row.anchor == ANCHOR]),
+              (f"ours / {C_ANCHOR} (tools/anchor/anchor.c: the same style's calls in C)",
+               [row for row in rows if row.anchor != ANCHOR])]
+    return [(title, group) for title, group in tables if group]
 
 
 def child_main(implementation: str, messages: int, count_key: str | None,
@@ -800,6 +992,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="only workloads whose name contains TEXT (repeatable)")
+    parser.add_argument("--c-anchor", metavar="DLL",
+                        help="tools/anchor/anchor.c built (by winenv.py bench): adds the rows "
+                             "against the C program")
+    parser.add_argument("--only-c", action="store_true",
+                        help="only the rows against the C program (needs --c-anchor)")
     parser.add_argument("--calls", help="calls per message counted by a --count-calls run "
                                         "(JSON, written by winenv.py bench)")
     parser.add_argument("--count-calls", action="store_true",
@@ -817,6 +1014,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.scale = 0.2 if args.quick else 1.0
     if args.rounds < 1 or args.scale <= 0:
         parser.error("--rounds must be 1 or more and --scale above 0")
+    if args.only_c and not args.c_anchor:
+        parser.error("--only-c needs --c-anchor")
     return args
 
 
@@ -824,28 +1023,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.asyncio_child:
         return child_main(args.asyncio_child, args.messages, args.count_key, args.connections)
-    selected = [w for w in workloads()
-                if not args.only or any(text in w.name for text in args.only)]
+    selected = select(workloads(CProgram(args.c_anchor) if args.c_anchor else None),
+                      args.only, args.only_c)
     if args.count_calls:
         return count_calls(selected)
 
     started = time.perf_counter()
     print(f"winsock_ov benchmark: CPython {platform.python_version()} on {sys.platform}; "
           f"{args.rounds} paired rounds per row, scale {args.scale}; ratios against "
-          f"{ANCHOR}, above 1: ours better; CPU ours/C below 1: ours spends less", flush=True)
+          f"{ANCHOR} (or the C program), above 1: ours better; CPU ours/C below 1: ours "
+          "spends less", flush=True)
     rows = measure(selected, args.rounds, args.scale, lambda text: print(text, flush=True))
     calls: dict[str, Any] = {}
     if args.calls and Path(args.calls).is_file():
         calls = json.loads(Path(args.calls).read_text())
         attach_calls(rows, calls)
     elapsed = time.perf_counter() - started
-    print()
-    print(stats.render_table(rows))
+    tables = tables_by_anchor(rows)
+    for title, group in tables:
+        print(f"\n{title}\n{stats.render_table(group)}")
     print(f"\n{elapsed:.0f} s; calls/msg: Wine server requests per message"
           + ("" if calls else " (not counted: run through winenv.py bench)"))
     if args.markdown:
-        print()
-        print(stats.render_markdown(rows))
+        for title, group in tables:
+            print(f"\n{title}\n\n{stats.render_markdown(group)}")
     if args.json:
         meta = {"python": platform.python_version(), "platform": sys.platform,
                 "rounds": args.rounds, "scale": args.scale, "quick": args.quick,

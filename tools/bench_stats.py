@@ -102,6 +102,7 @@ class Row:
     unit: str
     higher_is_better: bool = True
     per_message: float = 1.0  # unit amount carried by one message (e.g. MB per write)
+    anchor: str = ANCHOR  # what the row is measured against
     pairs: list[tuple[Measurement, Measurement]] = field(default_factory=list)  # (anchor, ours)
     calls_ours: float | None = None  # Wine server requests per message
     calls_anchor: float | None = None
@@ -130,6 +131,7 @@ class Row:
         speed, cpu = self.speed(), self.cpu()
         return {
             "workload": self.workload, "implementation": self.implementation,
+            "anchor": self.anchor,
             "unit": self.unit, "higher_is_better": self.higher_is_better,
             "ratio": None if speed is None else vars(speed),
             "cpu_ratio": None if cpu is None else vars(cpu),

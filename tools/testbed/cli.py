@@ -15,7 +15,7 @@ from typing import Any
 
 from .env import Env, StepError, step, windows_path
 from .pins import ASYNCIO_SUITES, QUICK_VERSION, WINDOWS_VERSIONS
-from .provision import ensure_debian_packages, ensure_wineprefix, windows_pythons
+from .provision import build_c_anchor, ensure_debian_packages, ensure_wineprefix, windows_pythons
 from .schedule import Selection, Timings, print_table, provision, run_tiers, terminal_stream
 from .tiers import run_abi_probe
 from .wine import run_windows_python
@@ -127,16 +127,17 @@ def cmd_bench(env: Env, args: argparse.Namespace) -> int:
     windows_pythons(env, [args.python])
     results = env.cache / "bench" / f"bench-{args.python}.json"
     results.parent.mkdir(parents=True, exist_ok=True)
+    bench_args = ["--c-anchor", windows_path(build_c_anchor(env)), *args.bench_args]
     calls_args: list[str] = []
     if not args.no_calls:
         calls = env.cache / "bench" / f"calls-{args.python}.json"
         with step(env, "count Wine server requests per message (WINEDEBUG=+server)"):
             calls.write_text(json.dumps(count_bench_calls(env, args.python, bench,
-                                                          args.bench_args), indent=1))
+                                                          bench_args), indent=1))
         calls_args = ["--calls", windows_path(calls)]
     return run_windows_python(env, args.python, [windows_path(bench), "--json",
                                                  windows_path(results), *calls_args,
-                                                 *args.bench_args],
+                                                 *bench_args],
                               timeout=3600)
 
 
@@ -160,9 +161,11 @@ def count_bench_calls(env: Env, version: str, bench: Path,
         if not counter.feed(text):
             others.append(text)
 
-    # The timed run's options that select rows apply; the others are its own.
+    # The timed run's options that select rows (and the anchor they need) apply;
+    # the others are its own.
     selection = [arg for index, arg in enumerate(bench_args)
-                 if arg.startswith("--only") or (index and bench_args[index - 1] == "--only")]
+                 if arg.startswith(("--only", "--c-anchor"))
+                 or (index and bench_args[index - 1] in ("--only", "--c-anchor"))]
     code = run_windows_python(env, version, [windows_path(bench), "--count-calls", *selection],
                               extra_env={"WINEDEBUG": "-all,+server"}, timeout=1800,
                               stderr_lines=line)

@@ -69,6 +69,10 @@ class Env:
         return self.repo / "tests" / "data" / "abi_mingw_x64.json"
 
     @property
+    def c_anchor_source(self) -> Path:
+        return self.repo / "tools" / "anchor" / "anchor.c"
+
+    @property
     def seed_sources(self) -> Path:
         return self.repo / "tools" / "seed"
 

@@ -190,19 +190,23 @@ def windows_pythons(env: Env, versions: Sequence[str]) -> None:
         ensure_windows_python(env, version)
 
 
-def mingw_programs(env: Env, name: str, sources: Sequence[Path], flags: Sequence[str]) -> Path:
-    """``sources`` compiled with x86_64-w64-mingw32-gcc, one .exe each, into the cache's
-    folder ``name`` (again only when a source changed)."""
+def mingw_programs(env: Env, name: str, sources: Sequence[Path], flags: Sequence[str],
+                   suffix: str = ".exe") -> Path:
+    """``sources`` compiled with x86_64-w64-mingw32-gcc, one program (or, with
+    ``-shared``, DLL) each, named for its source with ``suffix``, into the cache's
+    folder ``name``; again only when a source or the flags changed."""
     folder = env.cache / name
     inputs = hashlib.sha256(b"".join(src.read_bytes() for src in sources)
                             + " ".join(flags).encode()).hexdigest()
-    if stamped(folder, inputs) and all((folder / f"{s.stem}.exe").is_file() for s in sources):
+    if stamped(folder, inputs) and all((folder / f"{s.stem}{suffix}").is_file()
+                                       for s in sources):
         return folder
     with step(env, f"compile {', '.join(s.name for s in sources)} with x86_64-w64-mingw32-gcc"):
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".winenv-stamp").unlink(missing_ok=True)
         for source in sources:
             check(env, f"x86_64-w64-mingw32-gcc {source.name}", [
-                "x86_64-w64-mingw32-gcc", *flags, "-o", str(folder / f"{source.stem}.exe"),
+                "x86_64-w64-mingw32-gcc", *flags, "-o", str(folder / f"{source.stem}{suffix}"),
                 str(source), "-lws2_32",
             ])
         write_stamp(folder, inputs)
@@ -219,3 +223,15 @@ def build_abi_probe(env: Env) -> Path:
     folder = mingw_programs(env, "abi", [env.abi_probe_source],
                             ["-std=c11", "-Wall", "-Werror", "-O0"])
     return folder / "abi_probe.exe"
+
+
+# The bench's C anchor as a DLL with no runtime of its own to ship (libgcc linked
+# in), warnings as errors: tools/bench.py loads it to run the seed's styles in C
+# beside ours (``--c-anchor``), and the Windows tiers test its loops.
+C_ANCHOR_FLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-static-libgcc")
+
+
+def build_c_anchor(env: Env) -> Path:
+    """tools/anchor/anchor.c, built as ``anchor.dll``."""
+    folder = mingw_programs(env, "anchor", [env.c_anchor_source], C_ANCHOR_FLAGS, ".dll")
+    return folder / "anchor.dll"

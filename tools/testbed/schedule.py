@@ -41,6 +41,7 @@ from .pins import (
 )
 from .provision import (
     build_abi_probe,
+    build_c_anchor,
     build_seed_programs,
     ensure_debian_packages,
     ensure_linux_test_python,
@@ -137,6 +138,7 @@ def provision(env: Env, selection: Selection, jobs: int) -> None:
     build_abi_probe(env)
     if selection.versions or selection.wheels:
         build_seed_programs(env)
+        build_c_anchor(env)
     for version in selection.suites:
         ensure_asyncio_tests(env, version)
 

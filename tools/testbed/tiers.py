@@ -22,7 +22,13 @@ from typing import Any
 from .debian import asyncio_testsuite, ensure_asyncio_tests, ensure_python_inventory
 from .env import Env, StepError, check, recreate, step, windows_path
 from .pins import EMBED_SDISTS, TORNADO_VERSION
-from .provision import build_abi_probe, build_seed_programs, ensure_linux_test_python, wine_version
+from .provision import (
+    build_abi_probe,
+    build_c_anchor,
+    build_seed_programs,
+    ensure_linux_test_python,
+    wine_version,
+)
 from .wine import TIER_TIMEOUT, run_windows_python, stream
 
 # A whole suite tool run (ours, retries, and with --record the reference too):
@@ -80,8 +86,10 @@ def read_tier_report(name: str, path: Path, code: int, *, windows: bool) -> Tier
 
 
 def windows_test_environment(env: Env) -> dict[str, str]:
-    """What the Windows tiers' tests are told: where the seed's programs are."""
-    return {"WINSOCK_OV_SEED_BIN": windows_path(build_seed_programs(env))}
+    """What the Windows tiers' tests are told: where the seed's programs are, and the
+    bench's C anchor (tests/test_c_anchor.py)."""
+    return {"WINSOCK_OV_SEED_BIN": windows_path(build_seed_programs(env)),
+            "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env))}
 
 
 def tier_portable(env: Env, name: str, pytest_extra: Sequence[str]) -> TierResult:
