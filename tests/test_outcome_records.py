@@ -108,6 +108,8 @@ def test_every_record_in_the_repository_loads_and_says_how_it_was_made(record: P
     assert data["suite"] == suite
     assert f"--{suite}-suite {version} --record" in data["recorded_by"]
     assert data["inputs"]["cpython"].startswith(version + ".")
+    assert data["inputs"]["wine"].startswith("wine-")
+    assert all("\n" not in value for value in data["inputs"].values())
     outcomes = records.unpack(data["outcomes"])
     assert sum(data["counts"].values()) == len(outcomes) > 100
     assert {kind: n for kind, n in data["counts"].items() if n} == {

@@ -19,6 +19,15 @@ testenv = load_tool("testbed.env")
 tiers = load_tool("testbed.tiers")
 
 
+@pytest.fixture(autouse=True)
+def made_prefixes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Wine prefixes the scheduler made sure of (no Wine runs here)."""
+    made: list[str] = []
+    monkeypatch.setattr(schedule, "ensure_wineprefix", lambda env: made.append(
+        env.wineprefix.name))
+    return made
+
+
 def make_env(tmp_path: Path, lines: list[str]) -> Any:
     return testenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
 
@@ -30,7 +39,8 @@ def tier(key: str, body: Callable[[Any], Any]) -> Any:
     return schedule.Tier(key, key, run)
 
 
-def test_two_workers_run_two_tiers_at_once_each_in_its_own_wine_prefix(tmp_path: Path) -> None:
+def test_two_workers_run_two_tiers_at_once_each_in_its_own_wine_prefix(
+        tmp_path: Path, made_prefixes: list[str]) -> None:
     lines: list[str] = []
     first_started, prefixes = threading.Event(), {}
 
@@ -51,6 +61,31 @@ def test_two_workers_run_two_tiers_at_once_each_in_its_own_wine_prefix(tmp_path:
     assert {r.worker for r in results} == {1, 2}
     assert prefixes["first"] != prefixes["second"]
     assert {p.name for p in prefixes.values()} == {"wineprefix", "wineprefix-2"}
+    assert sorted(made_prefixes) == ["wineprefix", "wineprefix-2"]
+
+
+def test_a_wine_prefix_another_winenv_process_holds_is_not_used(tmp_path: Path) -> None:
+    """A `winenv.py run` beside a `test` (or two test runs in one cache): each run ends
+    by killing its prefix's Wine server, so prefixes are never shared."""
+    import fcntl
+
+    (tmp_path / "locks").mkdir()
+    with open(tmp_path / "locks" / "wineprefix.lock", "w") as other_run:
+        fcntl.flock(other_run, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        used: set[str] = set()
+        both = threading.Barrier(2, timeout=WAIT)  # one tier on each worker
+
+        def body(env: Any) -> None:
+            used.add(env.wineprefix.name)
+            both.wait()
+
+        results = schedule.run_tiers(make_env(tmp_path, []),
+                                     [tier("windows-3.9", body), tier("windows-3.10", body)],
+                                     jobs=2)
+        assert all(r.ok for r in results)
+    assert used == {"wineprefix-2", "wineprefix-3"}
+    with testenv.claimed_prefixes(make_env(tmp_path, []), 1) as [claimed]:
+        assert claimed.wineprefix.name == "wineprefix"  # free again once released
 
 
 def test_each_tiers_output_is_printed_whole_in_one_block(tmp_path: Path) -> None:

@@ -307,7 +307,7 @@ def test_repeat_runs_the_selection_n_times_and_counts_green_runs(
     lines: list[str] = []
     env.out = lines.append
     verdicts = iter([True, False, True])
-    monkeypatch.setattr(cli, "provision", lambda env, selection, jobs: None)
+    monkeypatch.setattr(cli, "provision", lambda env, selection: None)
     monkeypatch.setattr(cli, "run_tiers", lambda env, chosen, jobs, terminal: [
         tiers.TierResult("tier", next(verdicts))])
     assert cli.main(["test", "--quick", "--repeat", "3"], env) == 1
@@ -454,3 +454,14 @@ def test_the_source_files_are_what_git_sees_without_the_ignored_ones(tmp_path: P
     (tmp_path / "build" / "junk.py").write_text("")
     subprocess.run(["git", "add", ".gitignore"], cwd=tmp_path, check=True)
     assert sorted(tiers.source_files(tmp_path)) == [".gitignore", "kept.py"]
+
+
+def test_the_wine_version_is_what_wine_prints_on_stdout_alone(tmp_path: Path) -> None:
+    """Debian's wine64 warns "wine32 is missing" on stderr: not part of the version."""
+    def runner(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        assert args == ["wine", "--version"] and kwargs.get("stderr") == subprocess.PIPE
+        return subprocess.CompletedProcess(args, 0, stdout="wine-8.0 (Debian 8.0~repack-4)\n",
+                                           stderr="it looks like wine32 is missing\n")
+
+    env = testenv.Env(cache=tmp_path, repo=tmp_path, runner=runner, out=lambda line: None)
+    assert provision.wine_version(env) == "wine-8.0 (Debian 8.0~repack-4)"

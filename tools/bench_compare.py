@@ -35,7 +35,7 @@ import bench  # noqa: E402  (after the path set-up)
 import bench_stats as stats  # noqa: E402
 from testbed.env import Env, windows_path  # noqa: E402
 from testbed.pins import WINDOWS_VERSIONS  # noqa: E402
-from testbed.provision import windows_pythons  # noqa: E402
+from testbed.provision import build_c_anchor, wine_session  # noqa: E402
 from testbed.wine import run_windows_python  # noqa: E402
 
 SIDES = ("before", "after")
@@ -138,10 +138,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     env = Env.from_environment()
-    windows_pythons(env, [args.python])
+    with wine_session(env, [args.python]) as wine:
+        return compare(wine, args)
+
+
+def compare(env: Env, args: argparse.Namespace) -> int:
+    """Every selected workload, both versions, ``args.rounds`` rounds; the table printed."""
     work = env.cache / "bench-compare"
     scripts = {"before": stage(args.before, work / "before"),
                "after": stage(TOOLS.parent, work / "after")}
+    anchor = ["--c-anchor", windows_path(build_c_anchor(env))]
     names = [workload.name for workload in bench.workloads()
              if not args.only or any(text in workload.name for text in args.only)]
     table: dict[tuple[str, str], Comparison] = {}
@@ -153,15 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 env.out(f"==> round {round_index + 1}/{args.rounds}, {name}: {side}")
                 code = run_windows_python(
                     env, args.python, [windows_path(scripts[side]), "--rounds", "1",
-                                       "--json", windows_path(report), "--only", name],
-                    timeout=3600)
+                                       "--json", windows_path(report), "--only", name,
+                                       *anchor], timeout=3600)
                 if code != 0 or not report.is_file():
                     env.out(f"!! bench.py ({side}) exited {code}: see its output above")
                     return 1
                 record(table, side, json.loads(report.read_text())["rows"], round_index)
     env.out("")
     env.out(f"{args.before} (before) against this tree (after), {args.rounds} rounds, "
-            f"CPython {args.python}; ratios against the C module measured in the same run")
+            f"CPython {args.python}; ratios against the anchor measured in the same run "
+            "(the C module, or the C program of the rows named '/ C')")
     env.out(render(table))
     return 0
 

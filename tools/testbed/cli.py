@@ -15,7 +15,7 @@ from typing import Any
 
 from .env import Env, StepError, step, windows_path
 from .pins import ASYNCIO_SUITES, QUICK_VERSION, WINDOWS_VERSIONS
-from .provision import build_c_anchor, ensure_debian_packages, ensure_wineprefix, windows_pythons
+from .provision import build_c_anchor, wine_session
 from .schedule import Selection, Timings, print_table, provision, run_tiers, terminal_stream
 from .tiers import run_abi_probe
 from .wine import run_windows_python
@@ -76,7 +76,7 @@ def list_tiers(env: Env, args: argparse.Namespace) -> int:
 
 def run_tests(env: Env, args: argparse.Namespace) -> int:
     selection = Selection.from_args(args)
-    provision(env, selection, args.jobs)
+    provision(env, selection)
     verdicts: list[tuple[bool, float]] = []
     for number in range(1, args.repeat + 1):
         if args.repeat > 1:
@@ -97,19 +97,19 @@ def run_tests(env: Env, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(env: Env, args: argparse.Namespace) -> int:
-    windows_pythons(env, [args.python])
-    return run_windows_python(env, args.python, ["-m", "winsock_ov", "demo", *args.demo_args])
+    with wine_session(env, [args.python]) as wine:
+        return run_windows_python(wine, args.python,
+                                  ["-m", "winsock_ov", "demo", *args.demo_args])
 
 
 def cmd_run(env: Env, args: argparse.Namespace) -> int:
-    windows_pythons(env, [args.version])
-    return run_windows_python(env, args.version, args.args)
+    with wine_session(env, [args.version]) as wine:
+        return run_windows_python(wine, args.version, args.args)
 
 
 def cmd_abi(env: Env, args: argparse.Namespace) -> int:
-    ensure_debian_packages(env)
-    ensure_wineprefix(env)
-    data = run_abi_probe(env)
+    with wine_session(env, []) as wine:
+        data = run_abi_probe(wine)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     if args.update:
         env.abi_reference.parent.mkdir(parents=True, exist_ok=True)
@@ -124,21 +124,21 @@ def cmd_bench(env: Env, args: argparse.Namespace) -> int:
     bench = env.repo / "tools" / "bench.py"
     if not bench.is_file():
         raise StepError("bench: tools/bench.py does not exist yet")
-    windows_pythons(env, [args.python])
-    results = env.cache / "bench" / f"bench-{args.python}.json"
-    results.parent.mkdir(parents=True, exist_ok=True)
-    bench_args = ["--c-anchor", windows_path(build_c_anchor(env)), *args.bench_args]
-    calls_args: list[str] = []
-    if not args.no_calls:
-        calls = env.cache / "bench" / f"calls-{args.python}.json"
-        with step(env, "count Wine server requests per message (WINEDEBUG=+server)"):
-            calls.write_text(json.dumps(count_bench_calls(env, args.python, bench,
-                                                          bench_args), indent=1))
-        calls_args = ["--calls", windows_path(calls)]
-    return run_windows_python(env, args.python, [windows_path(bench), "--json",
-                                                 windows_path(results), *calls_args,
-                                                 *bench_args],
-                              timeout=3600)
+    with wine_session(env, [args.python]) as wine:
+        results = env.cache / "bench" / f"bench-{args.python}.json"
+        results.parent.mkdir(parents=True, exist_ok=True)
+        bench_args = ["--c-anchor", windows_path(build_c_anchor(env)), *args.bench_args]
+        calls_args: list[str] = []
+        if not args.no_calls:
+            calls = env.cache / "bench" / f"calls-{args.python}.json"
+            with step(env, "count Wine server requests per message (WINEDEBUG=+server)"):
+                calls.write_text(json.dumps(count_bench_calls(wine, args.python, bench,
+                                                              bench_args), indent=1))
+            calls_args = ["--calls", windows_path(calls)]
+        return run_windows_python(wine, args.python, [windows_path(bench), "--json",
+                                                      windows_path(results), *calls_args,
+                                                      *bench_args],
+                                  timeout=3600)
 
 
 def count_bench_calls(env: Env, version: str, bench: Path,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -34,9 +35,9 @@ def run_command(args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProce
 class Env:
     """Where things live, and how commands are run (replaceable in tests).
 
-    ``wineprefix`` is the Wine prefix this Env's Windows programs run in; each
-    worker of a parallel run has its own (``for_worker``), so that one
-    worker's ``wineserver -k`` never ends another's programs.
+    ``wineprefix`` is the Wine prefix this Env's Windows programs run in: one
+    this process holds (``claimed_prefixes``), so that the ``wineserver -k``
+    ending each of its runs never ends another's programs.
     """
 
     cache: Path
@@ -50,11 +51,9 @@ class Env:
         default = Path.home() / ".cache" / "winsock_ov"
         return cls(cache=Path(os.environ.get("WINSOCK_OV_CACHE", default)).expanduser())
 
-    def for_worker(self, number: int, out: Callable[[str], None]) -> Env:
-        """This Env for parallel worker ``number`` (1, 2, ...): its own Wine prefix
-        (worker 1 keeps the default one) and its own output."""
-        name = "wineprefix" if number == 1 else f"wineprefix-{number}"
-        return dataclasses.replace(self, prefix_name=name, out=out)
+    def with_output(self, out: Callable[[str], None]) -> Env:
+        """This Env printing through ``out`` (a tier's kept output)."""
+        return dataclasses.replace(self, out=out)
 
     @property
     def wineprefix(self) -> Path:
@@ -109,6 +108,39 @@ class Env:
             PYTHONDONTWRITEBYTECODE="1",
         )
         return environ
+
+
+@contextlib.contextmanager
+def claimed_prefixes(env: Env, count: int) -> Iterator[list[Env]]:
+    """``count`` copies of ``env``, each with a Wine prefix no other winenv process is
+    using, held until the block ends (an exclusive lock on ``locks/PREFIX.lock``).
+
+    Each run of a Windows program ends by killing its prefix's Wine server; a
+    prefix shared with another run (a ``winenv.py run`` beside a ``test``, two
+    workers) would end that run's programs too.  The first free ones are taken:
+    ``wineprefix``, ``wineprefix-2``, ...
+    """
+    folder = env.cache / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    held: list[TextIO] = []
+    claimed: list[Env] = []
+    try:
+        number = 0
+        while len(claimed) < count:
+            number += 1
+            name = "wineprefix" if number == 1 else f"wineprefix-{number}"
+            lock = open(folder / f"{name}.lock", "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            held.append(lock)
+            claimed.append(dataclasses.replace(env, prefix_name=name))
+        yield claimed
+    finally:
+        for lock in held:
+            lock.close()
 
 
 def windows_path(path: Path) -> str:

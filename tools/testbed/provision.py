@@ -8,18 +8,29 @@ does no network work, and a changed pin redoes just its step.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .env import Env, StepError, check, recreate, stamped, step, write_stamp
+from .env import (
+    Env,
+    StepError,
+    check,
+    claimed_prefixes,
+    recreate,
+    stamped,
+    step,
+    write_stamp,
+)
 from .pins import DEBIAN_PACKAGES, EMBED_SDISTS, LINUX_TEST_TOOLS, WINDOWS_WHEELS
 
 # Loaded before anything else by the embeddable interpreter.  Wine 8 lacks
@@ -72,8 +83,9 @@ def ensure_wineprefix(env: Env) -> None:
 
 
 def wine_version(env: Env) -> str:
-    """What ``wine --version`` prints (an input of every recorded outcome)."""
-    return check(env, "wine --version", ["wine", "--version"]).strip()
+    """What ``wine --version`` prints (an input of every recorded outcome), without
+    what it warns on standard error (Debian's wine64 alone: "wine32 is missing")."""
+    return check(env, "wine --version", ["wine", "--version"], stderr=subprocess.PIPE).strip()
 
 
 def download_embed_sdist(env: Env, version: str) -> Path:
@@ -181,13 +193,17 @@ def ensure_linux_test_python(env: Env) -> str:
     return python
 
 
-def windows_pythons(env: Env, versions: Sequence[str]) -> None:
-    """Wine, ``env``'s prefix and the Windows interpreters ``versions``: what running
-    a Windows python (``run``, ``demo``, ``bench``) needs."""
+@contextlib.contextmanager
+def wine_session(env: Env, versions: Sequence[str]) -> Iterator[Env]:
+    """Wine, the Windows interpreters ``versions``, and a Wine prefix of this process's
+    own (``env.claimed_prefixes``): what running a Windows python by hand (``run``,
+    ``demo``, ``bench``) needs.  Yields ``env`` with that prefix."""
     ensure_debian_packages(env)
-    ensure_wineprefix(env)
     for version in versions:
         ensure_windows_python(env, version)
+    with claimed_prefixes(env, 1) as [claimed]:
+        ensure_wineprefix(claimed)
+        yield claimed
 
 
 def mingw_programs(env: Env, name: str, sources: Sequence[Path], flags: Sequence[str],

@@ -31,7 +31,7 @@ from typing import Callable, TextIO
 
 from . import tiers
 from .debian import ensure_asyncio_tests, ensure_python_inventory
-from .env import Env, StepError
+from .env import Env, StepError, claimed_prefixes
 from .pins import (
     ASYNCIO_SUITES,
     QUICK_VERSION,
@@ -125,12 +125,10 @@ class Selection:
         ]
 
 
-def provision(env: Env, selection: Selection, jobs: int) -> None:
-    """Everything the selection's tiers need, made before any of them starts (tiers
-    running at once must never build the same thing), and a Wine prefix per worker."""
+def provision(env: Env, selection: Selection) -> None:
+    """Everything the selection's tiers need, made before any of them starts: tiers
+    running at once must never build the same thing."""
     ensure_debian_packages(env)
-    for number in range(1, jobs + 1):
-        ensure_wineprefix(env.for_worker(number, env.out))
     for version in selection.interpreters:
         ensure_windows_python(env, version)
     ensure_linux_test_python(env)
@@ -209,10 +207,10 @@ def elapsed(seconds: float) -> str:
 # --- running --------------------------------------------------------------------------------
 
 
-def run_one(env: Env, tier: Tier, output: TierOutput) -> TierResult:
-    """Run ``tier`` with its output going to ``output``; a tier that raises fails
-    with what it raised in its output."""
-    worker_env = env.for_worker(output.worker, output.line)
+def run_one(worker_env: Env, tier: Tier, output: TierOutput) -> TierResult:
+    """Run ``tier`` in ``worker_env`` (its worker's Wine prefix) with its output going
+    to ``output``; a tier that raises fails with what it raised in its output."""
+    worker_env = worker_env.with_output(output.line)
     try:
         result = tier.run(worker_env)
     except StepError as exc:
@@ -290,7 +288,7 @@ def run_tiers(env: Env, chosen: list[Tier], jobs: int,
     events: queue.Queue[tuple[str, TierOutput, TierResult | None]] = queue.Queue()
     stop = threading.Event()
 
-    def work(number: int) -> None:
+    def work(number: int, worker_env: Env) -> None:
         while not stop.is_set():
             try:
                 tier = todo.get_nowait()
@@ -298,16 +296,29 @@ def run_tiers(env: Env, chosen: list[Tier], jobs: int,
                 return
             output = TierOutput(tier, number)
             events.put(("started", output, None))
-            events.put(("finished", output, run_one(env, tier, output)))
+            events.put(("finished", output, run_one(worker_env, tier, output)))
 
-    workers = [threading.Thread(target=work, args=(n,), name=f"worker {n}", daemon=True)
-               for n in range(1, min(jobs, len(chosen)) + 1)]
+    with claimed_prefixes(env, min(jobs, len(chosen))) as prefixes:
+        for prefix in prefixes:
+            ensure_wineprefix(prefix)
+        workers = [threading.Thread(target=work, args=(n, prefix), name=f"worker {n}",
+                                    daemon=True) for n, prefix in enumerate(prefixes, 1)]
+        results = follow(env, workers, events, stop, len(chosen), terminal)
+    timings.save(results)
+    return [results[tier.key] for tier in chosen]
+
+
+def follow(env: Env, workers: list[threading.Thread],
+           events: queue.Queue[tuple[str, TierOutput, TierResult | None]],
+           stop: threading.Event, total: int, terminal: TextIO | None) -> dict[str, TierResult]:
+    """Start the workers and show what they do until ``total`` tiers finished; their
+    results by tier key."""
     board = Board(env, terminal)
     results: dict[str, TierResult] = {}
     for worker in workers:
         worker.start()
     try:
-        while len(results) < len(chosen):
+        while len(results) < total:
             try:
                 kind, output, result = events.get(timeout=1.0)
             except queue.Empty:
@@ -318,7 +329,7 @@ def run_tiers(env: Env, chosen: list[Tier], jobs: int,
             else:
                 assert result is not None
                 results[output.tier.key] = result
-                board.finished(output, result, len(results), len(chosen))
+                board.finished(output, result, len(results), total)
             board.tick()
     except KeyboardInterrupt:
         stop.set()
@@ -330,8 +341,7 @@ def run_tiers(env: Env, chosen: list[Tier], jobs: int,
         raise
     finally:
         board.clear()
-    timings.save(results)
-    return [results[tier.key] for tier in chosen]
+    return results
 
 
 def print_table(env: Env, results: Sequence[TierResult], wall: float) -> None:
