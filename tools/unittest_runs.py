@@ -16,7 +16,6 @@ import argparse
 import faulthandler
 import json
 import os
-import subprocess
 import sys
 import time
 import unittest
@@ -24,6 +23,7 @@ from collections.abc import Set
 from pathlib import Path
 from typing import Any, Callable
 
+import child_process
 import outcome_records as records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -332,17 +332,13 @@ class Suite:
             if only:
                 command += ["--only", *only]
             # Windows CPython 3.13 under Wine cannot start with a file as its
-            # stdout: the child's output comes through a pipe.  It runs in the
-            # scratch folder, where tests write their files.
-            timed_out = False
-            try:
-                child = subprocess.run(command, env=child_env(self.path), cwd=self.work,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, timeout=MODULE_SECONDS)
-                output = child.stdout
-            except subprocess.TimeoutExpired as exc:
-                output = (exc.output or b"") + b"\n!! killed after the module's time ran out\n"
-                timed_out = True
+            # stdout: the child's output comes through a pipe (child_process
+            # ends what a test leaves holding it).  It runs in the scratch
+            # folder, where tests write their files.
+            output, timed_out = child_process.run(command, env=child_env(self.path),
+                                                  cwd=self.work, timeout=MODULE_SECONDS)
+            if timed_out:
+                output += b"\n!! killed after the module's time ran out\n"
             with open(self.work / f"{tag}.log", "ab") as log:
                 log.write(output)
             outcomes, seconds, unfinished = read_results(results)
