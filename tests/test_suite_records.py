@@ -84,7 +84,7 @@ def run_suite(tmp_path: Path, tests: Path) -> tuple[int, dict, str]:
     expected = {"inputs": {"suite": "probe"}, "rerecord": "(this test writes the record)"}
     (tmp_path / "expected.json").write_text(json.dumps(expected))
     records.save(tmp_path / "record.json", suite="asyncio", reference="c", expected=expected,
-                 outcomes={TEST: "pass"})
+                 outcomes={"probe.test_probe": {TEST: "pass"}})
     report = tmp_path / "report.json"
     child = subprocess.run(
         [sys.executable, str(REPO / "tools" / "asyncio_suite.py"), "--tests-dir", str(tests),

@@ -246,12 +246,13 @@ def test_recording_runs_the_reference_and_gives_its_failures_retries(tmp_path: P
         ("ref", "m", ("m.T.flaky",))] * 2
     data = json.loads((tmp_path / "x-3.11.json").read_text())
     assert data["recorded_by"] == "winenv.py test --x-suite 3.11 --record"
-    assert records.unpack(data["outcomes"]) == outcomes["ref"]
+    assert records.unpack(data["outcomes"]["m"]) == outcomes["ref"]
 
 
 def test_a_normal_run_takes_the_reference_from_its_record_and_runs_only_ours(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    recorded = {"m.T.a": "pass", "m.T.b": "pass", "n.T.c": "fail"}
+    recorded = {"m": {"m.T.a": "pass", "m.T.b": "pass"}, "n": {"n.T.c": "fail",
+                                                               "n_function": "pass"}}
     records.save(tmp_path / "x-3.11.json", suite="x", reference="ref",
                  expected=records.read_expected(record_args(tmp_path, False).expected),
                  outcomes=recorded)
@@ -259,7 +260,8 @@ def test_a_normal_run_takes_the_reference_from_its_record_and_runs_only_ours(
                                                       "n.T.c": "pass"}})
     outcomes = runs.outcomes_against_record(suite, "x", record_args(tmp_path, False),
                                             ["m", "n"], LABELS, "ref")
-    assert outcomes["ref"] == recorded
+    # n_function: a doctest named for its function, kept under the module that ran it
+    assert outcomes["ref"] == {**recorded["m"], **recorded["n"]}
     assert [impl for impl, _, _ in suite.runs] == ["ours", "ours"]
     assert "m  passed reference (recorded):    2   ours:    2" in capsys.readouterr().out
 
@@ -270,7 +272,7 @@ def test_ours_failing_what_the_record_passes_is_a_difference_once_the_reference_
     recorded = {"m.T.a": "pass", "m.T.b": "pass"}
     records.save(tmp_path / "x-3.11.json", suite="x", reference="ref",
                  expected=records.read_expected(record_args(tmp_path, False).expected),
-                 outcomes=recorded)
+                 outcomes={"m": recorded})
     suite = TableSuite(tmp_path, {"ref": dict(recorded), "ours": {"m.T.a": "pass",
                                                                   "m.T.b": "fail"}})
     outcomes = runs.outcomes_against_record(suite, "x", record_args(tmp_path, False), ["m"],

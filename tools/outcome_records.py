@@ -12,9 +12,10 @@ A record states the inputs it was made with and the command that makes it
 again.  A run whose inputs differ refuses the record (``RecordError``): the
 reference's outcomes may have changed with them.
 
-The outcomes are stored grouped by the part of each test id before its last
-dot (module and class), one string of names per outcome, so that a record is
-small and a change reads as a short diff.
+The outcomes are stored under the module that ran them (a doctest's id names
+its function, not that module), grouped by the part of each test id before its
+last dot (module and class), one string of names per outcome, so that a
+record is small and a change reads as a short diff.
 
 Runs under the Windows CPython of a suite (3.9 and later) and under the Linux one.
 """
@@ -26,12 +27,15 @@ import platform
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 OUTCOMES = ("pass", "fail", "error", "skip", "hung", "crashed")
 
 
 class RecordError(Exception):
     """A record that cannot be used: missing, malformed, or made from other inputs."""
+
+
+ByModule = dict  # {module: {test id: outcome}}
 
 
 def pack(outcomes: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -56,6 +60,12 @@ def unpack(packed: dict[str, dict[str, str]]) -> dict[str, str]:
     return outcomes
 
 
+def count(by_module: dict[str, dict[str, str]]) -> dict[str, int]:
+    """How many tests of each outcome, over every module."""
+    every = [o for outcomes in by_module.values() for o in outcomes.values()]
+    return {kind: every.count(kind) for kind in OUTCOMES}
+
+
 def this_run(expected: dict[str, Any]) -> dict[str, str]:
     """The inputs of this run: what the caller pinned (``expected["inputs"]``) and
     the interpreter it runs on."""
@@ -72,25 +82,28 @@ def read_expected(path: str) -> dict[str, Any]:
 
 
 def save(path: Path, *, suite: str, reference: str, expected: dict[str, Any],
-         outcomes: dict[str, str]) -> None:
-    """Write ``outcomes`` of ``reference`` as the record of ``suite``."""
-    counts = {kind: sum(1 for o in outcomes.values() if o == kind) for kind in OUTCOMES}
+         outcomes: dict[str, dict[str, str]]) -> None:
+    """Write ``outcomes`` of ``reference`` (``{module: {test id: outcome}}``) as the
+    record of ``suite``."""
     data = {"format": FORMAT, "suite": suite, "reference": reference,
             "inputs": this_run(expected), "recorded_by": expected["rerecord"],
-            "counts": counts, "outcomes": pack(outcomes)}
+            "counts": count(outcomes),
+            "outcomes": {module: pack(tests) for module, tests in outcomes.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load(path: Path, *, suite: str, reference: str, expected: dict[str, Any]) -> dict[str, str]:
-    """The recorded outcomes of ``reference``; RecordError, saying how to record
-    again, when there is none or it was made from other inputs."""
+def load(path: Path, *, suite: str, reference: str,
+         expected: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The recorded outcomes of ``reference``, ``{module: {test id: outcome}}``;
+    RecordError, saying how to record again, when there is none or it was made
+    from other inputs."""
     again = f"record it with `{expected['rerecord']}`"
     if not path.is_file():
         raise RecordError(f"no record of {reference}'s outcomes at {path}: {again}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        recorded = unpack(data["outcomes"])
+        recorded = {module: unpack(packed) for module, packed in data["outcomes"].items()}
     except (RecordError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RecordError(f"{path} is not a record ({exc!r}): {again}") from None
     if (data.get("format"), data.get("suite"), data.get("reference")) != (FORMAT, suite,

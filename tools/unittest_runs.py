@@ -290,31 +290,32 @@ class Suite:
         self.work = work
         self.watchdog = watchdog
         self.seconds: dict[str, float] = {}
+        self.by_module: dict[str, dict[str, dict[str, str]]] = {}
 
     def run_modules(self, modules: list[str], labels: dict[str, str],
                     skip: Set[str] = frozenset(),
-                    known: dict[str, dict[str, str]] | None = None
+                    known: dict[str, dict[str, dict[str, str]]] | None = None
                     ) -> dict[str, dict[str, str]]:
         """Each module with each implementation (``labels``' keys, in order), a line
-        of pass counts printed per module; the outcomes by implementation.
+        of pass counts printed per module; the outcomes by implementation (and, in
+        ``by_module``, by implementation and module).
 
-        The implementations in ``known`` are not run: their outcomes are taken
-        from there (a record), only those of the modules run.
+        The implementations in ``known`` (``{impl: {module: {test: outcome}}}``, a
+        record) are not run: their outcomes are taken from there.
         """
         known = known or {}
         outcomes: dict[str, dict[str, str]] = {impl: {} for impl in labels}
         width = max(map(len, modules), default=0) + 1
         for module in modules:
-            of_module = {impl: ({t: o for t, o in known[impl].items()
-                                 if module_of(t, modules) == module} if impl in known
-                                else self.run_module(impl, module, skip=skip))
-                         for impl in labels}
+            of_module = {impl: dict(known[impl].get(module, {})) if impl in known
+                         else self.run_module(impl, module, skip=skip) for impl in labels}
             print(f"{module:<{width}} passed " + "   ".join(
                 f"{label}{' (recorded)' if impl in known else ''}: "
                 f"{passes(of_module[impl]):>4}" for impl, label in labels.items()),
                 flush=True)
             for impl in labels:
                 outcomes[impl].update(of_module[impl])
+                self.by_module.setdefault(impl, {})[module] = of_module[impl]
         return outcomes
 
     def run_module(self, impl: str, module: str, *, only: list[str] | None = None,
@@ -375,9 +376,11 @@ def outcomes_against_record(suite: Suite, name: str, args: argparse.Namespace,
     path = Path(args.record_file)
     if args.record:
         outcomes = suite.run_modules(modules, labels, skip=skip)
-        again = pass_on_retry(suite, outcomes[reference], reference, modules)
+        again = pass_on_retry(suite, reference)
+        for tests in suite.by_module[reference].values():
+            outcomes[reference].update(tests)
         records.save(path, suite=name, reference=reference, expected=expected,
-                     outcomes=outcomes[reference])
+                     outcomes=suite.by_module[reference])
         print(f"recorded {len(outcomes[reference])} outcomes of {labels[reference]} in "
               f"{path} ({len(again)} of them passes on a retry)", flush=True)
         return outcomes
@@ -385,22 +388,22 @@ def outcomes_against_record(suite: Suite, name: str, args: argparse.Namespace,
     return suite.run_modules(modules, labels, skip=skip, known={reference: recorded})
 
 
-def pass_on_retry(suite: Suite, outcomes: dict[str, str], reference: str,
-                  modules: list[str]) -> list[str]:
+def pass_on_retry(suite: Suite, reference: str) -> list[str]:
     """Run each test ``reference`` did not pass (a failure, a hang) up to RETRIES times
     more; one that passes is recorded as a pass (the reference can pass it: ours is then
     asked to, with the usual retries).  A failure due to a loaded machine is thus
-    not recorded for good, where it would excuse ours from that test."""
+    not recorded for good, where it would excuse ours from that test.  (A doctest,
+    named for its function, cannot be run alone: its one outcome stands.)"""
     passed = []
-    for test in sorted(t for t, o in outcomes.items() if o not in ("pass", "skip")):
-        module = module_of(test, modules)
-        if module is None:
-            continue
-        for _ in range(RETRIES):
-            if suite.run_module(reference, module, only=[test]).get(test) == "pass":
-                outcomes[test] = "pass"
-                passed.append(test)
-                break
+    for module, outcomes in suite.by_module[reference].items():
+        for test in sorted(t for t, o in outcomes.items() if o not in ("pass", "skip")):
+            if module_of(test, [module]) is None:
+                continue
+            for _ in range(RETRIES):
+                if suite.run_module(reference, module, only=[test]).get(test) == "pass":
+                    outcomes[test] = "pass"
+                    passed.append(test)
+                    break
     return passed
 
 
