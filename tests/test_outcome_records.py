@@ -80,8 +80,9 @@ def test_a_record_of_another_suite_or_reference_is_refused(
         records.load(path, suite=suite, reference=reference, expected=EXPECTED)
 
 
-@pytest.mark.parametrize("text", ["", "{}", '{"format": 2, "outcomes": {"m": {"m.T": {"won": "a"}}}}',
-                                  '{"outcomes": []}', '{"outcomes": {"m": []}}'])
+@pytest.mark.parametrize("text", [
+    "", "{}", '{"format": 2, "outcomes": {"m": {"m.T": {"won": "a"}}}}', '{"outcomes": []}',
+    '{"outcomes": {"m": []}}'])
 def test_a_missing_or_malformed_record_is_refused(tmp_path: Path, text: str) -> None:
     path = tmp_path / "r.json"
     with pytest.raises(records.RecordError, match="record it with"):
