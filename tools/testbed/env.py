@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import os
 import shutil
 import subprocess
@@ -120,6 +119,8 @@ def claimed_prefixes(env: Env, count: int) -> Iterator[list[Env]]:
     workers) would end that run's programs too.  The first free ones are taken:
     ``wineprefix``, ``wineprefix-2``, ...
     """
+    import fcntl  # the test bed runs on Linux; the Windows tests import it for its helpers
+
     folder = env.cache / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     held: list[TextIO] = []
