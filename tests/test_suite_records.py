@@ -72,7 +72,8 @@ def suite_folder(folder: Path, *, broken: bool) -> Path:
         import winsock_ov
 
         copy = folder / "winsock_ov"
-        shutil.copytree(Path(winsock_ov.__file__).parent, copy,
+        # copyfile: CPython 3.12+'s copy2 calls CopyFile2, which Wine 8 lacks.
+        shutil.copytree(Path(winsock_ov.__file__).parent, copy, copy_function=shutil.copyfile,
                         ignore=shutil.ignore_patterns("__pycache__"))
         with open(copy / "compat" / "overlapped.py", "a", encoding="utf-8") as module:
             module.write(BUG)
