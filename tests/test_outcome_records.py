@@ -103,7 +103,8 @@ def test_the_expected_inputs_file_must_name_inputs_and_the_command(tmp_path: Pat
 
 @pytest.mark.parametrize("record", sorted((Path(__file__).parent.parent / "tools" / "records")
                                           .glob("*.json")), ids=lambda path: path.stem)
-def test_every_record_in_the_repository_loads_and_says_how_it_was_made(record: Path) -> None:
+def test_every_record_in_the_repository_loads_and_says_how_it_was_made(
+        record: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = json.loads(record.read_text())
     suite, version = record.stem.split("-")
     expected = {"inputs": {k: v for k, v in data["inputs"].items() if k != "cpython"},
@@ -116,5 +117,10 @@ def test_every_record_in_the_repository_loads_and_says_how_it_was_made(record: P
     by_module = {module: records.unpack(packed) for module, packed in data["outcomes"].items()}
     assert data["counts"] == records.count(by_module)
     assert sum(data["counts"].values()) > 100
-    with pytest.raises(records.RecordError, match="cpython"):  # made under Windows CPython
+    # loaded under the interpreter it was made with, refused under any other
+    monkeypatch.setattr(records.platform, "python_version", lambda: data["inputs"]["cpython"])
+    loaded = records.load(record, suite=suite, reference=data["reference"], expected=expected)
+    assert loaded == by_module
+    monkeypatch.setattr(records.platform, "python_version", lambda: "0.0.0")
+    with pytest.raises(records.RecordError, match="cpython"):
         records.load(record, suite=suite, reference=data["reference"], expected=expected)
