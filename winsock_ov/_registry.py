@@ -25,7 +25,6 @@ from __future__ import annotations
 import atexit
 import ctypes
 import sys
-import time
 from typing import Any, Protocol
 
 REAP_FLOOR = 64
@@ -84,13 +83,14 @@ class Registry:
         """Cancel everything, wait up to ``bound`` seconds, leak what remains."""
         if not self._ops:
             return
+        from ._timeouts import Deadline
         from .raw import SleepEx
 
         self.shutting_down = True  # routines run now finish their operation only
         for op in self.operations():
             op.cancel_for_exit()
-        deadline = time.monotonic() + bound
-        while self._ops and time.monotonic() < deadline:
+        deadline = Deadline(bound)
+        while self._ops and not deadline.passed():
             self.reap()
             if self._ops:
                 SleepEx(10, True)  # alertable: this thread's completion routines run

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._callbacks import raise_routine_errors
 from ._interrupt import guard
+from ._timeouts import milliseconds
 from .raw import (
     WAIT_OBJECT_0,
     WaitForSingleObjectEx,
@@ -14,7 +16,7 @@ from .raw import (
     WSAResetEvent,
     WSASetEvent,
 )
-from .waits import milliseconds, raise_routine_errors, wait_for_handle
+from .waits import wait_for_handle
 
 __all__ = ["Event"]
 

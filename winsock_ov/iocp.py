@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import math
 import struct
 import threading
 import time
@@ -29,9 +28,11 @@ from ctypes import addressof, byref, sizeof
 from typing import Any, NamedTuple, Union
 
 from ._arrays import array_type
+from ._callbacks import raise_routine_errors
 from ._checks import check_dword, check_handle, check_int, check_ulong_ptr
 from ._interrupt import guard, sliced
 from ._registry import registry
+from ._timeouts import Deadline, check_timeout, milliseconds
 from .core import OverlappedIO, Relay, status_code
 from .errors import error_from_code
 from .notify import PortBinding
@@ -57,7 +58,6 @@ from .raw import (
     winerror_exception,
 )
 from .sockets import Socket
-from .waits import check_timeout, milliseconds, raise_routine_errors
 
 __all__ = [
     "CompletionPort",
@@ -335,7 +335,7 @@ class CompletionPort:
     def _take_one(self, wait: int, timeout: float | None) -> None:
         """Put the next completion in ``_ready``, unless ``timeout`` passes first."""
         ready = self._ready
-        started = time.monotonic()
+        started = time.monotonic()  # read as a deadline only if a packet ends nothing of ours
         while True:
             code, address, key, nbytes = sliced(
                 lambda ms: get_queued_completion_status(self.handle, ms), wait, _no_packet)
@@ -349,7 +349,7 @@ class CompletionPort:
             raise_routine_errors()  # what done callbacks raised; what we have is the next call's
             if ready:  # this packet's, or the waiters a poll request reported
                 return
-            wait = _remaining(timeout, started)  # the packet may have ended nothing of ours
+            wait = Deadline(timeout, started).milliseconds()  # it ended nothing of ours
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
                      alertable: bool = False) -> list[Completion]:
@@ -374,7 +374,7 @@ class CompletionPort:
         ready = self._ready
         entries = self._entries(max_entries)
         removed = ULONG()
-        started = time.monotonic()
+        started = time.monotonic()  # read as a deadline only if packets end nothing of ours
         while True:
             if not sliced(lambda ms: _GET_QUEUED_COMPLETION_STATUS_EX(
                     self.handle, entries, max_entries, byref(removed), ms, alertable),
@@ -393,7 +393,7 @@ class CompletionPort:
             raise_routine_errors()  # what done callbacks raised; what we have is the next call's
             if ready:
                 return
-            wait = _remaining(timeout, started)  # the packets may have ended nothing of ours
+            wait = Deadline(timeout, started).milliseconds()  # they ended nothing of ours
 
     def _entries(self, count: int) -> Any:
         entries = getattr(self._local, "entries", None)
@@ -444,9 +444,9 @@ class CompletionPort:
         for item in mine:
             if isinstance(item, OverlappedIO):
                 item.cancel_for_exit()
-        deadline = math.inf if drain is None else time.monotonic() + drain
-        while any(item.address in registry for item in mine) and time.monotonic() < deadline:
-            self.dequeue_many(timeout=max(0.0, deadline - time.monotonic()))
+        deadline = Deadline(drain)
+        while any(item.address in registry for item in mine) and not deadline.passed():
+            self.dequeue_many(timeout=deadline.left())
         for item in mine:
             if item.address in registry:
                 registry.leak(item)
@@ -481,13 +481,6 @@ def _none_dequeued(dequeued: int) -> bool:
     """A GetQueuedCompletionStatusEx slice that ended by its timeout (read at once:
     the last error is the calling thread's, and nothing ran in between)."""
     return not dequeued and ctypes.get_last_error() == WAIT_TIMEOUT
-
-
-def _remaining(timeout: float | None, started: float) -> int:
-    """Milliseconds left of ``timeout`` seconds counted from ``started`` (INFINITE for None)."""
-    if timeout is None:
-        return milliseconds(None)
-    return milliseconds(max(0.0, timeout - (time.monotonic() - started)))
 
 
 _skip_supported: bool | None = None

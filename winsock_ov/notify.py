@@ -20,11 +20,12 @@ from __future__ import annotations
 import ctypes
 import enum
 import threading
-import time
 from ctypes import c_void_p
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._callbacks import stash_routine_error
 from ._registry import registry
+from ._timeouts import Deadline, milliseconds
 from .errors import error_from_code
 from .event import Event
 from .raw import (
@@ -42,7 +43,7 @@ from .raw import (
     SetFileCompletionNotificationModes,
     WaitForSingleObjectEx,
 )
-from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error, wait_for_handle
+from .waits import sleep_ex, sleep_until, wait_for_handle
 
 if TYPE_CHECKING:
     from .core import OverlappedIO
@@ -69,11 +70,6 @@ class Notify(enum.Enum):
     PORT = "port"
 
 
-def _time_left(timeout: float | None, started: float) -> float | None:
-    """What remains of ``timeout`` seconds counted from ``started`` (None: forever)."""
-    return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-
-
 class ObservedNotifier:
     """The end is read from OVERLAPPED.Internal, by whoever looks first."""
 
@@ -93,7 +89,7 @@ class ObservedNotifier:
         io.claim_finished()
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
-        return poll_until(io.poll_done, timeout)
+        return sleep_until(io.poll_done, timeout)
 
 
 OBSERVED = ObservedNotifier()  # stateless: one for every I/O that needs no more
@@ -127,14 +123,14 @@ class EventNotifier(ObservedNotifier):
                 event.close()
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
-        started = time.monotonic()
+        deadline = Deadline(timeout)
         event = self.event
         try:
             handle = event.acquire_handle() if event is not None else None
         except ValueError:  # closed: the I/O ended, or its owner closed the event
             handle = None
         if handle is None:
-            return poll_until(io.poll_done, timeout)
+            return sleep_until(io.poll_done, timeout)
         try:
             code = wait_for_handle(handle, milliseconds(timeout))
         finally:
@@ -144,7 +140,7 @@ class EventNotifier(ObservedNotifier):
         if code == WAIT_TIMEOUT:
             return False
         # Signaled by another I/O sharing the event: watch Internal instead.
-        return poll_until(io.poll_done, _time_left(timeout, started))
+        return sleep_until(io.poll_done, deadline.left())
 
 
 # --- completion routines -------------------------------------------------------------------
@@ -256,19 +252,18 @@ class RoutineNotifier:
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
         thread = self.thread
         assert thread is not None
+        deadline = Deadline(timeout)
         if thread.is_current():
-            deadline = None if timeout is None else time.monotonic() + timeout
             while not io.poll_done():  # routines run during the alertable sleep
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                sleep_ex(remaining, alertable=True)
-                if remaining == 0.0:
+                left = deadline.left()
+                sleep_ex(left, alertable=True)
+                if left == 0.0:
                     return io.poll_done()
             return True
         if thread.exiting():
-            started = time.monotonic()
             if not thread.wait_exit(timeout):
                 return False
-            return poll_until(io.poll_done, _time_left(timeout, started))
+            return sleep_until(io.poll_done, deadline.left())
         raise RuntimeError(
             f"this operation's completion routine runs only on the thread that issued it "
             f"(thread id {thread.ident}), during an alertable wait there")

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
 from . import _addresses
 from ._arrays import char_buffer
 from ._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
+from ._callbacks import raise_routine_errors, run_done_callbacks
 from ._checks import check_flags, check_length
 from ._interrupt import guard
+from ._timeouts import check_timeout
 from .core import (
     WSARECV,
     WSARECVFROM,
@@ -46,7 +48,6 @@ from .errors import ThreadExitedError, error_from_code, timeout_error
 from .event import Event
 from .notify import EventNotifier, Notify, RoutineNotifier
 from .raw import DWORD, WSAENOTSOCK, WSAGetOverlappedResult
-from .waits import check_timeout, raise_routine_errors, run_done_callbacks
 
 if TYPE_CHECKING:
     from typing_extensions import Self

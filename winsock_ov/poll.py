@@ -41,6 +41,7 @@ import threading
 from ctypes import byref, sizeof
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._callbacks import raise_routine_errors, run_done_callbacks
 from ._checks import check_ulong_ptr
 from .core import OverlappedIO, Relay, Submitted, status_code
 from .errors import OperationAbortedError, error_from_code
@@ -77,7 +78,6 @@ from .raw import (
     WSAIoctl,
     unchecked,
 )
-from .waits import raise_routine_errors, run_done_callbacks
 
 if TYPE_CHECKING:
     from .iocp import CompletionPort
@@ -479,7 +479,7 @@ class Poller:
 
     def _report(self, finished: list[tuple[PollOperation, list[Callback]]]) -> None:
         """Hand the ended waiters to the port, then run their callbacks; what those
-        raise is kept for the call that ended them (``waits.raise_routine_errors``)."""
+        raise is kept for the call that ended them (``_callbacks.raise_routine_errors``)."""
         for waiter, _ in finished:
             self.port.report(waiter)
         for waiter, callbacks in finished:

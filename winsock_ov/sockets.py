@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import _addresses
 from ._checks import check_c_int, check_ulong_ptr
 from ._interrupt import guard, sliced
+from ._timeouts import milliseconds
 from .errors import error_from_code, timeout_error
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
@@ -53,7 +54,6 @@ from .raw import (
     setsockopt,
     shutdown,
 )
-from .waits import milliseconds
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer

@@ -36,6 +36,7 @@ from .. import _addresses
 from .. import raw as _raw
 from .._arrays import char_buffer
 from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
+from .._callbacks import raise_routine_errors
 from .._registry import registry
 from ..core import (
     WSARECV,
@@ -113,7 +114,6 @@ from ..raw import (
     winerror_exception,
 )
 from ..sockets import socket_type
-from ..waits import raise_routine_errors
 
 INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
 NULL = 0
