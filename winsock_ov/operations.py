@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator
 from ctypes import addressof, byref
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, Union, cast
 
 from . import _addresses
 from ._arrays import char_buffer
@@ -34,20 +34,12 @@ from ._callbacks import raise_routine_errors, run_done_callbacks
 from ._checks import check_flags, check_length
 from ._interrupt import guard
 from ._timeouts import check_timeout
-from .core import (
-    WSARECV,
-    WSARECVFROM,
-    WSASEND,
-    WSASENDTO,
-    OverlappedIO,
-    State,
-    Submitted,
-    socket_call,
-)
+from ._unchecked import WSARECV, WSARECVFROM, WSASEND, WSASENDTO
+from .core import OverlappedIO, State, Submitted, socket_call
 from .errors import ThreadExitedError, error_from_code, timeout_error
 from .event import Event
-from .notify import EventNotifier, Notify, RoutineNotifier
-from .raw import DWORD, WSAENOTSOCK, WSAGetOverlappedResult
+from .notify import EventNotifier, Notify, PortBinding, RoutineNotifier
+from .raw import DWORD, OVERLAPPED, WSAENOTSOCK, WSAGetOverlappedResult
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -75,9 +67,11 @@ _OperationT = TypeVar("_OperationT", bound="Operation[Any]")
 Routine = Callable[[_OperationT], object]
 _NEW, _DONE, _REFUSED = State.NEW, State.DONE, Submitted.REFUSED  # read for every operation
 _CALLBACK_LISTS = threading.Lock()  # an operation's first callback makes its list, once
+# How an operation learns its end: what Operation._notifier picks.
+ObjectNotifier = Union[EventNotifier, RoutineNotifier, PortBinding]
 
 
-def _closed_socket(handle: int, ov: Any, routine: Any) -> int:
+def _closed_socket(handle: int, ov: OVERLAPPED, routine: object) -> int:
     """The submitting call of an operation whose socket is closed: refused."""
     return WSAENOTSOCK
 
@@ -98,18 +92,21 @@ class Operation(Generic[_T_co]):
     def __init__(self, sock: Socket, *, event: Event | None = None,
                  routine: Routine[Any] | None = None) -> None:
         binding = sock.port_binding
-        notifier: Any = binding
+        notifier: ObjectNotifier
         if binding is None or event is not None or routine is not None or binding.port.closed:
             notifier = self._notifier(binding, event, routine)
+        else:
+            notifier = binding
         self.socket = sock
-        self._io = OverlappedIO(self, self._completed, notifier)
+        self._io = OverlappedIO(self, self._completed, notifier, sock.inflight)
         self._nbytes = 0
         self._error: BaseException | None = None
         self._flags_out: int | None = None
         self._callbacks: list[Callable[[Any], Any]] | None = None
 
     @staticmethod
-    def _notifier(binding: Any, event: Event | None, routine: Routine[Any] | None) -> Any:
+    def _notifier(binding: PortBinding | None, event: Event | None,
+                  routine: Routine[Any] | None) -> ObjectNotifier:
         """The notifier for what was asked, checked (a bound socket asking nothing
         else needs no check: its binding is the notifier)."""
         if event is not None and routine is not None:
@@ -130,7 +127,7 @@ class Operation(Generic[_T_co]):
 
     # --- submitting ---------------------------------------------------------------
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         """Subclasses: make the submitting call (``core.socket_call``); its error code."""
         raise NotImplementedError
 
@@ -138,12 +135,10 @@ class Operation(Generic[_T_co]):
         """Submit the operation; returns self.  Raises if Windows refuses it.
 
         When Windows refuses it, nothing stays pending and the error is raised
-        here; when it accepts, the outcome is reported by ``result()``.
+        here; when it accepts, the outcome is reported by ``result()``.  One
+        object, one operation: a second ``start()`` raises ValueError.
         """
-        if self._io.state is not _NEW:
-            raise ValueError("this operation was already started (one object, one operation)")
         handle = self.socket.handle
-        self.socket.inflight.add(self)  # before the call: it may complete within it
         how, _ = self._io.submit(handle or 0, self._call if handle is not None
                                  else _closed_socket)
         if how is _REFUSED:
@@ -166,7 +161,6 @@ class Operation(Generic[_T_co]):
         self._nbytes = nbytes
         if flags is not None:
             self._flags_out = flags
-        self.socket.inflight.discard(self)
         self._take_data(nbytes if error is None else 0)
         self._release()
         return self._run_callbacks  # once DONE: the callbacks may look at the outcome
@@ -206,12 +200,13 @@ class Operation(Generic[_T_co]):
     @property
     def notify(self) -> Notify:
         """How the end of this operation is learned: event, routine or port (:class:`Notify`)."""
-        return self._io.notifier.kind  # type: ignore[no-any-return]
+        return cast(ObjectNotifier, self._io.notifier).kind
 
     @property
     def event(self) -> Event | None:
         """The Event Windows signals for an event operation once started (else None)."""
-        return getattr(self._io.notifier, "event", None)
+        notifier = self._io.notifier
+        return notifier.event if isinstance(notifier, EventNotifier) else None
 
     @property
     def completed_immediately(self) -> bool:
@@ -227,7 +222,7 @@ class Operation(Generic[_T_co]):
         """True once the outcome is known (result() will not block)."""
         io = self._io
         if io.state is State.PENDING and io.notifier.observable:
-            io.poll()
+            io.observe()
         return io.state is State.DONE
 
     @property
@@ -400,7 +395,7 @@ class SendOperation(_BufferOperation[int]):
         else:
             self._use_caller_buffers(data, writable=False)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSASEND, handle, byref(self._wsabufs), self._count, None,
                            self._send_flags, byref(ov), routine)
 
@@ -415,7 +410,7 @@ class SendToOperation(SendOperation):
         self._to, self._tolen = _addresses.to_sockaddr(sock.family, address)
         super().__init__(sock, data, flags=flags, event=event, routine=routine)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSASENDTO, handle, byref(self._wsabufs), self._count, None,
                            self._send_flags, byref(self._to), self._tolen, byref(ov), routine)
 
@@ -441,7 +436,7 @@ class RecvOperation(_BufferOperation[_T_co]):
                 limit = check_length("nbytes", limit)
             self._use_caller_buffers(buffers, writable=True, limit=limit)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSARECV, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(ov), routine)
 
@@ -467,7 +462,7 @@ class RecvFromOperation(RecvOperation[_T_co]):
         # lpFrom and lpFromlen are written at completion: owned until then.
         self._from, self._fromlen = _addresses.new_storage()
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSARECVFROM, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(self._from), byref(self._fromlen),
                            byref(ov), routine)

@@ -39,12 +39,14 @@ import ctypes
 import enum
 import threading
 from ctypes import byref, sizeof
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable, Protocol
 
 from ._callbacks import raise_routine_errors, run_done_callbacks
 from ._checks import check_ulong_ptr
-from .core import OverlappedIO, Relay, Submitted, status_code
+from ._unchecked import DEVICE_IO_CONTROL
+from .core import OWN_KEY, OverlappedIO, Submitted, status_code
 from .errors import OperationAbortedError, error_from_code
+from .notify import Port, PortBinding
 from .raw import (
     AFD_DEVICE,
     AFD_NO_TIMEOUT,
@@ -67,6 +69,7 @@ from .raw import (
     FILE_SHARE_WRITE,
     IOCTL_AFD_POLL,
     OPEN_EXISTING,
+    OVERLAPPED,
     SIO_BASE_HANDLE,
     SIO_BSP_HANDLE_POLL,
     SOCKET,
@@ -74,20 +77,13 @@ from .raw import (
     WSAENOTSOCK,
     CloseHandle,
     CreateFileW,
-    DeviceIoControl,
     WSAIoctl,
-    unchecked,
 )
-
-if TYPE_CHECKING:
-    from .iocp import CompletionPort
-    from .notify import PortBinding
 
 __all__ = ["SOCKETS_PER_HELPER", "PollEvents", "PollOperation", "Poller", "base_handle"]
 
 SOCKETS_PER_HELPER = 32
 
-_DEVICE_IO_CONTROL = unchecked(DeviceIoControl)
 _ERROR_SUCCESS = 0
 
 
@@ -105,14 +101,31 @@ class PollEvents(enum.IntFlag):
     CONNECT_FAIL = AFD_POLL_CONNECT_FAIL  # a connect failed (``PollOperation.connect_error``)
 
 
-def socket_handle(sock: Any) -> int:
+class ReadinessPort(Port, Protocol):
+    """What a completion port offers the polls of its sockets (``CompletionPort``,
+    ``winsock_ov.aio``'s loop): its handle, for the helper handles tied to it
+    (with ``core.OWN_KEY``), and a queue for the polls that ended."""
+
+    @property
+    def handle(self) -> int:
+        """The port's HANDLE; ValueError once closed."""
+
+    @property
+    def closing(self) -> bool:
+        """True once the port is closing: no request is started any more."""
+
+    def report(self, completion: PollOperation) -> None:
+        """Hand an ended poll to the port's next dequeue (or whoever learns of it)."""
+
+
+def socket_handle(sock: object) -> int:
     """The SOCKET of a winsock_ov Socket, a ``socket.socket`` or an int handle."""
     if isinstance(sock, bool):
         raise TypeError("expected a socket or a socket handle, not bool")
     if isinstance(sock, int):
         handle = sock
-    elif callable(getattr(sock, "fileno", None)):
-        handle = sock.fileno()  # OSError WSAENOTSOCK from a closed winsock_ov Socket
+    elif callable(fileno := getattr(sock, "fileno", None)):
+        handle = fileno()  # OSError WSAENOTSOCK from a closed winsock_ov Socket
         if not isinstance(handle, int) or isinstance(handle, bool):
             raise TypeError(f"{type(sock).__name__}.fileno() returned "
                             f"{type(handle).__name__}, not int")
@@ -146,7 +159,7 @@ def base_handle(handle: int) -> int:
             raise exc from None
 
 
-def _check_events(events: Any) -> int:
+def _check_events(events: object) -> int:
     if isinstance(events, bool) or not isinstance(events, int):
         raise TypeError(f"events must be PollEvents (an int), not {type(events).__name__}")
     if not 0 < events <= AFD_POLL_ALL or events & ~AFD_POLL_ALL:
@@ -154,7 +167,7 @@ def _check_events(events: Any) -> int:
     return int(events)
 
 
-Callback = Callable[["PollOperation"], Any]
+Callback = Callable[["PollOperation"], object]
 
 
 class PollOperation:
@@ -169,7 +182,7 @@ class PollOperation:
     __slots__ = ("__weakref__", "_callbacks", "_connect_status", "_error", "_found", "_group",
                  "events", "socket")
 
-    def __init__(self, sock: Any, events: PollEvents, group: _SocketPolls) -> None:
+    def __init__(self, sock: object, events: PollEvents, group: _SocketPolls) -> None:
         self.socket = sock
         self.events = events
         self._group: _SocketPolls | None = group
@@ -256,19 +269,21 @@ class _Helper:
 
     __slots__ = ("binding", "handle", "sockets")
 
-    def __init__(self, port: CompletionPort) -> None:
+    def __init__(self, port: ReadinessPort) -> None:
         self.handle = int(CreateFileW(AFD_DEVICE + "\\winsock_ov", SYNCHRONIZE,
                                       FILE_SHARE_READ | FILE_SHARE_WRITE, None, OPEN_EXISTING,
                                       FILE_FLAG_OVERLAPPED, None))
         try:
-            self.binding: PortBinding = port.bind_handle(self.handle)
+            # Its packets carry winsock_ov's own key: a port's dequeue ends the
+            # request, which reports what it ended (core.OWN_KEY).
+            self.binding = PortBinding.tie(port, port.handle, self.handle, OWN_KEY)
         except BaseException:
             CloseHandle(self.handle)
             raise
         self.sockets = 0
 
 
-class _PollRequest(Relay):
+class _PollRequest:
     """One IOCTL_AFD_POLL in flight: the memory Windows writes, and what it asked."""
 
     __slots__ = ("asked", "group", "info", "io")
@@ -280,15 +295,15 @@ class _PollRequest(Relay):
         info.NumberOfHandles = 1
         info.Handles[0].Handle = group.base
         info.Handles[0].Events = asked
-        self.io = OverlappedIO(self, self.ended, group.helper.binding)
+        self.io = OverlappedIO(self, self.ended, group.helper.binding, group.poller.in_flight)
 
     def ended(self, code: int, nbytes: int, flags: int | None) -> None:
         """The core's on_done: dequeued, or refused within the submitting call."""
         self.group.poller.request_done(self, code)
 
-    def call(self, handle: int, ov: Any, routine: Any) -> int:
+    def call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         info = byref(self.info)
-        if _DEVICE_IO_CONTROL(handle, IOCTL_AFD_POLL, info, sizeof(AFD_POLL_INFO), info,
+        if DEVICE_IO_CONTROL(handle, IOCTL_AFD_POLL, info, sizeof(AFD_POLL_INFO), info,
                               sizeof(AFD_POLL_INFO), None, byref(ov)):
             return _ERROR_SUCCESS
         return ctypes.get_last_error()
@@ -338,7 +353,6 @@ class _SocketPolls:
         if how is Submitted.REFUSED:
             return code or ERROR_OPERATION_ABORTED
         self.request, self.retire = request, False
-        self.poller.in_flight.add(request)
         return _ERROR_SUCCESS
 
     def refresh(self) -> int:
@@ -358,14 +372,14 @@ class _SocketPolls:
 class Poller:
     """The poll requests of one completion port (``CompletionPort.poll``)."""
 
-    def __init__(self, port: CompletionPort) -> None:
+    def __init__(self, port: ReadinessPort) -> None:
         self.port = port
         self._lock = threading.RLock()
         self._groups: dict[int, _SocketPolls] = {}  # by base handle
         self._helpers: list[_Helper] = []
-        self.in_flight: set[_PollRequest] = set()  # submitted, not yet returned by Windows
+        self.in_flight: set[OverlappedIO] = set()  # requests Windows has not returned yet
 
-    def poll(self, sock: Any, events: Any) -> PollOperation:
+    def poll(self, sock: object, events: PollEvents | int) -> PollOperation:
         handle = socket_handle(sock)
         asked = PollEvents(_check_events(events))
         base = base_handle(handle)
@@ -418,7 +432,6 @@ class Poller:
         """A request ended: end the waits it answers, ask again for the others."""
         group = request.group
         with self._lock:
-            self.in_flight.discard(request)
             if group.request is not request:  # refused within submit(): its caller reports
                 return
             retired = group.retire
