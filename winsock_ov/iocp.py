@@ -1,27 +1,29 @@
 """I/O completion ports: the operations of many sockets, reported through one queue.
 
-How it fits together: ``CompletionPort.associate(sock)`` ties a socket to the
-port (CreateIoCompletionPort), after which every operation started on it is a
-*port* operation: Windows queues one packet per operation when it completes,
-carrying the address of its OVERLAPPED, even when the operation completed
-within the submitting call.  ``dequeue()`` (GetQueuedCompletionStatus) and
-``dequeue_many()`` (GetQueuedCompletionStatusEx) turn packets back into the
-finished operation objects.  The registry keeps each operation until its packet
-is dequeued, so a stale packet can never be taken for a newer operation that
-happens to reuse the same memory.
+The port's contract: every operation of a socket tied to the port
+(``associate``) comes out of ``dequeue`` or ``dequeue_many`` exactly once, as
+the finished operation object, whatever Windows did with it:
 
-With FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (``associate``'s default, opt out with
-``skip_on_success=False``), operations that complete within the call queue no
-packet and are finished at once; the mode is used only after a probe has shown
-that this system honours it.
+* an operation that pended, or that finished within its call on a socket that
+  keeps a packet for everything (``skip_on_success=False``), gets a packet
+  carrying the address of its OVERLAPPED; the dequeue that takes the packet
+  finishes the operation (the registry kept it until then, so a stale packet
+  can never be taken for a newer operation that reuses its memory);
+* one that finished within its call on a socket with
+  FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (``associate``'s default, used only where
+  a probe found it honoured) gets no packet: the core finishes it at once
+  (``op.done`` is true when the call returns) and the port puts it in its
+  *ready queue*, a deque on the Python side.  The next dequeue returns it
+  without a system call.
 
-What got no packet of its own (the socket polls that ended, ``winsock_ov.poll``)
-waits in the port's *ready queue*, which the next dequeue returns first, but
-not for ever: after ``READY_TURNS`` dequeues served from the ready queue alone,
-the next one also takes what Windows queued meanwhile (without waiting).  The
-ready queue is shared by every thread that dequeues the port: a thread blocked
-in GetQueuedCompletionStatus is woken (a packet with ``core.OWN_KEY`` and no
-OVERLAPPED) when another thread adds to it.
+What is ready goes first, but not for ever: after ``READY_TURNS`` dequeues served
+from the ready queue alone, the next one also takes what Windows queued
+meanwhile (without waiting), so a stream of operations that all finish within
+their call never holds back the packets of the others.  The ready queue holds
+the socket polls that ended too (``winsock_ov.poll``), and is shared by every
+thread that dequeues the port: a thread blocked in GetQueuedCompletionStatus
+is woken (a packet with ``core.OWN_KEY`` and no OVERLAPPED) when another
+thread adds to it.
 
 Packets are told apart by their completion key: ``OWN_KEY`` is winsock_ov's
 own (socket polls' requests, wake-ups), ended here and never returned; any
@@ -150,8 +152,8 @@ class CompletionPort:
         handle = int(CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0, concurrency))
         self._handle: int | None = handle
         self._local = threading.local()  # each thread's OVERLAPPED_ENTRY array
-        # Completions that got no packet of their own (ended polls), and the
-        # dequeues served from them in a row (see READY_TURNS).
+        # Finished operations and ended polls that got no packet of their own,
+        # and the dequeues served from them in a row (see READY_TURNS).
         self._ready: collections.deque[Completion] = collections.deque()
         self._ready_turns = 0
         self._sleepers: list[None] = []  # one per thread blocked in a wait on this port
@@ -179,13 +181,14 @@ class CompletionPort:
     # --- sockets ----------------------------------------------------------------------
 
     def associate(self, sock: Socket, key: int = 0, *, skip_on_success: bool = True) -> bool:
-        """Tie ``sock`` to this port; its operations then complete here.
+        """Tie ``sock`` to this port; its operations then complete here, each one
+        returned by one dequeue.
 
         Returns whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: by
         default whenever ``skip_on_success_supported()``; then an operation that
-        completes within its call is finished at once and queues no packet (one
-        system call less).  ``skip_on_success=False`` keeps a packet for every
-        operation.
+        completes within its call queues no packet (one system call less): it
+        is done at once, and the next dequeue returns it from the port's ready
+        queue.  ``skip_on_success=False`` keeps a packet for every operation.
         A socket can belong to one port only, and must have no operation in
         flight when tied.
         """
@@ -224,8 +227,10 @@ class CompletionPort:
 
     def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
         """An operation of a socket tied here finished within its call and Windows
-        queues no packet for it (skip-on-success): it is done at once, and no
-        dequeue reports it."""
+        queues no packet for it (skip-on-success): the next dequeue returns it."""
+        self._ready.append(owner)  # type: ignore[arg-type]  # an Operation: sockets tie here
+        if self._sleepers:
+            self._wake()
 
     def _wake(self) -> None:
         """Make a thread blocked in a dequeue of this port look at the ready queue."""
