@@ -131,7 +131,7 @@ def observers_of(op: Any) -> list[Worker]:
     return [Worker(lambda: op.result(WAIT), name="result"),
             Worker(lambda: op.wait(WAIT), name="wait"),
             Worker(lambda: op.exception(WAIT), name="exception"),
-            Worker(lambda: sleep_until(lambda: op.done, WAIT), name="done")]
+            Worker(lambda: sleep_until(op.observe, WAIT), name="observe")]
 
 
 @windows

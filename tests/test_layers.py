@@ -83,17 +83,62 @@ def test_no_module_of_the_package_imports_one_that_imports_it_back() -> None:
     assert cycles == []
 
 
+def names_defined(tree: ast.AST) -> set[str]:
+    """The functions, classes, attributes and variables ``tree`` defines."""
+    defined = {node.name for node in ast.walk(tree)
+               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    defined |= {node.attr for node in ast.walk(tree)
+                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)}
+    defined |= {node.id for node in ast.walk(tree)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    return defined
+
+
+def inherited_names(name: str, trees: dict[str, ast.Module]) -> set[str]:
+    """What the package's classes that module ``name``'s classes subclass define
+    (their own protected names, a subclass's to use), through every level."""
+    def classes(module: str) -> dict[str, ast.ClassDef]:
+        return {node.name: node for node in trees[module].body if isinstance(node, ast.ClassDef)}
+
+    def imported(module: str) -> dict[str, str]:
+        """Names ``from .x import Name`` brought into ``module``: Name -> x's module."""
+        package = module if modules()[module].name == "__init__.py" else module.rpartition(".")[0]
+        found = {}
+        for node in trees[module].body:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                source = ".".join(parts + ([node.module] if node.module else []))
+                found.update({alias.asname or alias.name: source for alias in node.names})
+        return found
+
+    names: set[str] = set()
+    todo = [(name, node) for node in classes(name).values()]
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        module, node = todo.pop()
+        for base in node.bases:
+            base_name = base.value if isinstance(base, ast.Subscript) else base
+            if not isinstance(base_name, ast.Name):
+                continue
+            home = module if base_name.id in classes(module) else imported(module).get(
+                base_name.id)
+            if home in trees and (home, base_name.id) not in seen \
+                    and base_name.id in classes(home):
+                seen.add((home, base_name.id))
+                base_class = classes(home)[base_name.id]
+                names |= names_defined(base_class)
+                todo.append((home, base_class))
+    return names
+
+
 def test_no_module_reads_another_modules_private_names() -> None:
-    """``x._name`` only for a ``_name`` defined in the same module, or ctypes' own."""
+    """``x._name`` only for a ``_name`` defined in the same module, by a class of the
+    package that one of its classes subclasses (a protected name), or ctypes' own."""
     offences = []
-    for name, path in modules().items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        defined = {node.name for node in ast.walk(tree)
-                   if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-        defined |= {node.attr for node in ast.walk(tree)
-                    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)}
-        defined |= {node.id for node in ast.walk(tree)
-                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    trees = {name: ast.parse(path.read_text(encoding="utf-8"))
+             for name, path in modules().items()}
+    for name, tree in trees.items():
+        defined = names_defined(tree) | inherited_names(name, trees)
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
                     and not node.attr.startswith("__")):

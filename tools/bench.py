@@ -66,6 +66,7 @@ import ctypes
 import functools
 import gc
 import json
+import operator
 import platform
 import socket
 import subprocess
@@ -192,6 +193,10 @@ class WinsockEvents(Driver):
     def __init__(self) -> None:
         self.inflight: dict[Any, Any] = {}  # operation -> its event
         self.conns = []
+        # Whether an operation ended, seeing an event operation's end: observe()
+        # since 0.2, the done property in 0.1.0 (tools/bench_compare.py runs both).
+        self.ended = operator.methodcaller("observe") if hasattr(self.wo.Operation, "observe") \
+            else operator.attrgetter("done")
 
     def _start(self, start: Callable[..., Any], *args: Any) -> Any:
         event = self.wo.Event()
@@ -206,12 +211,12 @@ class WinsockEvents(Driver):
         return self._start(conn.send, parts if len(parts) > 1 else parts[0])
 
     def completions(self) -> Iterator[tuple[Any, Any]]:
-        done = [op for op in self.inflight if op.done]
+        done = [op for op in self.inflight if self.ended(op)]
         if not done:
             events = list(self.inflight.values())[:64]
             if not self.wo.wait_for_multiple_events(events, timeout=WAIT).signaled:
                 raise TimeoutError("no completion")
-            done = [op for op in self.inflight if op.done]
+            done = [op for op in self.inflight if self.ended(op)]
         for op in done:
             self.inflight.pop(op).close()
             yield op, op.result()

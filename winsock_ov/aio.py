@@ -193,10 +193,10 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         """
         if not isinstance(operation, Operation):
             raise TypeError(f"expected a winsock_ov operation, not {type(operation).__name__}")
-        if not operation.done:
+        if not operation.observe():
             self._arrange_end(operation)
         cancelled: asyncio.CancelledError | None = None
-        while not operation.done:
+        while not operation.observe():
             waiter = self.create_future()
             operation.add_done_callback(
                 functools.partial(self._wake, waiter, threading.get_ident()))
@@ -222,11 +222,9 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
             event = operation.event
             assert event is not None
             # Its event fires a wait of the proactor's; observing the operation then
-            # ends it (``done``), running its callbacks.
-            def observe(_: asyncio.Future[Any]) -> None:
-                operation.done  # noqa: B018  (the property observes and ends it)
-
-            self._proactor.wait_for_handle(event.handle).add_done_callback(observe)
+            # ends it, running its callbacks (one of which wakes the awaiting task).
+            self._proactor.wait_for_handle(event.handle).add_done_callback(
+                lambda _: operation.observe())
         else:
             raise RuntimeError("a completion routine runs only during an alertable wait of "
                                "the issuing thread, which this loop never makes: use an "

@@ -66,14 +66,15 @@ import ctypes
 import enum
 import threading
 from ctypes import byref, sizeof
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from ._callbacks import raise_routine_errors, run_done_callbacks
+from ._callbacks import raise_routine_errors
 from ._checks import check_ulong_ptr
 from ._unchecked import DEVICE_IO_CONTROL
 from .core import OWN_KEY, OverlappedIO, Submitted, status_code
 from .errors import OperationAbortedError, error_from_code
 from .notify import Port, PortBinding
+from .outcome import Outcome
 from .raw import (
     AFD_DEVICE,
     AFD_NO_TIMEOUT,
@@ -106,6 +107,9 @@ from .raw import (
     CreateFileW,
     WSAIoctl,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["SOCKETS_PER_HELPER", "PollEvents", "PollOperation", "Poller", "base_handle"]
 
@@ -194,20 +198,19 @@ def _check_events(events: object) -> int:
     return int(events)
 
 
-Callback = Callable[["PollOperation"], object]
-
-
-class PollOperation:
+class PollOperation(Outcome[PollEvents]):
     """A wait for ``events`` on one socket, reported by its port's ``dequeue``.
 
-    ``result()`` is the PollEvents found (always some of those asked, or
-    LOCAL_CLOSE), or raises: OperationAbortedError once cancelled (or its port
-    closed), or the OSError of a request Windows refused.  One object, one
-    wait: poll again for more.
+    It ends as everything of winsock_ov that ends (``winsock_ov.outcome``), through
+    its port's dequeue: ``result()`` is the PollEvents found (always some of
+    those asked, or LOCAL_CLOSE), or raises: OperationAbortedError once
+    cancelled (or its port closed), or the OSError of a request Windows
+    refused.  Until it ended, ``wait()``, ``result()`` and ``exception()``
+    raise RuntimeError (dequeue the port).  One object, one wait: poll again
+    for more.
     """
 
-    __slots__ = ("__weakref__", "_callbacks", "_connect_status", "_error", "_found", "_group",
-                 "events", "socket")
+    __slots__ = ("__weakref__", "_connect_status", "_found", "_group", "events", "socket")
 
     def __init__(self, sock: object, events: PollEvents, group: _SocketPoll) -> None:
         self.socket = sock
@@ -216,40 +219,32 @@ class PollOperation:
         self._found: PollEvents | None = None
         self._error: BaseException | None = None
         self._connect_status = 0
-        self._callbacks: list[Callback] | None = []
+        self._callbacks: list[Callable[[Self], object]] | None = None
 
-    @property
-    def done(self) -> bool:
-        """True once the poll ended (events found, an error, or a cancel)."""
+    # --- how it ends (winsock_ov.outcome) -----------------------------------------------
+
+    def _ended(self) -> bool:
         return self._group is None
 
-    @property
-    def pending(self) -> bool:
-        """True until the poll ended (the opposite of :attr:`done`)."""
-        return self._group is not None
+    def _wait_for_end(self, timeout: float | None) -> bool:
+        raise RuntimeError("the poll is pending: it ends when its port's dequeue() "
+                           "returns it")
 
-    def result(self) -> PollEvents:
-        """The events found; raises the error it ended with, or RuntimeError if not done."""
-        if self._group is not None:
-            raise RuntimeError("the poll is pending: it ends when its port's dequeue() "
-                               "returns it")
-        if self._error is not None:
-            raise self._error
+    def _value(self) -> PollEvents:
         assert self._found is not None
         return self._found
 
-    def exception(self) -> BaseException | None:
-        """The error the poll ended with, or None; RuntimeError if it is pending."""
-        if self._group is not None:
-            raise RuntimeError("the poll is pending")
-        return self._error
+    @property
+    def pending(self) -> bool:
+        """True until the poll ended (the opposite of ``done``)."""
+        return self._group is not None
 
     @property
     def connect_error(self) -> OSError | None:
         """Why the connect failed, when CONNECT_FAIL was found (else None)."""
         if not self._connect_status:
             return None
-        return error_from_code(status_code(self._connect_status & 0xFFFFFFFF))
+        return error_from_code(status_code(self._connect_status))
 
     def cancel(self) -> bool:
         """End the wait now, as OperationAbortedError; False if it had ended.
@@ -263,23 +258,13 @@ class PollOperation:
             return False
         return group.poller.cancel(self)
 
-    def add_done_callback(self, callback: Callback) -> None:
-        """Call ``callback(self)`` once done (at once if it is)."""
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        callbacks = self._callbacks
-        if callbacks is None:  # done
-            callback(self)
-        else:
-            callbacks.append(callback)
-
     def _finish(self, found: PollEvents | None, error: BaseException | None,
-                connect_status: int = 0) -> list[Callback]:
-        """Record the outcome (under the poller's lock); the callbacks to run."""
+                connect_status: int = 0) -> PollOperation:
+        """Record the outcome (under the poller's lock); its callbacks are run by
+        whoever reports it (``Poller._report``), once the lock is let go."""
         self._found, self._error, self._connect_status = found, error, connect_status
         self._group = None
-        callbacks, self._callbacks = self._callbacks or [], None
-        return callbacks
+        return self
 
     def __repr__(self) -> str:
         if self._group is not None:
@@ -360,8 +345,8 @@ class PollState(enum.Enum):
     CANCELLED = "cancelled"  # the request in flight was cancelled by us; it comes back
 
 
-# A waiter that ended, and the done callbacks it had: run once the lock is let go.
-Ended = list[tuple[PollOperation, list[Callback]]]
+# The waiters a transition ended: reported, their callbacks run, once the lock is let go.
+Ended = list[PollOperation]
 
 
 class _SocketPoll:
@@ -429,7 +414,7 @@ class _SocketPoll:
             if got:
                 self.waiters.remove(waiter)
                 connect = status if got & AFD_POLL_CONNECT_FAIL else 0
-                ended.append((waiter, waiter._finish(PollEvents(got), None, connect)))
+                ended.append(waiter._finish(PollEvents(got), None, connect))
         if self.poller.port.closing:  # nothing is asked any more
             return ended + self._end_all(_aborted())
         return ended + self.refused(self.update())
@@ -464,7 +449,7 @@ class _SocketPoll:
     def _end_all(self, error: BaseException | None, found: PollEvents | None = None) -> Ended:
         """End every waiter with ``error`` (or ``found``)."""
         waiters, self.waiters = self.waiters, []
-        return [(waiter, waiter._finish(found, error)) for waiter in waiters]
+        return [waiter._finish(found, error) for waiter in waiters]
 
 
 class Poller:
@@ -519,7 +504,7 @@ class Poller:
             if polled is None:
                 return False
             polled.waiters.remove(waiter)
-            ended = [(waiter, waiter._finish(None, _aborted())), *polled.refused(polled.update())]
+            ended = [waiter._finish(None, _aborted()), *polled.refused(polled.update())]
             self._forget_if_idle(polled)
         self._report(ended)
         raise_routine_errors()
@@ -548,10 +533,10 @@ class Poller:
     def _report(self, ended: Ended) -> None:
         """Hand the ended waiters to the port, then run their callbacks; what those
         raise is kept for the call that ended them (``_callbacks.raise_routine_errors``)."""
-        for waiter, _ in ended:
+        for waiter in ended:
             self.port.report(waiter)
-        for waiter, callbacks in ended:
-            run_done_callbacks(waiter, callbacks)
+        for waiter in ended:
+            waiter._run_callbacks()
 
     def requests_in_flight(self) -> int:
         """Requests Windows has not returned yet (each holds memory it may write)."""
