@@ -45,6 +45,7 @@ from typing import Callable, NamedTuple, TypeVar, Union
 from ._arrays import array_type
 from ._callbacks import raise_routine_errors
 from ._checks import check_dword, check_handle, check_int, check_ulong_ptr
+from ._closable import Closable
 from ._interrupt import guard, sliced
 from ._registry import registry
 from ._timeouts import Deadline, check_timeout, milliseconds
@@ -140,7 +141,7 @@ def _check_key(key: int) -> int:
     return key
 
 
-class CompletionPort:
+class CompletionPort(Closable):
     """An I/O completion port (CreateIoCompletionPort).
 
     ``concurrency`` is the number of threads Windows lets run at once on this
@@ -416,12 +417,6 @@ class CompletionPort:
             self._poller.close()
         handle, self._handle = self._handle, None
         CloseHandle(handle)
-
-    def __enter__(self) -> CompletionPort:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<CompletionPort {'closed' if self._handle is None else hex(self._handle)}>"

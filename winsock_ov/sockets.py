@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 from . import _addresses
 from ._checks import check_c_int, check_ulong_ptr
+from ._closable import Closable
 from ._interrupt import guard, sliced
 from ._timeouts import milliseconds
 from .errors import error_from_code, timeout_error
@@ -98,7 +99,7 @@ def _ensure_winsock() -> None:
         _started = True
 
 
-class Socket:
+class Socket(Closable):
     """A socket opened with WSA_FLAG_OVERLAPPED.
 
     Set-up calls (bind, listen, accept, connect) block like the seed's; the I/O
@@ -205,12 +206,6 @@ class Socket:
             except OSError:
                 pass  # ERROR_NOT_FOUND: they had all finished
         closesocket(handle)
-
-    def __enter__(self) -> Socket:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:

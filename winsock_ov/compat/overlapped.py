@@ -38,6 +38,7 @@ from .. import raw as _raw
 from .._arrays import array_type, char_buffer
 from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from .._callbacks import raise_routine_errors
+from .._checks import DWORD_MAX, HANDLE_MIN, ULONG_PTR_MAX, check_int
 from .._registry import registry
 from .._unchecked import (
     GET_OVERLAPPED_RESULT,
@@ -116,7 +117,7 @@ from ..raw import (
 )
 from ..sockets import socket_type
 
-INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
+INVALID_HANDLE_VALUE = ULONG_PTR_MAX  # as the C module exports it: (HANDLE)-1
 NULL = 0
 
 __all__ = [
@@ -140,33 +141,20 @@ __all__ = [
 # --- arguments and errors ------------------------------------------------------------------
 
 
-_POINTER_BITS = 8 * sizeof(ctypes.c_void_p)
-
-
 def _handle(value: Any) -> int:
     """A HANDLE (or ULONG_PTR) argument: an int of pointer width, negative ones as the
     pointer they spell (-1 is INVALID_HANDLE_VALUE)."""
     if value.__class__ is int and 0 <= value <= INVALID_HANDLE_VALUE:  # the common case
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer handle is required, not {type(value).__name__}")
-    if not -(1 << (_POINTER_BITS - 1)) <= value <= INVALID_HANDLE_VALUE:
-        raise OverflowError(f"{value} does not fit in a {_POINTER_BITS}-bit handle")
-    number: int = value  # an int by now (older mypy does not narrow Any)
-    return number & INVALID_HANDLE_VALUE
+    return check_int("handle", value, HANDLE_MIN, ULONG_PTR_MAX, too_low=OverflowError,
+                     too_high=OverflowError) & INVALID_HANDLE_VALUE
 
 
 def _dword(value: Any) -> int:
-    if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:  # the common case
+    """A DWORD argument (negative: ValueError; too large: OverflowError, as in C)."""
+    if value.__class__ is int and 0 <= value <= DWORD_MAX:  # the common case
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer is required, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{value} is negative; a DWORD is 0 to 4294967295")
-    if value > 0xFFFFFFFF:
-        raise OverflowError(f"{value} does not fit in a DWORD (0 to 4294967295)")
-    number: int = value  # an int by now (older mypy does not narrow Any)
-    return number
+    return check_int("value", value, 0, DWORD_MAX, too_high=OverflowError)
 
 
 def _c_int(value: Any) -> int:
@@ -582,12 +570,8 @@ def _parse_address(address: Any) -> tuple[Any, int]:
 
 def _number(value: Any, bits: int) -> int:
     """A port (16 bits), flowinfo or scope id (32): refused out of range (see the README)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer is required, not {type(value).__name__}")
-    if not 0 <= value < (1 << bits):
-        raise OverflowError(f"{value} does not fit in an unsigned {bits}-bit field")
-    number: int = value  # an int by now (older mypy does not narrow Any)
-    return number
+    return check_int("address field", value, 0, (1 << bits) - 1, too_low=OverflowError,
+                     too_high=OverflowError)
 
 
 def _unparse_address(storage: Any) -> Any:

@@ -197,7 +197,9 @@ def declare_prototype(prototype: Any, address: int, name: str, errcheck: ErrChec
 
 # --- error checks, by return convention -------------------------------------------
 # ctypes calls errcheck(result, function, arguments) right after the call; what it
-# returns is what the caller gets.
+# returns is what the caller gets.  One small function per convention, alike in
+# shape on purpose: each is named in the declarations, and its test is the
+# convention itself (the docstrings list them in _CHECK_WORDS).
 
 
 def _raise_last_error() -> Any:

@@ -5,6 +5,11 @@ WAIT_IO_COMPLETION, ...) and raise only for WAIT_FAILED.  BOOL functions raise o
 FALSE, except that ERROR_IO_PENDING from ReadFile / WriteFile / ConnectNamedPipe
 means "started", and GetQueuedCompletionStatus returns FALSE (not raising) when it
 dequeued the packet of a failed I/O.
+
+Every function is declared on its own, written out as the header declares it
+(its argtypes, one per line where MSDN's name for it says more than the type,
+its error check, its parameter names): alike in shape on purpose, each one a
+prototype to read beside MSDN, never generated from a table.
 """
 
 from __future__ import annotations
@@ -213,6 +218,8 @@ FormatMessageW = _k32("FormatMessageW", DWORD, [
     LPVOID,  # Arguments (va_list *)
 ], params="dwFlags lpSource dwMessageId dwLanguageId lpBuffer nSize Arguments")
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "CancelIoEx",
     "CloseHandle",

@@ -5,6 +5,11 @@ INVALID_SOCKET raise OSError with the Winsock code as ``winerror``; the
 overlapped calls (WSASend, WSARecv, WSASendTo, WSARecvFrom, WSAIoctl) return
 SOCKET_ERROR instead of raising when the code is WSA_IO_PENDING: the operation
 started and will complete later.
+
+Every function is declared on its own, written out as the header declares it
+(its argtypes, one per line where MSDN's name for it says more than the type,
+its error check, its parameter names): alike in shape on purpose, each one a
+prototype to read beside MSDN, never generated from a table.
 """
 
 from __future__ import annotations
@@ -281,6 +286,8 @@ EXTENSION_PARAMS = {
 }
 
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "LPCVOID_ANY",
     "LPSOCKADDR_ANY",
