@@ -280,12 +280,12 @@ class OverlappedIO:
         elif notifier.observable:
             # Internal/InternalHigh hold its outcome now: finished here.
             if registry.claim(self.address) is self:
-                self.complete_from_overlapped()
+                self.complete_with_status()
         elif not completion_follows(how, skip_on_success=notifier.skip_on_success):
             # A port's handle that skips the packets of what finishes within the
             # call: finished here, and handed out by the port as if dequeued.
             if registry.claim(self.address) is self:
-                notifier.hand_out(self, self.complete_from_overlapped())
+                notifier.hand_out(self, self.complete_with_status())
         return how, code
 
     # --- completing (exactly once, by whoever claimed it from the registry) ----------
@@ -311,18 +311,17 @@ class OverlappedIO:
             after()
         return owner
 
-    def complete_from_overlapped(self) -> object:
-        """Complete with the outcome Windows wrote into the OVERLAPPED."""
-        ov = self.overlapped
-        return self.complete(status_code(ov.Internal), ov.InternalHigh, None)
-
-    def end_by_packet(self, internal: int | None, nbytes: int) -> object:
-        """Its packet was dequeued (and it claimed): complete it with the packet's
-        status (an OVERLAPPED_ENTRY's Internal; None: read the OVERLAPPED's) and
-        count.  Returns the owner."""
+    def complete_with_status(self, internal: int | None = None, nbytes: int = 0) -> object:
+        """Complete with the final status Windows wrote: a packet's (an
+        OVERLAPPED_ENTRY's Internal, and its count) or, with none given, the
+        OVERLAPPED's own (Internal, InternalHigh).  Returns the owner."""
         if internal is None:
-            return self.complete_from_overlapped()
-        return self.complete(status_code(internal), nbytes, None)
+            ov = self.overlapped
+            internal, nbytes = ov.Internal, ov.InternalHigh
+        # Bit 31 of Internal is the NTSTATUS's error-or-warning bit, whatever the
+        # upper half holds: the translation is only looked up for those.
+        return self.complete(status_code(internal) if internal & _NT_ERROR_BIT else ERROR_SUCCESS,
+                             nbytes, None)
 
     def finished_by_os(self) -> bool:
         """True once Windows wrote the final status (the I/O itself is over)."""
@@ -332,7 +331,7 @@ class OverlappedIO:
         """Complete it from its OVERLAPPED if Windows finished it; True if this call did."""
         if self.state is _PENDING and self.finished_by_os() \
                 and registry.claim(self.address) is self:
-            self.complete_from_overlapped()
+            self.complete_with_status()
             return True
         return False
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import functools
 import threading
 import time
 from ctypes import byref
@@ -281,9 +282,9 @@ class CompletionPort(Closable):
         ready = self._ready
         self._ready_turns = 0
         started = time.monotonic()  # read as a deadline only if a packet ends nothing of ours
+        dequeue = functools.partial(get_queued_completion_status, self.handle)
         while True:
-            code, address, key, nbytes = self._wait(
-                lambda ms: get_queued_completion_status(self.handle, ms), wait, _no_packet)
+            code, address, key, nbytes = self._wait(dequeue, wait, _no_packet)
             if not address and code:
                 if code == WAIT_TIMEOUT:
                     return
@@ -375,12 +376,12 @@ class CompletionPort(Closable):
         io = registry.claim(address) if address else None
         if key == OWN_KEY:
             if io is not None:
-                io.end_by_packet(internal, nbytes)
+                io.complete_with_status(internal, nbytes)
             return None
         if io is None:
             return Packet(key, nbytes, address)
         # The owner of an I/O tied here with the caller's key: an Operation or a Posted.
-        return io.end_by_packet(internal, nbytes)  # type: ignore[return-value]
+        return io.complete_with_status(internal, nbytes)  # type: ignore[return-value]
 
     @staticmethod
     def _dequeue_error(code: int) -> OSError:

@@ -236,7 +236,7 @@ class RoutineNotifier(Notifier):
                 and registry.claim(io.address) is io:
             self.callback = None
             io.routine_lost = True
-            io.complete_from_overlapped()
+            io.complete_with_status()
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
         thread = self.thread

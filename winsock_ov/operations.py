@@ -271,7 +271,7 @@ class Operation(Outcome[_T_co]):
 
     def _value(self) -> _T_co:
         # The byte count, for the operations that keep this default (sends, ConnectEx).
-        return cast("_T_co", self._nbytes)
+        return self._nbytes  # type: ignore[return-value]  # their _T_co is int
 
     def cancel(self) -> bool:
         """Ask Windows to cancel (CancelIoEx).  True if the request found the I/O.
@@ -414,8 +414,9 @@ class RecvOperation(_BufferOperation[_T_co]):
                            byref(self._flags_in), byref(ov), routine)
 
     def _value(self) -> _T_co:
-        # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into)
-        return cast("_T_co", self._data if self._pinned is None else self._nbytes)
+        # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into):
+        # what its _T_co says, by how it was made.
+        return self._data if self._pinned is None else self._nbytes  # type: ignore[return-value]
 
 
 class RecvFromOperation(RecvOperation[_T_co]):
@@ -450,4 +451,4 @@ class RecvFromOperation(RecvOperation[_T_co]):
 
     def _value(self) -> _T_co:
         # (bytes or count, as RecvOperation's, and the sender's address or None)
-        return cast("_T_co", (super()._value(), self.peer))
+        return (super()._value(), self.peer)  # type: ignore[return-value]

@@ -384,7 +384,7 @@ def _message(error: int, address: int, key: int,
     if key == OWN_KEY and address:
         io = registry.claim(address)
         if io is not None:
-            io.end_by_packet(None, transferred)
+            io.complete_with_status()
         raise_routine_errors()
         return None
     if not address:  # as the C module: a packet without OVERLAPPED is an error too
@@ -395,7 +395,7 @@ def _message(error: int, address: int, key: int,
     # then the packet is a stale one, of an earlier operation at the same address.
     io = registry.get(address)
     if io is not None and io.finished_by_os() and registry.claim(address) is io:
-        io.complete_from_overlapped()  # its packet is out: Windows is done with it
+        io.complete_with_status()  # its packet is out: Windows is done with it
     return error, transferred, key, address
 
 
