@@ -149,3 +149,67 @@ def test_no_module_reads_another_modules_private_names() -> None:
                 continue
             offences.append(f"{name}:{node.lineno} .{node.attr}")
     assert offences == []
+
+
+# --- docs/ARCHITECTURE.md draws the graph the code has ------------------------------------
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
+GRAPH_MARK = "<!-- the import graph: tests/test_layers.py checks it against the code -->"
+
+
+def short(name: str) -> str:
+    """A module as ARCHITECTURE.md names it: raw's submodules are ``raw``."""
+    name = name.removeprefix("winsock_ov.") if name != "winsock_ov" else name
+    return "raw" if name.startswith("raw.") else name
+
+
+def code_graph() -> dict[str, set[str]]:
+    """Every module of the package (raw as one) and the modules it imports at run time."""
+    known = modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        node = short(name)
+        imported = {short(target) for target in imports_of(name, path, known)}
+        graph.setdefault(node, set()).update(imported - {node})
+    return graph
+
+
+def drawn_graph() -> list[tuple[str, str, set[str]]]:
+    """ARCHITECTURE.md's block after GRAPH_MARK: ``(layer, module, imports)``, in order;
+    a ``# layer`` line starts each layer."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    assert GRAPH_MARK in text, f"{ARCHITECTURE.name} lost its import graph"
+    block = text.split(GRAPH_MARK, 1)[1].split("```", 2)[1]
+    layer, drawn = "", []
+    for line in block.splitlines()[1:]:  # after the fence's info string
+        if line.startswith("# "):
+            layer = line[2:].split(":")[0]
+        elif line.strip():
+            module, _, imports = line.partition(":")
+            drawn.append((layer, module.strip(), set(imports.split())))
+    return drawn
+
+
+def render(graph: dict[str, set[str]]) -> str:
+    return "\n".join(f"{module}: {' '.join(sorted(graph[module]))}".rstrip()
+                     for module in sorted(graph))
+
+
+def test_architecture_md_draws_every_module_with_the_imports_it_has() -> None:
+    """The block lists each module once with exactly what it imports (raw's
+    submodules as ``raw``); the message is the code's graph, to redraw from."""
+    drawn = drawn_graph()
+    modules_drawn = [module for _, module, _ in drawn]
+    assert len(modules_drawn) == len(set(modules_drawn)), "a module drawn twice"
+    assert {module: imports for _, module, imports in drawn} == code_graph(), \
+        "docs/ARCHITECTURE.md's import graph is not the code's, which is:\n" + render(code_graph())
+
+
+def test_architecture_md_layers_only_import_downwards() -> None:
+    """Each module imports modules of its own layer or of the layers drawn above it."""
+    drawn = drawn_graph()
+    order = {layer: index for index, layer in enumerate(dict.fromkeys(l for l, _, _ in drawn))}
+    layer_of = {module: order[layer] for layer, module, _ in drawn}
+    upward = [f"{module} ({layer}) imports {target}" for layer, module, imports in drawn
+              for target in imports if layer_of.get(target, -1) > order[layer]]
+    assert upward == []
