@@ -105,23 +105,35 @@ def test_callbacks_run_once_where_it_ends_and_their_errors_come_out_of_that_call
 # --- the real kinds ------------------------------------------------------------------------
 
 
+class WrittenReceive:
+    """An event receive whose outcome Windows wrote, and nobody observed yet."""
+
+    def __init__(self, client: Any, server: Any) -> None:
+        self.buffer = bytearray(8)
+        self.op = server.recv_into(self.buffer)
+        self.called: list[Any] = []
+        self.op.add_done_callback(self.called.append)
+        client.send(b"data").result(WAIT)
+        wait_until(self.op._io.finished_by_os, "Windows to write the outcome")
+
+    def assert_ended(self) -> None:
+        """Its callbacks ran once and its buffer is no longer exported."""
+        assert self.called == [self.op]
+        self.buffer.extend(b"!")
+        assert self.op.result() == 4
+
+
 @windows
 def test_observe_ends_an_event_operation_whose_outcome_windows_wrote() -> None:
     client, server = tcp_pair()
     with client, server:
-        buffer = bytearray(8)
-        op = server.recv_into(buffer)
-        called: list[Any] = []
-        op.add_done_callback(called.append)
-        client.send(b"data").result(WAIT)
-        wait_until(op._io.finished_by_os, "Windows to write the outcome")
+        written = WrittenReceive(client, server)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # nothing here may warn
-            assert not op.pending, "Windows is done with it"
-            assert op.observe() is True
-            assert op.done and called == [op]
-        buffer.extend(b"!")  # no longer exported
-        assert op.result() == 4
+            assert not written.op.pending, "Windows is done with it"
+            assert written.op.observe() is True
+            assert written.op.done
+        written.assert_ended()
 
 
 @windows
@@ -130,20 +142,15 @@ def test_done_of_0_1_0_still_ends_an_event_operation_and_warns() -> None:
     ended it: callbacks run, buffers released); deprecated, not broken."""
     client, server = tcp_pair()
     with client, server:
-        buffer = bytearray(8)
-        op = server.recv_into(buffer)
-        called: list[Any] = []
-        op.add_done_callback(called.append)
-        client.send(b"data").result(WAIT)
-        wait_until(op._io.finished_by_os, "Windows to write the outcome")
+        written = WrittenReceive(client, server)
         before = winsock_ov.pending_operations()
         with pytest.warns(DeprecationWarning, match="observe"):
-            assert op.done is True
-        assert called == [op] and winsock_ov.pending_operations() == before - 1
-        buffer.extend(b"!")
+            assert written.op.done is True
+        assert winsock_ov.pending_operations() == before - 1
+        written.assert_ended()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert op.done, "done and ended: it only answers"
+            assert written.op.done, "done and ended: it only answers"
 
 
 @windows

@@ -69,19 +69,10 @@ class FrameCounter:
 _EXIT_CODE = FrameCounter.__exit__.__code__
 
 
-def connected_pair() -> tuple[socket.socket, socket.socket]:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = socket.create_connection(listener.getsockname())
-        server, _ = listener.accept()
-    return client, server
-
-
 def port_recv_into(rounds: int, show: bool) -> float:
     import winsock_ov
 
-    peer, mine = connected_pair()
+    peer, mine = socket.socketpair()  # TCP over loopback on Windows
     sock = winsock_ov.Socket.from_socket(mine)
     buffer = bytearray(64)
     counter = FrameCounter()
@@ -119,7 +110,7 @@ def asyncio_sock_recv(rounds: int, show: bool) -> float:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        peer, mine = connected_pair()
+        peer, mine = socket.socketpair()  # TCP over loopback on Windows
         mine.setblocking(False)
 
         async def one_round() -> None:

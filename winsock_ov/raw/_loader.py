@@ -2,7 +2,9 @@
 
 Every raw function is declared once with argtypes, restype, an error check
 chosen by its return convention and MSDN's parameter names (its signature and
-docstring, set at declaration).  ``use_last_error=True`` makes ctypes save the
+docstring, set at declaration).  The declarations are written out one by one
+as the headers declare them, alike in shape on purpose: each is a prototype to
+read beside MSDN, never generated from a table.  ``use_last_error=True`` makes ctypes save the
 thread's last error right after each call; the checks read it from there
 (``ctypes.get_last_error()``), never later.  The same saved value is restored
 before the next call through these DLLs, so seed-style code that calls

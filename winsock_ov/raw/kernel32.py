@@ -6,10 +6,7 @@ FALSE, except that ERROR_IO_PENDING from ReadFile / WriteFile / ConnectNamedPipe
 means "started", and GetQueuedCompletionStatus returns FALSE (not raising) when it
 dequeued the packet of a failed I/O.
 
-Every function is declared on its own, written out as the header declares it
-(its argtypes, one per line where MSDN's name for it says more than the type,
-its error check, its parameter names): alike in shape on purpose, each one a
-prototype to read beside MSDN, never generated from a table.
+Declared one function at a time, alike in shape on purpose (see ``_loader``).
 """
 
 from __future__ import annotations

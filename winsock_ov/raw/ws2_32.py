@@ -6,10 +6,7 @@ overlapped calls (WSASend, WSARecv, WSASendTo, WSARecvFrom, WSAIoctl) return
 SOCKET_ERROR instead of raising when the code is WSA_IO_PENDING: the operation
 started and will complete later.
 
-Every function is declared on its own, written out as the header declares it
-(its argtypes, one per line where MSDN's name for it says more than the type,
-its error check, its parameter names): alike in shape on purpose, each one a
-prototype to read beside MSDN, never generated from a table.
+Each function is declared on its own, alike in shape on purpose (see ``_loader``).
 """
 
 from __future__ import annotations
