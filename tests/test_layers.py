@@ -9,7 +9,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "winsock_ov"
+import winsock_ov
+
+# Where the package is imported from: the source tree, or the installed wheel
+# (whose tier copies the tests and docs away from the source).
+PACKAGE = Path(winsock_ov.__file__).resolve().parent
+REPO = Path(__file__).resolve().parent.parent
 # ctypes' own underscore names, which its users are meant to read.
 CTYPES_NAMES = {"_obj", "_type_", "_restype_", "_fields_", "_pack_", "_anonymous_"}
 # winsock_ov.aio is a subclass of asyncio's proactor loop and drives CPython's
@@ -60,6 +65,10 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
             targets = [alias.name for alias in node.names]
         found.update(target for target in targets if target in known and target != name)
     return found
+
+
+def test_the_package_is_read_from_its_files() -> None:
+    assert {"winsock_ov", "winsock_ov.core", "winsock_ov.raw"} <= set(modules())
 
 
 def test_no_module_of_the_package_imports_one_that_imports_it_back() -> None:
@@ -153,7 +162,7 @@ def test_no_module_reads_another_modules_private_names() -> None:
 
 # --- docs/ARCHITECTURE.md draws the graph the code has ------------------------------------
 
-ARCHITECTURE = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
+ARCHITECTURE = REPO / "docs" / "ARCHITECTURE.md"
 GRAPH_MARK = "<!-- the import graph: tests/test_layers.py checks it against the code -->"
 
 
