@@ -193,3 +193,34 @@ def test_the_key_reserved_for_winsock_ovs_own_io_is_refused_and_ties_nothing(
     finally:
         client.close()
         server.close()
+
+
+def test_a_port_leaves_no_reference_cycle_behind_once_closed() -> None:
+    """What the port holds of its own (its posts' binding, hand-outs) refers back
+    to it: nothing of that may outlive close() as cycle garbage (asyncio code,
+    Tornado's tests among it, checks that a request leaves none)."""
+    import gc
+
+    from winsock_ov.iocp import _probe_skip_on_success
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert _probe_skip_on_success(), "the probe (a port of its own) found skipping honoured"
+        with CompletionPort() as port:
+            client, server = tied_pair(port, skip_on_success=True)
+            op = client.send(b"at once")
+            assert port.dequeue(timeout=0) is op
+            port.post("value")
+            assert port.dequeue(timeout=WAIT).value == "value"
+            client.close()
+            server.close()
+        del port, client, server, op
+        gc.collect()
+        kept = [item for item in gc.garbage if isinstance(item, CompletionPort)]
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.enable()
+    assert kept == [], "the closed port was part of a reference cycle"

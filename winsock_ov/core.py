@@ -168,7 +168,8 @@ class Notifier(Protocol):
     """How the end of an I/O is learned: what the core asks of each way.
 
     The notifiers of ``winsock_ov.notify`` subclass it and keep the defaults
-    that fit them.
+    that fit them.  (The defaults say ``return None``: a protocol method whose
+    body is only a docstring is abstract to type checkers.)
     """
 
     __slots__ = ()

@@ -159,7 +159,9 @@ class CompletionPort(Closable):
         self._ready: collections.deque[Completion] = collections.deque()
         self._ready_turns = 0
         self._sleepers: list[None] = []  # one per thread blocked in a wait on this port
-        self._posts = PortBinding(self, handle, handle, 0)  # the notifier of posted packets
+        # The notifier of the packets posted here, made at the first post and
+        # dropped at close (it refers to the port: a cycle while both live).
+        self._posts: PortBinding | None = None
         self._poller: Poller | None = None
         self._closing = False
 
@@ -245,9 +247,12 @@ class CompletionPort(Closable):
 
     def post(self, value: object = None, *, key: int = 0, nbytes: int = 0) -> Posted:
         """Queue a user packet (PostQueuedCompletionStatus); dequeue returns it."""
-        posted = Posted(value, _check_key(key), check_dword("nbytes", nbytes), self,
-                        self._posts)
-        how, code = posted._io.submit(self.handle, posted._post)
+        key, nbytes = _check_key(key), check_dword("nbytes", nbytes)
+        handle = self.handle
+        if self._posts is None:
+            self._posts = PortBinding(self, handle, handle, 0)
+        posted = Posted(value, key, nbytes, self, self._posts)
+        how, code = posted._io.submit(handle, posted._post)
         if how is Submitted.REFUSED:  # a closed port, or a refusal: nothing was queued
             raise winerror_exception(code)
         return posted
@@ -416,6 +421,7 @@ class CompletionPort(Closable):
                 registry.leak(io)
         if self._poller is not None:
             self._poller.close()
+        self._posts = None
         handle, self._handle = self._handle, None
         CloseHandle(handle)
 
@@ -473,4 +479,5 @@ def _probe_skip_on_success() -> bool:
                 # that queues them a little later.  (``op`` stays alive here, so a
                 # packet that does come names memory still ours.)
                 _, address, _, _ = get_queued_completion_status(port.handle, 100)
+                port.dequeue(timeout=0)  # the send, handed out: nothing left behind
                 return address == 0
