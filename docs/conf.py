@@ -59,7 +59,10 @@ nitpick_ignore_regex = [
     ("py:.*", r"_?T(_co)?"),  # type variables
     ("py:.*", r"ctypes\.(Array|_\w+)"),
     # Internal classes of the submodules that annotations name (ARCHITECTURE.md has them).
-    ("py:class", r"winsock_ov\.(notify\.PortBinding|iocp\.PacketBatch|core\.\w+)"),
+    ("py:class", r"winsock_ov\.(notify\.(PortBinding|Port)|core\.\w+)"),
+    # The raw layer's structures, documented as winsock_ov.raw.NAME (their home module
+    # is a submodule of it).
+    ("py:class", r"winsock_ov\.raw\.types\.\w+"),
 ]
 
 

@@ -177,9 +177,9 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) 
     For completions nothing can be waited on, such as OVERLAPPED.Internal
     flipping for an operation whose routine is queued to another thread.
     """
-    from winsock_ov.waits import poll_until
+    from winsock_ov.waits import sleep_until
 
-    if not poll_until(predicate, timeout):
+    if not sleep_until(predicate, timeout):
         raise TimeoutError(f"timed out waiting for {what}")
 
 

@@ -196,6 +196,21 @@ def test_awaiting_where_the_loop_cannot_end_it_is_refused() -> None:
                 loop.associate(client)
 
     run(main)
+
+
+def test_a_key_for_loop_associate_is_deprecated_and_its_operations_still_end_there() -> None:
+    """0.1.0 took a key; the loop's packets carry winsock_ov's own (its dequeue
+    tells winsock_ov's operations from the proactor's by it)."""
+    async def main(loop: Any) -> None:
+        client, server = tcp_pair()
+        with client, server:
+            with pytest.warns(DeprecationWarning, match="key"):
+                loop.associate(server, key=7)
+            reading = server.recv(10)
+            client.send(b"hello").result(WAIT)
+            assert await asyncio.wait_for(reading, WAIT) == b"hello"
+
+    run(main)
     winsock_ov.sleep_ex(0, alertable=True)  # the refused routine operation's end
 
 

@@ -219,17 +219,15 @@ def test_the_batched_dequeue_answers_as_the_c_module_does(
     """Same messages in the same order as C's GetQueuedCompletionStatus (posted
     packets, a failed I/O's error), one GetQueuedCompletionStatusEx per 64, and
     the 0 ms call right after a short batch answered without one."""
-    from winsock_ov import iocp
-
+    c_module, ours = modules
     calls = []
-    real = iocp._GET_QUEUED_COMPLETION_STATUS_EX
+    real = ours.GET_QUEUED_COMPLETION_STATUS_EX
 
     def counted(*args: Any) -> Any:
         calls.append(args[4])  # the timeout
         return real(*args)
 
-    monkeypatch.setattr(iocp, "_GET_QUEUED_COMPLETION_STATUS_EX", counted)
-    c_module, ours = modules
+    monkeypatch.setattr(ours, "GET_QUEUED_COMPLETION_STATUS_EX", counted)
     dequeue = ours.BatchedGetQueuedCompletionStatus()
     answers = {}
     for module, get in ((c_module, c_module.GetQueuedCompletionStatus), (ours, dequeue)):
@@ -288,13 +286,16 @@ def test_a_new_port_at_a_closed_ones_handle_value_gets_a_fresh_batch(
         modules: tuple[Any, Any]) -> None:
     """What a closed port's batch still held (a packet it made) never reaches the
     port created next at the same handle value."""
+    from winsock_ov.core import OverlappedIO
+    from winsock_ov.notify import OBSERVED
     from winsock_ov.raw import CloseHandle
 
     _, ours = modules
     dequeue = ours.BatchedGetQueuedCompletionStatus()
     port = dequeue.CreateIoCompletionPort(ours.INVALID_HANDLE_VALUE, ours.NULL, 0, 0)
     stale = dequeue.batch(port)
-    stale.make(0, 0x1234, 0, 0)  # left in the batch when its port closed
+    io = OverlappedIO(None, None, OBSERVED)  # an I/O that finished within its call...
+    stale.hand_out(io, None, 0)  # ...whose packet the batch made, left when its port closed
     CloseHandle(port)
     opened = []
     while len(opened) < 16 and port not in opened:  # Windows hands freed values out again

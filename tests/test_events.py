@@ -9,7 +9,8 @@ from support import WAIT, Worker
 
 import winsock_ov
 from winsock_ov import Event, WaitStatus, wait_for_multiple_events
-from winsock_ov.waits import milliseconds, poll_until
+from winsock_ov._timeouts import milliseconds
+from winsock_ov.waits import sleep_until
 
 windows = pytest.mark.windows
 
@@ -130,7 +131,7 @@ def observers_of(op: Any) -> list[Worker]:
     return [Worker(lambda: op.result(WAIT), name="result"),
             Worker(lambda: op.wait(WAIT), name="wait"),
             Worker(lambda: op.exception(WAIT), name="exception"),
-            Worker(lambda: poll_until(lambda: op.done, WAIT), name="done")]
+            Worker(lambda: sleep_until(op.observe, WAIT), name="observe")]
 
 
 @windows

@@ -65,19 +65,31 @@ def test_immediate_success_still_queues_exactly_one_packet(port: CompletionPort)
         close_and_settle_port(port, client, server)
 
 
-def test_skip_on_success_is_used_only_when_it_suppresses_packets(port: CompletionPort) -> None:
-    client, server = associated_pair(port, skip_on_success=True)
+@pytest.mark.parametrize("skip_on_success", [False, True])
+def test_an_operation_finished_within_its_call_comes_out_of_the_port_once_either_way(
+        port: CompletionPort, skip_on_success: bool) -> None:
+    """With FILE_SKIP_COMPLETION_PORT_ON_SUCCESS Windows queues no packet for it: it
+    is done when the call returns (as in 0.1.0), and the port hands it out all the
+    same, from its ready queue; without, its packet brings it."""
+    from winsock_ov._unchecked import get_queued_completion_status
+
+    client, server = associated_pair(port, skip_on_success=skip_on_success)
     try:
+        if skip_on_success and not client.port_binding.skip_on_success:
+            pytest.fail("skip-on-success is not honoured here: the probe said so")
         op = client.send(b"at once")
         assert op.completed_immediately
-        if client.port_binding.skip_on_success:
-            assert op.done and op.result() == 7
-            assert port.dequeue(timeout=0) is None
+        if skip_on_success:
+            assert op.done and op.result() == 7, "finished within the call: done at once"
+            assert get_queued_completion_status(port.handle, 0)[1] == 0, \
+                "Windows queued a packet for it"
+            assert port.dequeue(timeout=0) is op, "handed out without a packet"
         else:
+            assert not op.done, "its packet is still to come"
             assert port.dequeue(timeout=WAIT) is op
+        assert port.dequeue(timeout=0) is None, "reported once"
         receive = server.recv(16)
-        if not (receive.completed_immediately and server.port_binding.skip_on_success):
-            assert collect(port, 1) == [receive]
+        assert collect(port, 1) == [receive]
         assert receive.result() == b"at once"
     finally:
         close_and_settle_port(port, client, server)
@@ -293,17 +305,28 @@ def test_closing_the_port_or_exiting_with_operations_pending_is_clean() -> None:
 
 
 class PortMachine(ReportedOnceMachine):
-    """Random starts, cancels, closes, posts and dequeues on one port.
+    """Random starts, cancels, closes, posts and dequeues on one port, whose sockets
+    keep a packet for every operation.
 
     Invariant: every started operation (and posted packet) is reported exactly
-    once, and nothing is reported that was not started.
+    once, and nothing is reported that was not started.  Sends mostly finish
+    within their call, receives pend until data came or finish at once when it
+    had: both kinds come out of the port.
     """
+
+    skip_on_success = False
 
     def __init__(self) -> None:
         super().__init__()
         self.port = CompletionPort()
-        self.pairs = [associated_pair(self.port) for _ in range(2)]
+        self.pairs = [self.pair() for _ in range(2)]
         self.started: dict[int, Any] = {}
+
+    def pair(self) -> tuple[Any, Any]:
+        client, server = associated_pair(self.port, skip_on_success=self.skip_on_success)
+        assert client.port_binding.skip_on_success == (
+            self.skip_on_success and winsock_ov.skip_on_success_supported())
+        return client, server
 
     def _start(self, op: Any) -> None:
         self.started[id(op)] = op
@@ -338,7 +361,7 @@ class PortMachine(ReportedOnceMachine):
         client, server = self.pairs[pair]
         client.close()
         server.close()
-        self.pairs[pair] = associated_pair(self.port)
+        self.pairs[pair] = self.pair()
 
     def teardown(self) -> None:
         for client, server in self.pairs:
@@ -351,6 +374,19 @@ class PortMachine(ReportedOnceMachine):
 
 TestPortMachine = PortMachine.TestCase
 TestPortMachine.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+
+
+class SkippingPortMachine(PortMachine):
+    """The same on sockets with skip-on-success: what finishes within its call gets
+    no packet, and the port hands it out from its ready queue, once, among the
+    packets of what pended."""
+
+    skip_on_success = True
+
+
+TestSkippingPortMachine = SkippingPortMachine.TestCase
+TestSkippingPortMachine.settings = settings(max_examples=25, stateful_step_count=30,
+                                            deadline=None)
 
 
 def test_echo_server_echoes_many_connections_then_stops_cleanly() -> None:
@@ -468,9 +504,29 @@ def test_skip_on_success_is_the_default_where_the_probe_found_it_honoured(
         op = client.send(b"at once")
         if in_effect and op.completed_immediately:
             assert op.done and op.result() == 7, "finished within the call, no packet owed"
-            assert port.dequeue(timeout=0) is None
-        else:
-            assert port.dequeue(timeout=WAIT) is op
+        assert port.dequeue(timeout=WAIT) is op
+        assert port.dequeue(timeout=0) is None
     finally:
         client.close()
         server.close()
+
+
+def test_attach_port_is_deprecated_and_refuses_what_associate_refuses(
+        port: CompletionPort) -> None:
+    """0.1.0 documented Socket.attach_port; it recorded a binding without tying."""
+    client, server = tcp_pair()
+    try:
+        binding = port.bind_handle(server.fileno())  # tied: what associate does first
+        pending = client.recv(1)
+        with pytest.warns(DeprecationWarning, match="associate"), \
+                pytest.raises(ValueError, match="in flight"):
+            client.attach_port(binding)
+        assert client.port_binding is None
+        with pytest.warns(DeprecationWarning, match="associate"):
+            server.attach_port(binding)
+        assert server.port_binding is binding
+        with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="already"):
+            server.attach_port(binding)
+        pending.cancel()
+    finally:
+        close_and_settle(client, server)

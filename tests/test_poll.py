@@ -215,6 +215,42 @@ def test_a_narrower_waiter_joins_the_request_in_flight(port: CompletionPort) -> 
         close_and_settle(client, server)
 
 
+def test_one_sockets_request_moves_between_the_states_the_module_draws(
+        port: CompletionPort) -> None:
+    """poll.py's drawing, step by step: IDLE -> PENDING (a waiter), -> CANCELLED (a
+    wider waiter), back -> PENDING asking the union (the cancel came back), ->
+    IDLE (the events came, nobody left: forgotten)."""
+    from winsock_ov.poll import PollState
+
+    client, server = tcp_pair()
+    try:
+        baseline = winsock_ov.pending_operations()
+
+        def polled() -> Any:
+            return port._poller._sockets.get(base) if port._poller is not None else None
+
+        narrow = port.poll(server, PollEvents.DISCONNECT)
+        base = next(iter(port._poller._sockets))
+        assert polled().state is PollState.PENDING
+        assert polled().request.asked == PollEvents.DISCONNECT | PollEvents.LOCAL_CLOSE
+        wide = port.poll(server, READABLE)
+        assert polled().state is PollState.CANCELLED, "asked too little: cancelled"
+        assert nothing_reported(port)  # the cancel came back; the union is asked
+        assert polled().state is PollState.PENDING
+        assert polled().request.asked == (PollEvents.DISCONNECT | READABLE
+                                          | PollEvents.LOCAL_CLOSE)
+        client.send(b"x").result(WAIT)
+        assert next_done(port) is wide and narrow.pending
+        assert polled().state is PollState.PENDING, "asked again for the waiter left"
+        assert narrow.cancel()
+        assert polled().state is PollState.CANCELLED, "nobody waits: cancelled"
+        assert next_done(port) is narrow
+        settle(port, baseline)
+        assert polled() is None, "IDLE and nobody waiting: forgotten"
+    finally:
+        close_and_settle(client, server)
+
+
 # --- ending a wait otherwise --------------------------------------------------------------
 
 

@@ -78,7 +78,7 @@ def event_round(message: bytes, finishes: Counter[Operation]) -> None:
     seen = run_together(
         lambda: [outcome(op) for op in ops],
         lambda: [outcome(op) for op in reversed(ops)],
-        lambda: [op.done for op in ops],
+        lambda: [op.observe() for op in ops],
         lambda: cancel_all(ops[::2]),
         lambda: client.send(message).result(WAIT),
         server.close,

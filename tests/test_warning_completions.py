@@ -5,7 +5,8 @@ statuses (STATUS_BUFFER_OVERFLOW) like successes: the event is signaled, the
 routine is queued and the port gets a packet.  The
 operation must stay owned until that delivery, and be reported once, by it.
 Skip-on-success drops the packet of a warning as of a success (an I/O that
-finished within the call): the operation then finishes at once.
+finished within the call): the operation then finishes at once, and its port
+hands it out without a packet.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from support import WAIT, running_under_wine
 
 import winsock_ov
+from winsock_ov._unchecked import get_queued_completion_status
 from winsock_ov.core import Submitted, completion_follows, submitted
 
 DATAGRAM = b"a datagram longer than four bytes"
@@ -62,13 +64,15 @@ def assert_truncated(op: Any) -> None:
     assert exc.value.winerror == 10040  # WSAEMSGSIZE
 
 
-def assert_finished_at_once(second: Any) -> None:
-    """A truncating receive on ``second`` is done within the call, and nothing stays owned."""
+def assert_finished_at_once(second: Any) -> Any:
+    """A truncating receive on ``second`` is done within the call, and nothing stays
+    owned; the receive."""
     before = winsock_ov.pending_operations()
     op = second.recvfrom(4)
     assert op.completed_immediately and op.done
     assert_truncated(op)
     assert winsock_ov.pending_operations() == before
+    return op
 
 
 def then_the_socket_still_works(first: Any, second: Any, port: Any = None) -> None:
@@ -116,13 +120,16 @@ def test_port_style_truncated_datagram_still_queues_its_packet(udp: Any) -> None
 
 
 @pytest.mark.windows
-def test_with_skip_on_success_a_truncated_datagram_queues_no_packet(udp: Any) -> None:
+def test_with_skip_on_success_a_truncated_datagram_queues_no_packet_and_is_handed_out(
+        udp: Any) -> None:
     with winsock_ov.CompletionPort() as port:
         if not port.associate(udp[1], skip_on_success=True):
             pytest.fail("skip-on-success is not honoured here: the probe said so")
         first, second = queue_a_long_datagram(udp)
-        assert_finished_at_once(second)
-        assert port.dequeue(timeout=0) is None
+        op = assert_finished_at_once(second)
+        assert get_queued_completion_status(port.handle, 0)[1] == 0, "Windows queued a packet"
+        assert port.dequeue(timeout=0) is op, "the port hands it out all the same"
+        assert port.dequeue(timeout=0) is None, "once"
         then_the_socket_still_works(first, second, port)
         second.close()
 

@@ -77,6 +77,7 @@ import ctypes
 import functools
 import gc
 import json
+import operator
 import platform
 import socket
 import subprocess
@@ -147,7 +148,10 @@ class WinsockPort(Driver):
         self.port = self.wo.CompletionPort()
         self.skip = skip_on_success
         self.batch = batch
-        self.at_once: list[Any] = []
+        # A port that hands out what finished within its call (hand_out, since 0.2)
+        # returns every operation; 0.1.0's did not return those, so they are
+        # collected here when measuring that version (tools/bench_compare.py).
+        self.at_once: list[Any] | None = None if hasattr(self.port, "hand_out") else []
         self.conns = []
         self.name = port_name(skip_on_success, batch)
 
@@ -163,7 +167,7 @@ class WinsockPort(Driver):
         return self._track(conn.send(parts if len(parts) > 1 else parts[0]))
 
     def _track(self, op: Any) -> Any:
-        if op.done:  # skip-on-success: finished within the call, no packet
+        if self.at_once is not None and op.done:  # 0.1.0, skip-on-success: no packet
             self.at_once.append(op)
         return op
 
@@ -212,6 +216,10 @@ class WinsockEvents(Driver):
         self.inflight: dict[Any, Any] = {}  # operation -> its event
         self.socket_events: dict[Any, Any] = {}  # "reused": connection -> its event
         self.conns = []
+        # Whether an operation ended, seeing an event operation's end: observe()
+        # since 0.2, the done property in 0.1.0 (tools/bench_compare.py runs both).
+        self.ended = operator.methodcaller("observe") if hasattr(self.wo.Operation, "observe") \
+            else operator.attrgetter("done")
 
     def wrap(self, sock: socket.socket) -> Any:
         conn = super().wrap(sock)
@@ -240,12 +248,12 @@ class WinsockEvents(Driver):
         return self._start(conn, conn.send, parts if len(parts) > 1 else parts[0])
 
     def completions(self) -> Iterator[tuple[Any, Any]]:
-        done = [op for op in self.inflight if op.done]
+        done = [op for op in self.inflight if self.ended(op)]
         if not done:
             events = list(dict.fromkeys(self.inflight.values()))[:64]  # a socket's event once
             if not self.wo.wait_for_multiple_events(events, timeout=WAIT).signaled:
                 raise TimeoutError("no completion")
-            done = [op for op in self.inflight if op.done]
+            done = [op for op in self.inflight if self.ended(op)]
         for op in done:
             event = self.inflight.pop(op)
             if self.mode == "own":

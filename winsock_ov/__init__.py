@@ -23,6 +23,7 @@ from .operations import (
     SendOperation,
     SendToOperation,
 )
+from .outcome import Outcome
 from .poll import PollEvents, PollOperation
 from .sockets import Socket
 from .waits import (
@@ -48,6 +49,7 @@ __all__ = [
     "Notify",
     "Operation",
     "OperationAbortedError",
+    "Outcome",
     "Packet",
     "PollEvents",
     "PollOperation",

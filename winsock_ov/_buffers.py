@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from ctypes import POINTER, Structure, c_char_p, c_int, c_ssize_t, c_void_p, py_object
 from typing import TYPE_CHECKING, Any, Union
 
+from ._checks import DWORD_MAX
 from .raw import WSABUF
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     # time).  str is no Buffer: type checkers refuse it, as the run time does.
     Buffers: TypeAlias = Union[Buffer, Sequence[Buffer]]
 
-MAX_LENGTH = 0xFFFFFFFF  # WSABUF.len and the byte counts are 32-bit
+MAX_LENGTH = DWORD_MAX  # WSABUF.len and the byte counts are 32-bit
 
 
 class Py_buffer(Structure):

@@ -25,39 +25,35 @@ from __future__ import annotations
 import atexit
 import ctypes
 import sys
-import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core import OverlappedIO
 
 REAP_FLOOR = 64
 EXIT_DRAIN_SECONDS = 2.0
 
 
-class Pending(Protocol):
-    @property
-    def address(self) -> int: ...  # of its OVERLAPPED
-
-    def poll(self) -> None: ...
-    def cancel_for_exit(self) -> None: ...
-
-
 class Registry:
+    """Every ``core.OverlappedIO`` Windows may still write to, by OVERLAPPED address."""
+
     def __init__(self) -> None:
-        self._ops: dict[int, Any] = {}
+        self._ops: dict[int, OverlappedIO] = {}
         self._next_reap = REAP_FLOOR
         self.shutting_down = False
-        self.leaked: list[Any] = []
+        self.leaked: list[object] = []
 
-    def add(self, op: Pending) -> None:
-        """Hold ``op`` until its end is observed.  Call before submitting it."""
-        self._ops[op.address] = op
+    def add(self, io: OverlappedIO) -> None:
+        """Hold ``io`` until its end is observed.  Call before submitting it."""
+        self._ops[io.address] = io
         if len(self._ops) >= self._next_reap:
             self.reap()
 
-    def claim(self, address: int) -> Any:
-        """Take the operation out; only one caller ever gets it (dict.pop is atomic)."""
+    def claim(self, address: int) -> OverlappedIO | None:
+        """Take the I/O out; only one caller ever gets it (dict.pop is atomic)."""
         return self._ops.pop(address, None)
 
-    def get(self, address: int) -> Any:
+    def get(self, address: int) -> OverlappedIO | None:
         return self._ops.get(address)
 
     def __len__(self) -> int:
@@ -66,38 +62,39 @@ class Registry:
     def __contains__(self, address: int) -> bool:
         return address in self._ops
 
-    def operations(self) -> list[Any]:
-        """What the registry holds: each pending I/O (``core.OverlappedIO``) or posted packet."""
+    def operations(self) -> list[OverlappedIO]:
+        """What the registry holds: each pending I/O (a posted packet is one too)."""
         return list(self._ops.values())
 
-    def owners(self) -> list[Any]:
+    def owners(self) -> list[object]:
         """What pending I/O keeps alive: operations, Overlapped objects, posted packets."""
-        return [getattr(item, "owner", item) for item in self._ops.values()]
+        return [io.owner for io in self._ops.values()]
 
     def reap(self) -> None:
         """Finish every operation whose end can be observed without waiting."""
-        for op in self.operations():
-            op.poll()
+        for io in self.operations():
+            io.observe()
         self._next_reap = max(REAP_FLOOR, 2 * len(self._ops))
 
     def drain_at_exit(self, bound: float = EXIT_DRAIN_SECONDS) -> None:
         """Cancel everything, wait up to ``bound`` seconds, leak what remains."""
         if not self._ops:
             return
+        from ._timeouts import Deadline
         from .raw import SleepEx
 
         self.shutting_down = True  # routines run now finish their operation only
         for op in self.operations():
             op.cancel_for_exit()
-        deadline = time.monotonic() + bound
-        while self._ops and time.monotonic() < deadline:
+        deadline = Deadline(bound)
+        while self._ops and not deadline.passed():
             self.reap()
             if self._ops:
                 SleepEx(10, True)  # alertable: this thread's completion routines run
         for op in self.operations():
             self.leak(op)
 
-    def leak(self, obj: Any) -> None:
+    def leak(self, obj: object) -> None:
         """Keep ``obj`` alive for good: Windows may still write to its memory."""
         self.leaked.append(obj)
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))

@@ -35,16 +35,17 @@ import functools
 import importlib.util
 import sys
 import threading
+import warnings
 from types import ModuleType
 from typing import Any, Callable, TypeVar
 
 from ._checks import check_ulong_ptr
 from .compat import overlapped as _compat
-from .iocp import tie_socket
-from .notify import Notify, PortBinding
+from .core import OWN_KEY, OverlappedIO
+from .notify import Notify
 from .operations import Operation
 from .poll import Poller, PollEvents, PollOperation, socket_handle
-from .sockets import Socket
+from .sockets import Socket, tie_to_port
 
 __all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop"]
 
@@ -105,11 +106,13 @@ _windows_events = _load_windows_events()
 
 
 class _ProactorPort:
-    """The proactor's completion port as ``winsock_ov.poll`` needs it.
+    """The proactor's completion port as winsock_ov's sockets and polls need it
+    (``notify.Port``, ``poll.ReadinessPort``).
 
     Its packets are dequeued by the proactor (through the drop-in module's
-    GetQueuedCompletionStatus, which ends poll requests itself); the ended
-    waits act through their done callbacks, so ``report`` keeps nothing.
+    GetQueuedCompletionStatus, which ends winsock_ov's own I/O itself: it
+    carries ``core.OWN_KEY``); the ended operations and polls act through their
+    done callbacks, so ``report`` and ``hand_out`` keep nothing.
     """
 
     def __init__(self, proactor: Any) -> None:
@@ -131,11 +134,11 @@ class _ProactorPort:
         """The loop closed: let go of its proactor (the loop refers to this port)."""
         self._proactor = None
 
-    def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
-        return PortBinding.tie(self, self.handle, handle, key)
-
-    def report(self, completion: Any) -> None:
+    def report(self, completion: PollOperation) -> None:
         """Nothing to keep: the loop learns of an ended wait from its callback."""
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        """Nothing to keep: the loop learns of an ended operation from its callback."""
 
 
 class _Watch:
@@ -155,7 +158,7 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
     def __init__(self) -> None:
         super().__init__(_windows_events.IocpProactor())
         self._port = _ProactorPort(self._proactor)
-        self._poller = Poller(self._port)  # type: ignore[arg-type]
+        self._poller = Poller(self._port)
         self._readers: dict[int, _Watch] = {}
         self._writers: dict[int, _Watch] = {}
 
@@ -165,10 +168,19 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         """Tie a winsock_ov Socket to the loop's completion port: its operations then
         end when the loop dequeues their packet (awaiting them costs no wait of its
         own).  As ``CompletionPort.associate``, but with skip-on-success off: each
-        operation ends through the loop's dequeue, never within its call."""
+        operation ends through the loop's dequeue, never within its call.
+
+        ``key`` is deprecated and ignored: the loop's dequeue tells winsock_ov's
+        operations from the proactor's by a key of winsock_ov's own
+        (``core.OWN_KEY``), which their packets carry.
+        """
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
-        tie_socket(self._port, self._port.handle, sock, check_ulong_ptr("key", key), False)
+        if check_ulong_ptr("key", key):
+            warnings.warn("EventLoop.associate(key=...) is deprecated and ignored: the loop's "
+                          "packets carry a key of winsock_ov's own", DeprecationWarning,
+                          stacklevel=2)
+        tie_to_port(sock, self._port, self._port.handle, OWN_KEY, None)
 
     async def outcome(self, operation: Operation[_T]) -> _T:
         """The operation's value (or its exception raised) once Windows ended it;
@@ -181,10 +193,10 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         """
         if not isinstance(operation, Operation):
             raise TypeError(f"expected a winsock_ov operation, not {type(operation).__name__}")
-        if not operation.done:
+        if not operation.observe():
             self._arrange_end(operation)
         cancelled: asyncio.CancelledError | None = None
-        while not operation.done:
+        while not operation.observe():
             waiter = self.create_future()
             operation.add_done_callback(
                 functools.partial(self._wake, waiter, threading.get_ident()))
@@ -202,7 +214,7 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
         kind = operation.notify
         if kind is Notify.PORT:
             binding = operation.socket.port_binding
-            if binding is None or binding.port is not self._port:
+            if binding is None or not binding.ends_through(self._port):
                 raise RuntimeError(
                     "this operation completes through another completion port, which this "
                     "loop does not dequeue: tie its socket with loop.associate(sock) instead")
@@ -210,11 +222,9 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
             event = operation.event
             assert event is not None
             # Its event fires a wait of the proactor's; observing the operation then
-            # ends it (``done``), running its callbacks.
-            def observe(_: asyncio.Future[Any]) -> None:
-                operation.done  # noqa: B018  (the property observes and ends it)
-
-            self._proactor.wait_for_handle(event.handle).add_done_callback(observe)
+            # ends it, running its callbacks (one of which wakes the awaiting task).
+            self._proactor.wait_for_handle(event.handle).add_done_callback(
+                lambda _: operation.observe())
         else:
             raise RuntimeError("a completion routine runs only during an alertable wait of "
                                "the issuing thread, which this loop never makes: use an "

@@ -2,7 +2,9 @@
 
 The listening socket keeps a few AcceptEx operations posted; each accepted
 connection alternates one receive and one send of what was received; every
-completion of every socket comes back through one ``dequeue_many`` loop.
+operation of every socket comes back through one ``dequeue_many`` loop, once,
+whether it pended or finished within its call (the port's contract, see
+``winsock_ov.iocp``).
 
     server = EchoServer(("127.0.0.1", 9190))
     server.serve()            # until server.stop() is called from another thread
@@ -42,9 +44,7 @@ class EchoServer:
             self.listener.listen(backlog)
             self.port.associate(self.listener)
             for _ in range(accepts):
-                accept = self.listener.accept_ex()
-                if accept.done:  # a client already waiting, and no packet for it
-                    self._handle(accept)
+                self.listener.accept_ex()
         except BaseException:
             self.close()
             raise
@@ -71,38 +71,28 @@ class EchoServer:
             self.close()
 
     def _handle(self, op: Operation) -> None:
-        # With skip-on-success an operation that finished within its call queues
-        # no packet: it is handled here, at once, as if dequeued.
-        finished = [op]
-        while finished:
-            started = self._handle_one(finished.pop())
-            finished.extend(next_op for next_op in started if next_op.done)
-
-    def _handle_one(self, op: Operation) -> list[Operation]:
-        """Act on one finished operation; the operations that started."""
-        started: list[Operation] = []
+        """Act on one finished operation: start what follows it."""
         if isinstance(op, AcceptOperation):
             # One accept ended, in success or failure (a reset before it was
             # accepted, a cancel): post the next, or the server would stop accepting.
             if not self.listener.closed:
-                started.append(self.listener.accept_ex())
+                self.listener.accept_ex()
             if op.exception() is None:
                 connection, _ = op.result()
                 self.port.associate(connection)
                 self.connections.add(connection)
-                started.append(connection.recv(self.bufsize))
+                connection.recv(self.bufsize)
         elif op.exception() is not None:  # reset, or aborted by close()
             self._drop(op.socket)
         elif isinstance(op, RecvOperation):
             data = op.result()
             if data:
-                started.append(op.socket.send(data))
+                op.socket.send(data)
             else:
                 self._drop(op.socket)  # the client closed: EOF
         elif isinstance(op, SendOperation):
             self.echoed += op.result()
-            started.append(op.socket.recv(self.bufsize))
-        return started
+            op.socket.recv(self.bufsize)
 
     def _drop(self, connection: Socket) -> None:
         self.connections.discard(connection)

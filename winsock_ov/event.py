@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._callbacks import raise_routine_errors
+from ._closable import Closable
 from ._interrupt import guard
+from ._timeouts import milliseconds
 from .raw import (
     WAIT_OBJECT_0,
     WaitForSingleObjectEx,
@@ -14,12 +17,12 @@ from .raw import (
     WSAResetEvent,
     WSASetEvent,
 )
-from .waits import milliseconds, raise_routine_errors, wait_for_handle
+from .waits import wait_for_handle
 
 __all__ = ["Event"]
 
 
-class Event:
+class Event(Closable):
     """A manual-reset Winsock event (WSACreateEvent), nonsignaled at first.
 
     Pass it as ``event=`` to an operation: Windows signals it when the operation
@@ -106,12 +109,6 @@ class Event:
         handle, self._handle = self._handle, None
         if handle is not None:
             WSACloseEvent(handle)
-
-    def __enter__(self) -> Event:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None and self._users == 0:

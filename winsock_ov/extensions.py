@@ -29,6 +29,7 @@ from .raw import (
     LPFN_DISCONNECTEX,
     LPFN_GETACCEPTEXSOCKADDRS,
     LPSOCKADDR,
+    OVERLAPPED,
     SO_UPDATE_ACCEPT_CONTEXT,
     SO_UPDATE_CONNECT_CONTEXT,
     SOCKADDR_STORAGE,
@@ -136,7 +137,7 @@ class AcceptOperation(Operation["tuple[Socket, Address]"]):
         self.remote_address: Address | None = None  # set on success
         self.data = b""
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         accept_ex = extension_function(self.socket, WSAID_ACCEPTEX, LPFN_ACCEPTEX, "AcceptEx")
         accept_handle = self.accept_socket.handle
         if accept_handle is None:
@@ -192,7 +193,7 @@ class ConnectOperation(Operation[int]):
             raise ValueError("ConnectEx sends one buffer")
         self._sent = DWORD()
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         try:
             _bind_if_unbound(self.socket)
             connect_ex = extension_function(self.socket, WSAID_CONNECTEX, LPFN_CONNECTEX,
@@ -223,7 +224,7 @@ class DisconnectOperation(Operation[None]):
         super().__init__(sock, event=event)
         self._disconnect_flags = check_flags(flags)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         disconnect_ex = extension_function(self.socket, WSAID_DISCONNECTEX, LPFN_DISCONNECTEX,
                                            "DisconnectEx")
         return bool_call(disconnect_ex, handle, byref(ov), self._disconnect_flags, 0)

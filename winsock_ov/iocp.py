@@ -1,169 +1,91 @@
 """I/O completion ports: the operations of many sockets, reported through one queue.
 
-How it fits together: ``CompletionPort.associate(sock)`` ties a socket to the
-port (CreateIoCompletionPort), after which every operation started on it is a
-*port* operation: Windows queues one packet per operation when it completes,
-carrying the address of its OVERLAPPED, even when the operation completed
-within the submitting call.  ``dequeue()`` (GetQueuedCompletionStatus) and
-``dequeue_many()`` (GetQueuedCompletionStatusEx) turn packets back into the
-finished operation objects.  The registry keeps each operation until its packet
-is dequeued, so a stale packet can never be taken for a newer operation that
-happens to reuse the same memory.
+The port's contract: every operation of a socket tied to the port
+(``associate``) comes out of ``dequeue`` or ``dequeue_many`` exactly once, as
+the finished operation object, whatever Windows did with it:
 
-With FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (``associate``'s default, opt out with
-``skip_on_success=False``), operations that complete within the call queue no
-packet and are finished at once; the mode is used only after a probe has shown
-that this system honours it.
+* an operation that pended, or that finished within its call on a socket that
+  keeps a packet for everything (``skip_on_success=False``), gets a packet
+  carrying the address of its OVERLAPPED; the dequeue that takes the packet
+  finishes the operation (the registry kept it until then, so a stale packet
+  can never be taken for a newer operation that reuses its memory);
+* one that finished within its call on a socket with
+  FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (``associate``'s default, used only where
+  a probe found it honoured) gets no packet: the core finishes it at once
+  (``op.done`` is true when the call returns) and the port puts it in its
+  *ready queue*, a deque on the Python side.  The next dequeue returns it
+  without a system call.
+
+What is ready goes first, but not for ever: after ``READY_TURNS`` dequeues served
+from the ready queue alone, the next one also takes what Windows queued
+meanwhile (without waiting), so a stream of operations that all finish within
+their call never holds back the packets of the others.  The ready queue holds
+the socket polls that ended too (``winsock_ov.poll``), and is shared by every
+thread that dequeues the port: a thread blocked in GetQueuedCompletionStatus
+is woken (a packet with ``core.OWN_KEY`` and no OVERLAPPED) when another
+thread adds to it.
+
+Packets are told apart by their completion key: ``OWN_KEY`` is winsock_ov's
+own (socket polls' requests, wake-ups), ended here and never returned; any
+other key is the caller's (``associate``, ``post``, ``bind_handle``, or raw
+code's), and the packet comes back as the operation, the ``Posted`` or, when
+it names nothing of this process, a ``Packet``.  So ``OWN_KEY`` is refused as a
+key of the caller's.
 """
 
 from __future__ import annotations
 
 import collections
 import ctypes
-import math
-import struct
+import functools
 import threading
 import time
-from collections.abc import Iterator
-from ctypes import addressof, byref, sizeof
-from typing import Any, NamedTuple, Union
+from ctypes import byref
+from typing import Callable, NamedTuple, TypeVar, Union
 
 from ._arrays import array_type
+from ._callbacks import raise_routine_errors
 from ._checks import check_dword, check_handle, check_int, check_ulong_ptr
+from ._closable import Closable
 from ._interrupt import guard, sliced
 from ._registry import registry
-from .core import OverlappedIO, Relay, status_code
+from ._timeouts import Deadline, check_timeout, milliseconds
+from ._unchecked import (
+    GET_QUEUED_COMPLETION_STATUS_EX,
+    POST_QUEUED_COMPLETION_STATUS,
+    get_queued_completion_status,
+    unpack_entries,
+)
+from .core import OWN_KEY, OverlappedIO, Submitted
 from .errors import error_from_code
 from .notify import PortBinding
 from .operations import Operation
-from .poll import Poller, PollOperation
+from .poll import Poller, PollEvents, PollOperation
 from .raw import (
-    DWORD,
     ERROR_ABANDONED_WAIT_0,
     ERROR_SUCCESS,
     INVALID_HANDLE_VALUE,
     OVERLAPPED,
     OVERLAPPED_ENTRY,
     ULONG,
-    ULONG_PTR,
     WAIT_IO_COMPLETION,
     WAIT_TIMEOUT,
     CloseHandle,
     CreateIoCompletionPort,
-    GetQueuedCompletionStatus,
-    GetQueuedCompletionStatusEx,
-    PostQueuedCompletionStatus,
-    unchecked,
     winerror_exception,
 )
-from .sockets import Socket
-from .waits import check_timeout, milliseconds, raise_routine_errors
+from .sockets import Socket, tie_to_port
 
 __all__ = [
+    "READY_TURNS",
     "CompletionPort",
     "Packet",
-    "PacketBatch",
     "Posted",
-    "get_queued_completion_status",
     "skip_on_success_supported",
 ]
 
-_STATUS_MASK = 0xFFFFFFFF
-# Called for every packet: unchecked (raw.unchecked: nothing raised, the caller
-# reads the last error), GetQueuedCompletionStatus's out-parameters in one structure.
-_GET_QUEUED_COMPLETION_STATUS = unchecked(GetQueuedCompletionStatus)
-_POST_QUEUED_COMPLETION_STATUS = unchecked(PostQueuedCompletionStatus)
-_GET_QUEUED_COMPLETION_STATUS_EX = unchecked(GetQueuedCompletionStatusEx)
-
-
-class _Packet(ctypes.Structure):
-    _fields_ = [("overlapped", ctypes.c_void_p), ("key", ULONG_PTR), ("nbytes", DWORD)]
-
-
-_OVERLAPPED, _KEY, _NBYTES = (getattr(_Packet, name).offset
-                              for name in ("overlapped", "key", "nbytes"))
-
-
-def get_queued_completion_status(port: int, milliseconds: int) -> tuple[int, int, int, int]:
-    """GetQueuedCompletionStatus: ``(error, overlapped address, key, bytes)``.
-
-    ``error`` is 0 for a packet of an I/O that succeeded.  With an address, a
-    packet was dequeued and ``error`` is its I/O's (FALSE was returned: the
-    status is in its OVERLAPPED); with address 0, the call failed with
-    ``error`` (WAIT_TIMEOUT: nothing came), or dequeued a packet posted
-    without an OVERLAPPED (error 0).
-    """
-    packet = _Packet()
-    dequeued = _GET_QUEUED_COMPLETION_STATUS(port, byref(packet, _NBYTES), byref(packet, _KEY),
-                                             byref(packet, _OVERLAPPED), milliseconds)
-    error = ERROR_SUCCESS if dequeued else ctypes.get_last_error()
-    return error, packet.overlapped or 0, packet.key, packet.nbytes
-
-
-# OVERLAPPED_ENTRY read without ctypes attribute access: key, overlapped, Internal, bytes.
-_ENTRY = struct.Struct("@PPPI")
-_ENTRY_STRIDE = sizeof(OVERLAPPED_ENTRY)
-assert _ENTRY.size <= _ENTRY_STRIDE
-
-
-def unpack_entries(entries: Any, count: int) -> Iterator[tuple[int, int, int, int]]:
-    """The first ``count`` OVERLAPPED_ENTRYs GetQueuedCompletionStatusEx filled:
-    ``(key, overlapped address, NTSTATUS, bytes)`` each."""
-    view = memoryview(entries).cast("B")
-    for index in range(count):
-        key, address, internal, nbytes = _ENTRY.unpack_from(view, index * _ENTRY_STRIDE)
-        yield key, address or 0, internal & _STATUS_MASK, nbytes
-
-
-class PacketBatch:
-    """``get_queued_completion_status`` for a port one thread dequeues, one packet
-    per call, taken from Windows up to ``max_entries`` at a time
-    (GetQueuedCompletionStatusEx): one system call per batch instead of one per
-    packet, plus the one that finds the queue empty.
-
-    That last call is saved too: right after handing out a batch that did not
-    fill the array (the queue was empty then), a call with a 0 ms timeout
-    answers WAIT_TIMEOUT without asking Windows, once; a packet queued meanwhile
-    comes with the next call.  Not for a port several threads dequeue: a packet
-    taken by one thread's batch waits for that thread.
-
-    ``make`` queues a packet Windows will not (an I/O that finished within its
-    call on a handle that skips those packets): the next call returns it.
-    """
-
-    __slots__ = ("_drained", "_entries", "_max", "_pending", "_removed", "made_packets", "port")
-
-    def __init__(self, port: int, max_entries: int = 64) -> None:
-        self.port = port
-        self._max = max_entries
-        self._entries = array_type(OVERLAPPED_ENTRY, max_entries)()
-        self._removed = ULONG()
-        self._pending: collections.deque[tuple[int, int, int, int]] = collections.deque()
-        self._drained = False
-        self.made_packets = 0  # how many ``make`` queued
-
-    def make(self, error: int, address: int, key: int, nbytes: int) -> None:
-        self.made_packets += 1
-        self._pending.append((error, address, key, nbytes))
-
-    def next(self, milliseconds: int) -> tuple[int, int, int, int]:
-        """As ``get_queued_completion_status``: ``(error, overlapped address, key, bytes)``."""
-        pending = self._pending
-        if pending:
-            return pending.popleft()
-        if milliseconds == 0 and self._drained:
-            self._drained = False
-            return WAIT_TIMEOUT, 0, 0, 0
-        if not _GET_QUEUED_COMPLETION_STATUS_EX(self.port, self._entries, self._max,
-                                                byref(self._removed), milliseconds, False):
-            self._drained = False
-            return ctypes.get_last_error(), 0, 0, 0
-        removed = self._removed.value
-        self._drained = removed < self._max
-        for key, address, status, nbytes in unpack_entries(self._entries, removed):
-            pending.append((status_code(status) if address else ERROR_SUCCESS, address, key,
-                            nbytes))
-        return pending.popleft()
+READY_TURNS = 64  # dequeues served from the ready queue alone before Windows' packets join it
+_R = TypeVar("_R")  # what a dequeue call returns
 
 
 class Packet(NamedTuple):
@@ -177,27 +99,33 @@ class Packet(NamedTuple):
 class Posted:
     """A user packet from ``CompletionPort.post()``; ``value`` is what was posted.
 
-    It owns an OVERLAPPED of its own, held by the registry until dequeued.
+    It owns an OVERLAPPED of its own, held by the registry until dequeued: an
+    I/O of the core (``winsock_ov.core``) whose submitting call is
+    PostQueuedCompletionStatus and whose completion is the packet.
     """
 
-    __slots__ = ("__weakref__", "_ov", "address", "key", "nbytes", "port", "value")
+    __slots__ = ("__weakref__", "_io", "key", "nbytes", "port", "value")
 
-    def __init__(self, value: Any, key: int, nbytes: int, port: CompletionPort) -> None:
-        self._ov = OVERLAPPED()
-        self.address = addressof(self._ov)
+    def __init__(self, value: object, key: int, nbytes: int, port: CompletionPort,
+                 binding: PortBinding) -> None:
         self.value, self.key, self.nbytes = value, key, nbytes
         self.port = port  # the port it was posted to
+        self._io = OverlappedIO(self, None, binding)
 
-    def poll(self) -> None:
-        """Nothing to observe: a posted packet ends only when dequeued."""
-
-    def cancel_for_exit(self) -> None:
-        """Nothing to cancel."""
+    def _post(self, port: int, ov: OVERLAPPED, routine: object) -> int:
+        if POST_QUEUED_COMPLETION_STATUS(port, self.nbytes, self.key, byref(ov)):
+            return ERROR_SUCCESS
+        return ctypes.get_last_error()
 
     @property
-    def overlapped(self) -> Any:
+    def address(self) -> int:
+        """The address of the OVERLAPPED the packet carries."""
+        return self._io.address
+
+    @property
+    def overlapped(self) -> OVERLAPPED:
         """The OVERLAPPED the packet carries (its address is ``address``)."""
-        return self._ov
+        return self._io.overlapped
 
     def __repr__(self) -> str:
         return f"<Posted value={self.value!r} key={self.key} nbytes={self.nbytes}>"
@@ -206,24 +134,15 @@ class Posted:
 Completion = Union[Operation, PollOperation, Posted, Packet]
 
 
-def tie_socket(port: Any, port_handle: int, sock: Socket, key: int,
-               skip_on_success: bool) -> PortBinding:
-    """Tie a winsock_ov Socket to a port (``CompletionPort`` or winsock_ov.aio's
-    loop), which its operations then complete through; its binding."""
-    if not isinstance(sock, Socket):
-        raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")
-    if sock.port_binding is not None:
-        raise ValueError("the socket is already associated with a completion port")
-    if sock.inflight:
-        raise ValueError("the socket has operations in flight; associate it before "
-                         "starting any")
-    binding = PortBinding.tie(port, port_handle, sock.fileno(), key,
-                              skip_on_success=skip_on_success)
-    sock.attach_port(binding)
-    return binding
+def _check_key(key: int) -> int:
+    """A completion key of the caller's: any ULONG_PTR but ``OWN_KEY``."""
+    key = check_ulong_ptr("key", key)
+    if key == OWN_KEY:
+        raise ValueError(f"key {OWN_KEY:#x} is reserved for winsock_ov's own I/O")
+    return key
 
 
-class CompletionPort:
+class CompletionPort(Closable):
     """An I/O completion port (CreateIoCompletionPort).
 
     ``concurrency`` is the number of threads Windows lets run at once on this
@@ -232,12 +151,17 @@ class CompletionPort:
 
     def __init__(self, concurrency: int = 0) -> None:
         concurrency = check_dword("concurrency", concurrency)
-        self._handle: int | None = int(CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0,
-                                                              concurrency))
+        handle = int(CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0, concurrency))
+        self._handle: int | None = handle
         self._local = threading.local()  # each thread's OVERLAPPED_ENTRY array
-        # Completions found without a packet of their own (a poll request's
-        # waiters, ``report``): the next dequeue returns them first.
+        # Finished operations and ended polls that got no packet of their own,
+        # and the dequeues served from them in a row (see READY_TURNS).
         self._ready: collections.deque[Completion] = collections.deque()
+        self._ready_turns = 0
+        self._sleepers: list[None] = []  # one per thread blocked in a wait on this port
+        # The notifier of the packets posted here, made at the first post and
+        # dropped at close (it refers to the port: a cycle while both live).
+        self._posts: PortBinding | None = None
         self._poller: Poller | None = None
         self._closing = False
 
@@ -261,33 +185,30 @@ class CompletionPort:
     # --- sockets ----------------------------------------------------------------------
 
     def associate(self, sock: Socket, key: int = 0, *, skip_on_success: bool = True) -> bool:
-        """Tie ``sock`` to this port; its operations then complete here.
+        """Tie ``sock`` to this port; its operations then complete here, each one
+        returned by one dequeue.
 
         Returns whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: by
         default whenever ``skip_on_success_supported()``; then an operation that
-        completes within its call is finished at once and queues no packet (one
-        system call less).  ``skip_on_success=False`` keeps a packet for every
-        operation.  A socket can belong to one port only, and must have no
-        operation in flight when tied.
+        completes within its call queues no packet (one system call less): it
+        is done at once, and the next dequeue returns it from the port's ready
+        queue.  ``skip_on_success=False`` keeps a packet for every operation.
+        A socket can belong to one port only, and must have no operation in
+        flight when tied.
         """
-        if not isinstance(sock, Socket):
-            raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")
-        key = check_ulong_ptr("key", key)
-        skip = bool(skip_on_success) and skip_on_success_supported()
-        return self._associate(sock, key, skip).skip_on_success
-
-    def _associate(self, sock: Socket, key: int, skip: bool) -> PortBinding:
-        return tie_socket(self, self.handle, sock, key, skip)
+        key = _check_key(key)
+        skip = skip_on_success_supported if skip_on_success else None
+        return tie_to_port(sock, self, self.handle, key, skip).skip_on_success
 
     def bind_handle(self, handle: int, key: int = 0) -> PortBinding:
         """Tie any overlapped handle (a file, a device) to this port; its binding,
         the notifier of the I/O started on it with the core (``winsock_ov.core``)."""
-        handle, key = check_handle("handle", handle), check_ulong_ptr("key", key)
+        handle, key = check_handle("handle", handle), _check_key(key)
         return PortBinding.tie(self, self.handle, handle, key)
 
     # --- readiness ----------------------------------------------------------------------
 
-    def poll(self, sock: Any, events: int) -> PollOperation:
+    def poll(self, sock: object, events: PollEvents | int) -> PollOperation:
         """Wait for ``events`` (``PollEvents``) on a socket; ``dequeue`` reports the end.
 
         ``sock``: a winsock_ov Socket, a ``socket.socket`` or a SOCKET handle,
@@ -299,27 +220,46 @@ class CompletionPort:
             self._poller = Poller(self)
         return self._poller.poll(sock, events)
 
+    # --- what gets no packet of its own -------------------------------------------------
+
     def report(self, completion: Completion) -> None:
-        """Queue a completion that has no packet of its own for the next dequeue."""
+        """Queue a completion that has no packet of its own (an ended socket poll)
+        for the next dequeue."""
         self._ready.append(completion)
+        if self._sleepers:
+            self._wake()
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        """An operation of a socket tied here finished within its call and Windows
+        queues no packet for it (skip-on-success): the next dequeue returns it."""
+        self._ready.append(owner)  # type: ignore[arg-type]  # an Operation: sockets tie here
+        if self._sleepers:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Make a thread blocked in a dequeue of this port look at the ready queue."""
+        try:
+            POST_QUEUED_COMPLETION_STATUS(self.handle, 0, OWN_KEY, None)
+        except ValueError:  # closed meanwhile: nobody waits on it any more
+            pass
 
     # --- packets ------------------------------------------------------------------------
 
-    def post(self, value: Any = None, *, key: int = 0, nbytes: int = 0) -> Posted:
+    def post(self, value: object = None, *, key: int = 0, nbytes: int = 0) -> Posted:
         """Queue a user packet (PostQueuedCompletionStatus); dequeue returns it."""
-        posted = Posted(value, check_ulong_ptr("key", key), check_dword("nbytes", nbytes), self)
-        registry.add(posted)
-        try:  # a closed port, or a refusal: nothing was queued
-            if not _POST_QUEUED_COMPLETION_STATUS(self.handle, posted.nbytes, posted.key,
-                                                  byref(posted.overlapped)):
-                raise winerror_exception(ctypes.get_last_error())
-        except BaseException:
-            registry.claim(posted.address)
-            raise
+        key, nbytes = _check_key(key), check_dword("nbytes", nbytes)
+        handle = self.handle
+        if self._posts is None:
+            self._posts = PortBinding(self, handle, handle, 0)
+        posted = Posted(value, key, nbytes, self, self._posts)
+        how, code = posted._io.submit(handle, posted._post)
+        if how is Submitted.REFUSED:  # a closed port, or a refusal: nothing was queued
+            raise winerror_exception(code)
         return posted
 
     def dequeue(self, timeout: float | None = None) -> Completion | None:
-        """One packet (GetQueuedCompletionStatus), or None once ``timeout`` passed.
+        """One completion: the next of the ready queue or the next packet
+        (GetQueuedCompletionStatus); None once ``timeout`` passed.
 
         An operation comes back finished: its ``result()`` returns or raises at once.
         Ctrl-C raises KeyboardInterrupt within a fraction of a second; a packet
@@ -327,18 +267,29 @@ class CompletionPort:
         """
         wait = milliseconds(timeout)
         ready = self._ready
-        if not ready:
-            with guard():
-                self._take_one(wait, timeout)
+        if ready:
+            if self._ready_turn():
+                return ready.popleft()
+            wait = 0
+        with guard():
+            self._take_one(wait, timeout)
         return ready.popleft() if ready else None
+
+    def _ready_turn(self) -> bool:
+        """Whether a dequeue finding the ready queue non-empty is served from it
+        alone; if not, Windows' packets join the queue first, without waiting
+        (see READY_TURNS)."""
+        self._ready_turns += 1
+        return self._ready_turns < READY_TURNS
 
     def _take_one(self, wait: int, timeout: float | None) -> None:
         """Put the next completion in ``_ready``, unless ``timeout`` passes first."""
         ready = self._ready
-        started = time.monotonic()
+        self._ready_turns = 0
+        started = time.monotonic()  # read as a deadline only if a packet ends nothing of ours
+        dequeue = functools.partial(get_queued_completion_status, self.handle)
         while True:
-            code, address, key, nbytes = sliced(
-                lambda ms: get_queued_completion_status(self.handle, ms), wait, _no_packet)
+            code, address, key, nbytes = self._wait(dequeue, wait, _no_packet)
             if not address and code:
                 if code == WAIT_TIMEOUT:
                     return
@@ -347,13 +298,14 @@ class CompletionPort:
             if completion is not None:
                 ready.append(completion)
             raise_routine_errors()  # what done callbacks raised; what we have is the next call's
-            if ready:  # this packet's, or the waiters a poll request reported
+            if ready:  # this packet's, or what others made ready meanwhile
                 return
-            wait = _remaining(timeout, started)  # the packet may have ended nothing of ours
+            wait = Deadline(timeout, started).milliseconds()  # it ended nothing of ours
 
     def dequeue_many(self, max_entries: int = 64, timeout: float | None = None,
                      alertable: bool = False) -> list[Completion]:
-        """Up to ``max_entries`` packets in one call (GetQueuedCompletionStatusEx).
+        """Up to ``max_entries`` completions: from the ready queue, then packets taken
+        in one call (GetQueuedCompletionStatusEx).
 
         Empty once ``timeout`` passed, or (``alertable``) when completion
         routines ran instead, whose exceptions are then raised.  Ctrl-C as for
@@ -362,9 +314,9 @@ class CompletionPort:
         check_int("max_entries", max_entries, 1, 0xFFFF)
         wait = milliseconds(timeout)
         ready = self._ready
-        if not ready:
+        if not ready or not self._ready_turn():
             with guard():
-                self._take_many(max_entries, wait, timeout, bool(alertable))
+                self._take_many(max_entries, 0 if ready else wait, timeout, bool(alertable))
         return [ready.popleft() for _ in range(min(max_entries, len(ready)))]
 
     def _take_many(self, max_entries: int, wait: int, timeout: float | None,
@@ -374,9 +326,10 @@ class CompletionPort:
         ready = self._ready
         entries = self._entries(max_entries)
         removed = ULONG()
-        started = time.monotonic()
+        self._ready_turns = 0
+        started = time.monotonic()  # read as a deadline only if packets end nothing of ours
         while True:
-            if not sliced(lambda ms: _GET_QUEUED_COMPLETION_STATUS_EX(
+            if not self._wait(lambda ms: GET_QUEUED_COMPLETION_STATUS_EX(
                     self.handle, entries, max_entries, byref(removed), ms, alertable),
                     wait, _none_dequeued):
                 code = ctypes.get_last_error()
@@ -386,37 +339,54 @@ class CompletionPort:
                 if code == WAIT_TIMEOUT:
                     return
                 raise self._dequeue_error(code)
-            for key, address, status, nbytes in unpack_entries(entries, removed.value):
-                completion = self._completion(address, key, nbytes, status)
+            for key, address, internal, nbytes in unpack_entries(entries, removed.value):
+                completion = self._completion(address, key, nbytes, internal)
                 if completion is not None:
                     ready.append(completion)
             raise_routine_errors()  # what done callbacks raised; what we have is the next call's
             if ready:
                 return
-            wait = _remaining(timeout, started)  # the packets may have ended nothing of ours
+            wait = Deadline(timeout, started).milliseconds()  # they ended nothing of ours
 
-    def _entries(self, count: int) -> Any:
-        entries = getattr(self._local, "entries", None)
+    def _wait(self, call: Callable[[int], _R], wait: int, timed_out: Callable[[_R], bool]) -> _R:
+        """``call(ms)``, a dequeue of ``wait`` ms in slices (``_interrupt.sliced``).
+
+        A thread that may block is counted as a sleeper first: then what another
+        thread makes ready wakes it (``_wake``), or is seen here before it blocks.
+        """
+        if not wait:
+            return call(0)
+        sleepers = self._sleepers
+        sleepers.append(None)
+        try:
+            if self._ready:
+                return call(0)
+            return sliced(call, wait, timed_out)
+        finally:
+            sleepers.pop()
+
+    def _entries(self, count: int) -> ctypes.Array[OVERLAPPED_ENTRY]:
+        entries: ctypes.Array[OVERLAPPED_ENTRY] | None = getattr(self._local, "entries", None)
         if entries is None or len(entries) < count:
             entries = self._local.entries = array_type(OVERLAPPED_ENTRY, count)()
         return entries
 
     @staticmethod
     def _completion(address: int, key: int, nbytes: int,
-                    status: int | None) -> Completion | None:
-        """What a packet ends: its operation, a Posted, a foreign Packet, or None
-        when its I/O hands its completion on (a ``core.Relay``: see ``report``)."""
-        item = registry.claim(address) if address else None
-        if item is None:
+                    internal: int | None) -> Completion | None:
+        """What a packet ends, by its key: nothing to return for ``OWN_KEY`` (its I/O,
+        a socket poll's request, reports what it ended; without an OVERLAPPED, a
+        wake-up); otherwise the caller's operation or Posted, or a Packet naming
+        nothing of this process."""
+        io = registry.claim(address) if address else None
+        if key == OWN_KEY:
+            if io is not None:
+                io.complete_with_status(internal, nbytes)
+            return None
+        if io is None:
             return Packet(key, nbytes, address)
-        if isinstance(item, Posted):
-            return item
-        # An I/O's packet: the one completion of a port operation.
-        if status is None:
-            owner = item.complete_from_overlapped()
-        else:
-            owner = item.complete_from_status(status, nbytes)
-        return None if isinstance(owner, Relay) else owner
+        # The owner of an I/O tied here with the caller's key: an Operation or a Posted.
+        return io.complete_with_status(internal, nbytes)  # type: ignore[return-value]
 
     @staticmethod
     def _dequeue_error(code: int) -> OSError:
@@ -440,33 +410,20 @@ class CompletionPort:
         if self._handle is None:
             return
         self._closing = True
-        mine = [item for item in registry.operations() if self._owns(item)]
-        for item in mine:
-            if isinstance(item, OverlappedIO):
-                item.cancel_for_exit()
-        deadline = math.inf if drain is None else time.monotonic() + drain
-        while any(item.address in registry for item in mine) and time.monotonic() < deadline:
-            self.dequeue_many(timeout=max(0.0, deadline - time.monotonic()))
-        for item in mine:
-            if item.address in registry:
-                registry.leak(item)
+        mine = [io for io in registry.operations() if io.ends_through(self)]
+        for io in mine:
+            io.cancel_for_exit()
+        deadline = Deadline(drain)
+        while any(io.address in registry for io in mine) and not deadline.passed():
+            self.dequeue_many(timeout=deadline.left())
+        for io in mine:
+            if io.address in registry:
+                registry.leak(io)
         if self._poller is not None:
             self._poller.close()
+        self._posts = None
         handle, self._handle = self._handle, None
         CloseHandle(handle)
-
-    def _owns(self, item: Any) -> bool:
-        """Whether a registry item completes through this port."""
-        if isinstance(item, Posted):
-            return item.port is self
-        binding = getattr(item, "notifier", None)
-        return isinstance(binding, PortBinding) and binding.port is self
-
-    def __enter__(self) -> CompletionPort:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<CompletionPort {'closed' if self._handle is None else hex(self._handle)}>"
@@ -481,13 +438,6 @@ def _none_dequeued(dequeued: int) -> bool:
     """A GetQueuedCompletionStatusEx slice that ended by its timeout (read at once:
     the last error is the calling thread's, and nothing ran in between)."""
     return not dequeued and ctypes.get_last_error() == WAIT_TIMEOUT
-
-
-def _remaining(timeout: float | None, started: float) -> int:
-    """Milliseconds left of ``timeout`` seconds counted from ``started`` (INFINITE for None)."""
-    if timeout is None:
-        return milliseconds(None)
-    return milliseconds(max(0.0, timeout - (time.monotonic() - started)))
 
 
 _skip_supported: bool | None = None
@@ -515,16 +465,19 @@ def _probe_skip_on_success() -> bool:
             server, _ = listener.accept(timeout=10.0)
             with server:
                 try:
-                    port._associate(client, 0, skip=True)
+                    tie_to_port(client, port, port.handle, 0, lambda: True)
                 except OSError:
                     return False
                 op = client.send(b"probe")
                 if not op.completed_immediately:
                     port.dequeue(timeout=10.0)
                     return False  # inconclusive: do without the mode
-                # The core finished the send at once, expecting no packet.  Packets
-                # of immediate completions are queued at once; the margin covers an
-                # emulation that queues them a little later.  (``op`` stays alive
-                # here, so a packet that does come names memory still ours.)
-                packet = port.dequeue(timeout=0.1)
-                return packet is None
+                # The core finished the send at once, expecting no packet, and the
+                # port holds it as ready: whether Windows queued one all the same
+                # is read from Windows' queue itself.  Packets of immediate
+                # completions are queued at once; the margin covers an emulation
+                # that queues them a little later.  (``op`` stays alive here, so a
+                # packet that does come names memory still ours.)
+                _, address, _, _ = get_queued_completion_status(port.handle, 100)
+                port.dequeue(timeout=0)  # the send, handed out: nothing left behind
+                return address == 0

@@ -1,9 +1,10 @@
 """How the end of an overlapped I/O is learned: one small strategy per way.
 
 The core (``winsock_ov.core``) calls every notifier through the same few
-members: ``routine`` (the lpCompletionRoutine to submit with), ``observable``
-(its end can be read from OVERLAPPED.Internal by anyone), ``skip_on_success``,
-and ``arm`` / ``disarm`` / ``poll`` / ``wait``.
+members, those of ``core.Notifier``: ``routine`` (the lpCompletionRoutine to
+submit with), ``observable`` (its end can be read from OVERLAPPED.Internal by
+anyone), ``skip_on_success``, and ``arm`` / ``disarm`` / ``observe`` / ``wait``
+/ ``deliver`` / ``hand_out``.
 
 * ``ObservedNotifier``: nothing is delivered to us; the end is read from the
   OVERLAPPED (the drop-in module's operations on handles tied to no port);
@@ -11,8 +12,10 @@ and ``arm`` / ``disarm`` / ``poll`` / ``wait``.
   program); safe with several waiters on several threads;
 * ``RoutineNotifier``: Windows queues a completion routine to the issuing thread,
   run during an alertable wait there (the seed's second program);
-* ``PortBinding``: a handle tied to a completion port; each I/O ends when its
-  packet is dequeued.  The port hands it out (``CompletionPort.associate``).
+* ``PortBinding``: a handle tied to a completion port (a ``Port``); each I/O
+  ends when its packet is dequeued, or, when Windows queues none for it, the
+  port hands it out with its next dequeue.  The port makes the binding
+  (``CompletionPort.associate``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from __future__ import annotations
 import ctypes
 import enum
 import threading
-import time
 from ctypes import c_void_p
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable, Protocol
 
+from ._callbacks import stash_routine_error
 from ._registry import registry
+from ._timeouts import Deadline, milliseconds
+from .core import Notifier, OverlappedIO
 from .errors import error_from_code
 from .event import Event
 from .raw import (
@@ -42,16 +47,14 @@ from .raw import (
     SetFileCompletionNotificationModes,
     WaitForSingleObjectEx,
 )
-from .waits import milliseconds, poll_until, sleep_ex, stash_routine_error, wait_for_handle
-
-if TYPE_CHECKING:
-    from .core import OverlappedIO
+from .waits import sleep_ex, sleep_until, wait_for_handle
 
 __all__ = [
     "OBSERVED",
     "EventNotifier",
     "Notify",
     "ObservedNotifier",
+    "Port",
     "PortBinding",
     "RoutineNotifier",
 ]
@@ -69,31 +72,18 @@ class Notify(enum.Enum):
     PORT = "port"
 
 
-def _time_left(timeout: float | None, started: float) -> float | None:
-    """What remains of ``timeout`` seconds counted from ``started`` (None: forever)."""
-    return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-
-
-class ObservedNotifier:
+class ObservedNotifier(Notifier):
     """The end is read from OVERLAPPED.Internal, by whoever looks first."""
 
     __slots__ = ()
     kind = Notify.EVENT
-    routine: Any = None
     observable = True
-    skip_on_success = False
 
-    def arm(self, io: OverlappedIO) -> None:
-        """Before the submitting call."""
-
-    def disarm(self, io: OverlappedIO) -> None:
-        """Once the I/O is done."""
-
-    def poll(self, io: OverlappedIO) -> None:
+    def observe(self, io: OverlappedIO) -> None:
         io.claim_finished()
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
-        return poll_until(io.poll_done, timeout)
+        return sleep_until(io.observe, timeout)
 
 
 OBSERVED = ObservedNotifier()  # stateless: one for every I/O that needs no more
@@ -127,24 +117,24 @@ class EventNotifier(ObservedNotifier):
                 event.close()
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
-        started = time.monotonic()
+        deadline = Deadline(timeout)
         event = self.event
         try:
             handle = event.acquire_handle() if event is not None else None
         except ValueError:  # closed: the I/O ended, or its owner closed the event
             handle = None
         if handle is None:
-            return poll_until(io.poll_done, timeout)
+            return sleep_until(io.observe, timeout)
         try:
             code = wait_for_handle(handle, milliseconds(timeout))
         finally:
             event.release_handle()  # type: ignore[union-attr]
-        if io.poll_done():
+        if io.observe():
             return True
         if code == WAIT_TIMEOUT:
             return False
         # Signaled by another I/O sharing the event: watch Internal instead.
-        return poll_until(io.poll_done, _time_left(timeout, started))
+        return sleep_until(io.observe, deadline.left())
 
 
 # --- completion routines -------------------------------------------------------------------
@@ -218,24 +208,19 @@ ROUTINE_THUNK = ctypes.cast(_thunk, LPWSAOVERLAPPED_COMPLETION_ROUTINE)
 registry.leak(ROUTINE_THUNK)  # on purpose: see above
 
 
-class RoutineNotifier:
+class RoutineNotifier(Notifier):
     """Windows runs ``callback(owner)`` on the issuing thread, in an alertable wait."""
 
     __slots__ = ("callback", "thread")
     kind = Notify.ROUTINE
     routine = ROUTINE_THUNK
-    observable = False
-    skip_on_success = False
 
-    def __init__(self, callback: Callable[[Any], Any]) -> None:
-        self.callback: Callable[[Any], Any] | None = callback
+    def __init__(self, callback: Callable[[object], object]) -> None:
+        self.callback: Callable[[object], object] | None = callback
         self.thread: IssuingThread | None = None
 
     def arm(self, io: OverlappedIO) -> None:
         self.thread = IssuingThread.current()
-
-    def disarm(self, io: OverlappedIO) -> None:
-        pass
 
     def deliver(self, io: OverlappedIO, code: int, nbytes: int, flags: int) -> None:
         """Called by the thunk, for the I/O it claimed."""
@@ -244,31 +229,30 @@ class RoutineNotifier:
         if callback is not None and not registry.shutting_down:
             callback(owner)
 
-    def poll(self, io: OverlappedIO) -> None:
+    def observe(self, io: OverlappedIO) -> None:
         # Its routine can never run once its thread exited: finish it without.
         thread = self.thread
         if thread is not None and io.finished_by_os() and thread.exited() \
                 and registry.claim(io.address) is io:
             self.callback = None
             io.routine_lost = True
-            io.complete_from_overlapped()
+            io.complete_with_status()
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
         thread = self.thread
         assert thread is not None
+        deadline = Deadline(timeout)
         if thread.is_current():
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while not io.poll_done():  # routines run during the alertable sleep
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                sleep_ex(remaining, alertable=True)
-                if remaining == 0.0:
-                    return io.poll_done()
+            while not io.observe():  # routines run during the alertable sleep
+                left = deadline.left()
+                sleep_ex(left, alertable=True)
+                if left == 0.0:
+                    return io.observe()
             return True
         if thread.exiting():
-            started = time.monotonic()
             if not thread.wait_exit(timeout):
                 return False
-            return poll_until(io.poll_done, _time_left(timeout, started))
+            return sleep_until(io.observe, deadline.left())
         raise RuntimeError(
             f"this operation's completion routine runs only on the thread that issued it "
             f"(thread id {thread.ident}), during an alertable wait there")
@@ -277,28 +261,43 @@ class RoutineNotifier:
 # --- completion ports ----------------------------------------------------------------------
 
 
-class PortBinding:
+class Port(Protocol):
+    """What a completion port offers the handles tied to it (``CompletionPort``,
+    ``winsock_ov.aio``'s loop, the drop-in's batches)."""
+
+    @property
+    def closed(self) -> bool:
+        """True once no operation may start on a handle tied here (its end could
+        never be dequeued)."""
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        """``io``, of a handle tied here with ``key``, finished within its call and
+        Windows queues no packet for it (skip-on-success): have the port's next
+        dequeue hand it out as if its packet had come."""
+
+
+class PortBinding(Notifier):
     """A handle tied to a completion port, as the port hands it out.
 
     Every I/O on the handle ends when its packet is dequeued from ``port``
     (``port_handle``), carrying ``key``.  With ``skip_on_success``
     (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) an I/O that finished within the
-    submitting call queues no packet, and the core finishes it at once.
+    submitting call queues no packet: the core finishes it at once and the
+    port hands it out (``Port.hand_out``), so the port's dequeue reports every
+    I/O of the handle once either way.
     """
 
     __slots__ = ("handle", "key", "port", "port_handle", "skip_on_success")
     kind = Notify.PORT
-    routine: Any = None
-    observable = False
 
-    def __init__(self, port: Any, port_handle: int, handle: int, key: int,
+    def __init__(self, port: Port, port_handle: int, handle: int, key: int,
                  skip_on_success: bool = False) -> None:
         self.port, self.port_handle = port, port_handle
         self.handle, self.key = handle, key
         self.skip_on_success = skip_on_success
 
     @classmethod
-    def tie(cls, port: Any, port_handle: int, handle: int, key: int,
+    def tie(cls, port: Port, port_handle: int, handle: int, key: int,
             skip_on_success: bool = False) -> PortBinding:
         """Tie ``handle`` to the port (CreateIoCompletionPort, then
         FILE_SKIP_COMPLETION_PORT_ON_SUCCESS if asked); its binding."""
@@ -307,20 +306,17 @@ class PortBinding:
             SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
         return cls(port, port_handle, handle, key, skip_on_success)
 
-    def arm(self, io: OverlappedIO) -> None:
-        pass
-
-    def disarm(self, io: OverlappedIO) -> None:
-        pass
-
-    def poll(self, io: OverlappedIO) -> None:
-        """Nothing to observe: its packet ends it."""
-
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
         raise RuntimeError("a completion-port operation finishes when its packet is dequeued: "
                            "use CompletionPort.dequeue()")
 
-    def refuse_notification(self, event: Any, routine: Any) -> None:
+    def hand_out(self, io: OverlappedIO, owner: object) -> None:
+        self.port.hand_out(io, owner, self.key)
+
+    def ends_through(self, port: object) -> bool:
+        return self.port is port
+
+    def refuse_notification(self, event: Event | None, routine: object) -> None:
         """Refuse what an I/O on a handle tied to a port cannot ask for."""
         if routine is not None:
             # Windows answers WSAEINVAL for a completion routine on a socket

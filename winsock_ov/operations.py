@@ -14,39 +14,31 @@ notifier's (``winsock_ov.notify``), chosen when the operation is made:
 * port: the socket is associated with a CompletionPort, whose dequeue returns
   the operation.
 
+It ends as everything of winsock_ov that ends does (``winsock_ov.outcome``):
 ``add_done_callback(fn)`` calls ``fn(operation)`` in the thread that ends it
-(the port's dequeue, the wait or ``done`` that observes an event operation, the
-alertable wait that runs its routine).  Inside a running ``winsock_ov.aio``
-event loop an operation can be awaited (``EventLoop.outcome``).
+(the port's dequeue, the wait or ``observe()`` that sees an event operation's
+outcome, the alertable wait that runs its routine).  Inside a running
+``winsock_ov.aio`` event loop an operation can be awaited (``EventLoop.outcome``).
 """
 
 from __future__ import annotations
 
-import threading
+import warnings
 from collections.abc import Generator
 from ctypes import addressof, byref
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union, cast
 
 from . import _addresses
 from ._arrays import char_buffer
 from ._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
 from ._checks import check_flags, check_length
-from ._interrupt import guard
-from .core import (
-    WSARECV,
-    WSARECVFROM,
-    WSASEND,
-    WSASENDTO,
-    OverlappedIO,
-    State,
-    Submitted,
-    socket_call,
-)
-from .errors import ThreadExitedError, error_from_code, timeout_error
+from ._unchecked import WSARECV, WSARECVFROM, WSASEND, WSASENDTO
+from .core import OverlappedIO, State, Submitted, socket_call
+from .errors import ThreadExitedError, error_from_code
 from .event import Event
-from .notify import EventNotifier, Notify, RoutineNotifier
-from .raw import DWORD, WSAENOTSOCK, WSAGetOverlappedResult
-from .waits import check_timeout, raise_routine_errors, run_done_callbacks
+from .notify import EventNotifier, Notify, PortBinding, RoutineNotifier
+from .outcome import Outcome
+from .raw import DWORD, OVERLAPPED, WSAENOTSOCK, WSAGetOverlappedResult
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -72,43 +64,50 @@ else:
 _OperationT = TypeVar("_OperationT", bound="Operation[Any]")
 # A completion routine, called as ``routine(operation)``: Routine[RecvOperation[bytes]], ...
 Routine = Callable[[_OperationT], object]
-_NEW, _DONE, _REFUSED = State.NEW, State.DONE, Submitted.REFUSED  # read for every operation
-_CALLBACK_LISTS = threading.Lock()  # an operation's first callback makes its list, once
+# Read for every operation: module constants cost less than Enum attribute lookups.
+_NEW, _PENDING, _DONE = State.NEW, State.PENDING, State.DONE
+_REFUSED = Submitted.REFUSED
+# How an operation learns its end: what Operation._notifier picks.
+ObjectNotifier = Union[EventNotifier, RoutineNotifier, PortBinding]
 
 
-def _closed_socket(handle: int, ov: Any, routine: Any) -> int:
+def _closed_socket(handle: int, ov: OVERLAPPED, routine: object) -> int:
     """The submitting call of an operation whose socket is closed: refused."""
     return WSAENOTSOCK
 
 
-class Operation(Generic[_T_co]):
+class Operation(Outcome[_T_co]):
     """One overlapped operation on a Socket.  One object, one operation.
 
-    ``done`` tells whether it finished; ``result()`` waits and returns its value
+    It ends as everything of winsock_ov that ends (``winsock_ov.outcome``):
+    ``done`` tells whether it finished, ``observe()`` looks for an end nobody
+    delivers (an event operation's), ``result()`` waits and returns its value
     (the type parameter: ``Socket.recv`` gives a ``RecvOperation[bytes]``, ...)
-    or raises its error (an OSError subclass with ``winerror``); ``cancel()``
+    or raises its error (an OSError subclass with ``winerror``).  ``cancel()``
     asks Windows to cancel it, and the outcome (aborted, or success if it won
     the race) is still reported by ``result()``.
     """
 
-    __slots__ = ("__weakref__", "_callbacks", "_error", "_flags_out", "_io", "_nbytes",
-                 "socket")
+    __slots__ = ("__weakref__", "_flags_out", "_io", "_nbytes", "socket")
 
     def __init__(self, sock: Socket, *, event: Event | None = None,
                  routine: Routine[Any] | None = None) -> None:
         binding = sock.port_binding
-        notifier: Any = binding
+        notifier: ObjectNotifier
         if binding is None or event is not None or routine is not None or binding.port.closed:
             notifier = self._notifier(binding, event, routine)
+        else:
+            notifier = binding
         self.socket = sock
-        self._io = OverlappedIO(self, self._completed, notifier)
+        self._io = OverlappedIO(self, self._completed, notifier, sock.inflight)
         self._nbytes = 0
         self._error: BaseException | None = None
         self._flags_out: int | None = None
-        self._callbacks: list[Callable[[Any], Any]] | None = None
+        self._callbacks: list[Callable[[Self], object]] | None = None
 
     @staticmethod
-    def _notifier(binding: Any, event: Event | None, routine: Routine[Any] | None) -> Any:
+    def _notifier(binding: PortBinding | None, event: Event | None,
+                  routine: Routine[Any] | None) -> ObjectNotifier:
         """The notifier for what was asked, checked (a bound socket asking nothing
         else needs no check: its binding is the notifier)."""
         if event is not None and routine is not None:
@@ -129,7 +128,7 @@ class Operation(Generic[_T_co]):
 
     # --- submitting ---------------------------------------------------------------
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         """Subclasses: make the submitting call (``core.socket_call``); its error code."""
         raise NotImplementedError
 
@@ -137,12 +136,10 @@ class Operation(Generic[_T_co]):
         """Submit the operation; returns self.  Raises if Windows refuses it.
 
         When Windows refuses it, nothing stays pending and the error is raised
-        here; when it accepts, the outcome is reported by ``result()``.
+        here; when it accepts, the outcome is reported by ``result()``.  One
+        object, one operation: a second ``start()`` raises ValueError.
         """
-        if self._io.state is not _NEW:
-            raise ValueError("this operation was already started (one object, one operation)")
         handle = self.socket.handle
-        self.socket.inflight.add(self)  # before the call: it may complete within it
         how, _ = self._io.submit(handle or 0, self._call if handle is not None
                                  else _closed_socket)
         if how is _REFUSED:
@@ -165,34 +162,9 @@ class Operation(Generic[_T_co]):
         self._nbytes = nbytes
         if flags is not None:
             self._flags_out = flags
-        self.socket.inflight.discard(self)
         self._take_data(nbytes if error is None else 0)
         self._release()
         return self._run_callbacks  # once DONE: the callbacks may look at the outcome
-
-    def _run_callbacks(self) -> None:
-        callbacks = self._callbacks
-        if callbacks:
-            run_done_callbacks(self, callbacks)
-
-    def add_done_callback(self, callback: Callable[[Self], object]) -> None:
-        """Call ``callback(self)`` once done: at once if it is, else in the thread that
-        ends it, where what it raises comes out of the call that ended it (the
-        dequeue, the wait, ``done``)."""
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        callbacks = self._callbacks
-        if callbacks is None:
-            with _CALLBACK_LISTS:
-                if self._callbacks is None:
-                    self._callbacks = []
-                callbacks = self._callbacks
-        callbacks.append(callback)
-        # Ended meanwhile (DONE is set before the ending thread takes the list):
-        # whichever thread takes a callback off the list runs it.
-        if self._io.state is _DONE:
-            run_done_callbacks(self, callbacks)
-            raise_routine_errors()
 
     def _take_data(self, nbytes: int) -> None:
         """Subclasses: copy out what the operation's own buffers received."""
@@ -205,12 +177,13 @@ class Operation(Generic[_T_co]):
     @property
     def notify(self) -> Notify:
         """How the end of this operation is learned: event, routine or port (:class:`Notify`)."""
-        return self._io.notifier.kind  # type: ignore[no-any-return]
+        return cast(ObjectNotifier, self._io.notifier).kind
 
     @property
     def event(self) -> Event | None:
         """The Event Windows signals for an event operation once started (else None)."""
-        return getattr(self._io.notifier, "event", None)
+        notifier = self._io.notifier
+        return notifier.event if isinstance(notifier, EventNotifier) else None
 
     @property
     def completed_immediately(self) -> bool:
@@ -223,19 +196,30 @@ class Operation(Generic[_T_co]):
 
     @property
     def done(self) -> bool:
-        """True once the outcome is known (result() will not block)."""
+        """True once the operation ended: ``result()`` and ``exception()`` return at once.
+
+        Only answers; ``observe()`` looks for an end nobody delivers.  (0.1.0's
+        ``done`` also ended an event operation whose outcome Windows had
+        written: it still does, with a DeprecationWarning.)
+        """
         io = self._io
-        if io.state is State.PENDING and io.notifier.observable:
-            io.poll()
-        return io.state is State.DONE
+        if io.state is _PENDING and io.notifier.observable and io.finished_by_os():
+            warnings.warn(
+                "Operation.done ended an operation whose outcome Windows had written; from "
+                "0.2 it only answers: call observe() (or wait(), result()) to end it",
+                DeprecationWarning, stacklevel=2)
+            io.observe()
+        return io.state is _DONE
 
     @property
     def pending(self) -> bool:
-        """True while Windows may still be working on the I/O (started, outcome not yet known)."""
-        return self._io.state is State.PENDING and not self.done
+        """True while Windows may still be working on the I/O: started, and its outcome
+        not written yet (or, for a port's or a routine's operation, not delivered yet)."""
+        io = self._io
+        return io.state is _PENDING and not (io.notifier.observable and io.finished_by_os())
 
     def _require_done(self) -> None:
-        if self._io.state is not State.DONE:
+        if self._io.state is not _DONE:
             raise RuntimeError(f"the operation is {self._io.state.value}, not done")
 
     @property
@@ -268,41 +252,26 @@ class Operation(Generic[_T_co]):
             return 0
         return int(flags.value)
 
-    # --- waiting -----------------------------------------------------------------------
+    # --- how it ends (winsock_ov.outcome) -----------------------------------------------
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds (None: forever); True once done.
+    def _ended(self) -> bool:
+        return self._io.state is _DONE
 
-        Routine operations wait alertably on their issuing thread (running any
-        routines due there); on another thread they raise RuntimeError.
-        Port operations finish when their packet is dequeued: wait on the port.
-        Ctrl-C raises KeyboardInterrupt here within a fraction of a second; the
-        operation stays owned and pending, and a later wait still finishes it.
-        """
-        if self._io.state is State.NEW:
+    def _observe(self) -> None:
+        self._io.observe()
+
+    def _wait_for_end(self, timeout: float | None) -> bool:
+        """The notifier's way: an event operation waits on its event, a routine one
+        alertably on its issuing thread (running any routines due there; on another
+        thread RuntimeError), a port's operation ends only when its packet is
+        dequeued (RuntimeError: wait on the port)."""
+        if self._io.state is _NEW:
             raise ValueError("the operation was not started")
-        timeout = check_timeout(timeout)  # inf: None; NaN, negative: ValueError
-        with guard():  # Ctrl-C: KeyboardInterrupt, the operation still owned (see _interrupt)
-            return self.done or self._io.wait(timeout)
-
-    def result(self, timeout: float | None = None) -> _T_co:
-        """The operation's value once done, or its exception raised."""
-        timeout = check_timeout(timeout)  # checked even when done: NaN is never valid
-        if self._io.state is not State.DONE and not self.wait(timeout):
-            raise timeout_error(f"the operation is still pending after {timeout} s")
-        if self._error is not None:
-            raise self._error
-        return self._value()
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The operation's exception (None if it succeeded), waiting like result()."""
-        if not self.wait(timeout):
-            raise timeout_error(f"the operation is still pending after {timeout} s")
-        return self._error
+        return self._io.wait(timeout)
 
     def _value(self) -> _T_co:
         # The byte count, for the operations that keep this default (sends, ConnectEx).
-        return cast("_T_co", self._nbytes)
+        return self._nbytes  # type: ignore[return-value]  # their _T_co is int
 
     def cancel(self) -> bool:
         """Ask Windows to cancel (CancelIoEx).  True if the request found the I/O.
@@ -330,7 +299,7 @@ class Operation(Generic[_T_co]):
 
     def __repr__(self) -> str:
         state = self._io.state.value
-        if self._io.state is State.DONE:
+        if self._io.state is _DONE:
             state = f"failed {type(self._error).__name__}" if self._error else \
                 f"done nbytes={self._nbytes}"
         return f"<{type(self).__name__} {self.notify.value} {state}>"
@@ -399,7 +368,7 @@ class SendOperation(_BufferOperation[int]):
         else:
             self._use_caller_buffers(data, writable=False)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSASEND, handle, byref(self._wsabufs), self._count, None,
                            self._send_flags, byref(ov), routine)
 
@@ -414,7 +383,7 @@ class SendToOperation(SendOperation):
         self._to, self._tolen = _addresses.to_sockaddr(sock.family, address)
         super().__init__(sock, data, flags=flags, event=event, routine=routine)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSASENDTO, handle, byref(self._wsabufs), self._count, None,
                            self._send_flags, byref(self._to), self._tolen, byref(ov), routine)
 
@@ -440,13 +409,14 @@ class RecvOperation(_BufferOperation[_T_co]):
                 limit = check_length("nbytes", limit)
             self._use_caller_buffers(buffers, writable=True, limit=limit)
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSARECV, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(ov), routine)
 
     def _value(self) -> _T_co:
-        # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into)
-        return cast("_T_co", self._data if self._pinned is None else self._nbytes)
+        # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into):
+        # what its _T_co says, by how it was made.
+        return self._data if self._pinned is None else self._nbytes  # type: ignore[return-value]
 
 
 class RecvFromOperation(RecvOperation[_T_co]):
@@ -466,7 +436,7 @@ class RecvFromOperation(RecvOperation[_T_co]):
         # lpFrom and lpFromlen are written at completion: owned until then.
         self._from, self._fromlen = _addresses.new_storage()
 
-    def _call(self, handle: int, ov: Any, routine: Any) -> int:
+    def _call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         return socket_call(WSARECVFROM, handle, byref(self._wsabufs), self._count, None,
                            byref(self._flags_in), byref(self._from), byref(self._fromlen),
                            byref(ov), routine)
@@ -481,4 +451,4 @@ class RecvFromOperation(RecvOperation[_T_co]):
 
     def _value(self) -> _T_co:
         # (bytes or count, as RecvOperation's, and the sender's address or None)
-        return cast("_T_co", (super()._value(), self.peer))
+        return (super()._value(), self.peer)  # type: ignore[return-value]

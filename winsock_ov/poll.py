@@ -14,11 +14,38 @@ The rules followed here, learned by those libraries:
 * one request per socket at a time, asking for what every waiter of that
   socket wants: two requests on one socket confuse AFD (one completes for
   the other's events).  A waiter wanting more than the request asks cancels
-  it; the union is asked again once its completion is in;
+  it; the union is asked again once its completion is in (below);
 * AFD_POLL_LOCAL_CLOSE is always asked: the socket was closed, every waiter
   ends with it and the socket is forgotten;
 * at most ``SOCKETS_PER_HELPER`` sockets share a helper handle (cancelling
   one request costs more the more a handle carries).
+
+Each polled socket is in one state (``PollState``), moved by two functions of
+``_SocketPoll``, one per event: ``update`` (its waiters changed: a poll came,
+one was cancelled) and ``request_done`` (its request came back: the packet
+was dequeued)::
+
+                  update: a waiter and no request (submit)
+          +-----------------------------------------------+
+          |                                               v
+        IDLE                                           PENDING
+         ^ ^                                              |
+         | |   request_done: events found, an error,      |
+         | +------------ or LOCAL_CLOSE ------------------+
+         |                                                | update: nobody waits any
+         |                                                | more, or a waiter wants
+         |                                                v more than was asked
+         +--- request_done: our cancel took effect, --- CANCELLED   (CancelIoEx)
+              or the events that beat it
+
+Every ``request_done`` ends in IDLE and then runs ``update`` for the waiters
+left: a new request for them (PENDING), or, with none, the socket forgotten.
+
+A request Windows refuses leaves the socket IDLE: a new poll raises the
+error, the waiters already there end with it (a socket closed since its last
+request ends them with LOCAL_CLOSE, as AFD would have).  An IDLE socket with
+no waiter is forgotten; a CANCELLED one without waiters is the "delete
+pending" of wepoll and mio: it stays until its request came back.
 
 Each request is an I/O of the shared core (``winsock_ov.core``): its
 AFD_POLL_INFO (which Windows writes on completion) is held until its packet
@@ -39,11 +66,15 @@ import ctypes
 import enum
 import threading
 from ctypes import byref, sizeof
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
+from ._callbacks import raise_routine_errors
 from ._checks import check_ulong_ptr
-from .core import OverlappedIO, Relay, Submitted, status_code
+from ._unchecked import DEVICE_IO_CONTROL
+from .core import OWN_KEY, OverlappedIO, Submitted, status_code
 from .errors import OperationAbortedError, error_from_code
+from .notify import Port, PortBinding
+from .outcome import Outcome
 from .raw import (
     AFD_DEVICE,
     AFD_NO_TIMEOUT,
@@ -66,6 +97,7 @@ from .raw import (
     FILE_SHARE_WRITE,
     IOCTL_AFD_POLL,
     OPEN_EXISTING,
+    OVERLAPPED,
     SIO_BASE_HANDLE,
     SIO_BSP_HANDLE_POLL,
     SOCKET,
@@ -73,21 +105,16 @@ from .raw import (
     WSAENOTSOCK,
     CloseHandle,
     CreateFileW,
-    DeviceIoControl,
     WSAIoctl,
-    unchecked,
 )
-from .waits import raise_routine_errors, run_done_callbacks
 
 if TYPE_CHECKING:
-    from .iocp import CompletionPort
-    from .notify import PortBinding
+    from typing_extensions import Self
 
 __all__ = ["SOCKETS_PER_HELPER", "PollEvents", "PollOperation", "Poller", "base_handle"]
 
 SOCKETS_PER_HELPER = 32
 
-_DEVICE_IO_CONTROL = unchecked(DeviceIoControl)
 _ERROR_SUCCESS = 0
 
 
@@ -105,14 +132,31 @@ class PollEvents(enum.IntFlag):
     CONNECT_FAIL = AFD_POLL_CONNECT_FAIL  # a connect failed (``PollOperation.connect_error``)
 
 
-def socket_handle(sock: Any) -> int:
+class ReadinessPort(Port, Protocol):
+    """What a completion port offers the polls of its sockets (``CompletionPort``,
+    ``winsock_ov.aio``'s loop): its handle, for the helper handles tied to it
+    (with ``core.OWN_KEY``), and a queue for the polls that ended."""
+
+    @property
+    def handle(self) -> int:
+        """The port's HANDLE; ValueError once closed."""
+
+    @property
+    def closing(self) -> bool:
+        """True once the port is closing: no request is started any more."""
+
+    def report(self, completion: PollOperation) -> None:
+        """Hand an ended poll to the port's next dequeue (or whoever learns of it)."""
+
+
+def socket_handle(sock: object) -> int:
     """The SOCKET of a winsock_ov Socket, a ``socket.socket`` or an int handle."""
     if isinstance(sock, bool):
         raise TypeError("expected a socket or a socket handle, not bool")
     if isinstance(sock, int):
         handle = sock
-    elif callable(getattr(sock, "fileno", None)):
-        handle = sock.fileno()  # OSError WSAENOTSOCK from a closed winsock_ov Socket
+    elif callable(fileno := getattr(sock, "fileno", None)):
+        handle = fileno()  # OSError WSAENOTSOCK from a closed winsock_ov Socket
         if not isinstance(handle, int) or isinstance(handle, bool):
             raise TypeError(f"{type(sock).__name__}.fileno() returned "
                             f"{type(handle).__name__}, not int")
@@ -146,7 +190,7 @@ def base_handle(handle: int) -> int:
             raise exc from None
 
 
-def _check_events(events: Any) -> int:
+def _check_events(events: object) -> int:
     if isinstance(events, bool) or not isinstance(events, int):
         raise TypeError(f"events must be PollEvents (an int), not {type(events).__name__}")
     if not 0 < events <= AFD_POLL_ALL or events & ~AFD_POLL_ALL:
@@ -154,62 +198,53 @@ def _check_events(events: Any) -> int:
     return int(events)
 
 
-Callback = Callable[["PollOperation"], Any]
-
-
-class PollOperation:
+class PollOperation(Outcome[PollEvents]):
     """A wait for ``events`` on one socket, reported by its port's ``dequeue``.
 
-    ``result()`` is the PollEvents found (always some of those asked, or
-    LOCAL_CLOSE), or raises: OperationAbortedError once cancelled (or its port
-    closed), or the OSError of a request Windows refused.  One object, one
-    wait: poll again for more.
+    It ends as everything of winsock_ov that ends (``winsock_ov.outcome``), through
+    its port's dequeue: ``result()`` is the PollEvents found (always some of
+    those asked, or LOCAL_CLOSE), or raises: OperationAbortedError once
+    cancelled (or its port closed), or the OSError of a request Windows
+    refused.  Until it ended, ``wait()``, ``result()`` and ``exception()``
+    raise RuntimeError (dequeue the port).  One object, one wait: poll again
+    for more.
     """
 
-    __slots__ = ("__weakref__", "_callbacks", "_connect_status", "_error", "_found", "_group",
-                 "events", "socket")
+    __slots__ = ("__weakref__", "_connect_status", "_found", "_group", "events", "socket")
 
-    def __init__(self, sock: Any, events: PollEvents, group: _SocketPolls) -> None:
+    def __init__(self, sock: object, events: PollEvents, group: _SocketPoll) -> None:
         self.socket = sock
         self.events = events
-        self._group: _SocketPolls | None = group
+        self._group: _SocketPoll | None = group
         self._found: PollEvents | None = None
         self._error: BaseException | None = None
         self._connect_status = 0
-        self._callbacks: list[Callback] | None = []
+        self._callbacks: list[Callable[[Self], object]] | None = None
 
-    @property
-    def done(self) -> bool:
-        """True once the poll ended (events found, an error, or a cancel)."""
+    # --- how it ends (winsock_ov.outcome) -----------------------------------------------
+
+    def _ended(self) -> bool:
         return self._group is None
 
-    @property
-    def pending(self) -> bool:
-        """True until the poll ended (the opposite of :attr:`done`)."""
-        return self._group is not None
+    def _wait_for_end(self, timeout: float | None) -> bool:
+        raise RuntimeError("the poll is pending: it ends when its port's dequeue() "
+                           "returns it")
 
-    def result(self) -> PollEvents:
-        """The events found; raises the error it ended with, or RuntimeError if not done."""
-        if self._group is not None:
-            raise RuntimeError("the poll is pending: it ends when its port's dequeue() "
-                               "returns it")
-        if self._error is not None:
-            raise self._error
+    def _value(self) -> PollEvents:
         assert self._found is not None
         return self._found
 
-    def exception(self) -> BaseException | None:
-        """The error the poll ended with, or None; RuntimeError if it is pending."""
-        if self._group is not None:
-            raise RuntimeError("the poll is pending")
-        return self._error
+    @property
+    def pending(self) -> bool:
+        """True until the poll ended (the opposite of ``done``)."""
+        return self._group is not None
 
     @property
     def connect_error(self) -> OSError | None:
         """Why the connect failed, when CONNECT_FAIL was found (else None)."""
         if not self._connect_status:
             return None
-        return error_from_code(status_code(self._connect_status & 0xFFFFFFFF))
+        return error_from_code(status_code(self._connect_status))
 
     def cancel(self) -> bool:
         """End the wait now, as OperationAbortedError; False if it had ended.
@@ -223,23 +258,13 @@ class PollOperation:
             return False
         return group.poller.cancel(self)
 
-    def add_done_callback(self, callback: Callback) -> None:
-        """Call ``callback(self)`` once done (at once if it is)."""
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        callbacks = self._callbacks
-        if callbacks is None:  # done
-            callback(self)
-        else:
-            callbacks.append(callback)
-
     def _finish(self, found: PollEvents | None, error: BaseException | None,
-                connect_status: int = 0) -> list[Callback]:
-        """Record the outcome (under the poller's lock); the callbacks to run."""
+                connect_status: int = 0) -> PollOperation:
+        """Record the outcome (under the poller's lock); its callbacks are run by
+        whoever reports it (``Poller._report``), once the lock is let go."""
         self._found, self._error, self._connect_status = found, error, connect_status
         self._group = None
-        callbacks, self._callbacks = self._callbacks or [], None
-        return callbacks
+        return self
 
     def __repr__(self) -> str:
         if self._group is not None:
@@ -256,39 +281,41 @@ class _Helper:
 
     __slots__ = ("binding", "handle", "sockets")
 
-    def __init__(self, port: CompletionPort) -> None:
+    def __init__(self, port: ReadinessPort) -> None:
         self.handle = int(CreateFileW(AFD_DEVICE + "\\winsock_ov", SYNCHRONIZE,
                                       FILE_SHARE_READ | FILE_SHARE_WRITE, None, OPEN_EXISTING,
                                       FILE_FLAG_OVERLAPPED, None))
         try:
-            self.binding: PortBinding = port.bind_handle(self.handle)
+            # Its packets carry winsock_ov's own key: a port's dequeue ends the
+            # request, which reports what it ended (core.OWN_KEY).
+            self.binding = PortBinding.tie(port, port.handle, self.handle, OWN_KEY)
         except BaseException:
             CloseHandle(self.handle)
             raise
         self.sockets = 0
 
 
-class _PollRequest(Relay):
+class _PollRequest:
     """One IOCTL_AFD_POLL in flight: the memory Windows writes, and what it asked."""
 
     __slots__ = ("asked", "group", "info", "io")
 
-    def __init__(self, group: _SocketPolls, asked: int) -> None:
+    def __init__(self, group: _SocketPoll, asked: int) -> None:
         self.group, self.asked = group, asked
         info = self.info = AFD_POLL_INFO()
         info.Timeout = AFD_NO_TIMEOUT
         info.NumberOfHandles = 1
         info.Handles[0].Handle = group.base
         info.Handles[0].Events = asked
-        self.io = OverlappedIO(self, self.ended, group.helper.binding)
+        self.io = OverlappedIO(self, self.ended, group.helper.binding, group.poller.in_flight)
 
     def ended(self, code: int, nbytes: int, flags: int | None) -> None:
         """The core's on_done: dequeued, or refused within the submitting call."""
         self.group.poller.request_done(self, code)
 
-    def call(self, handle: int, ov: Any, routine: Any) -> int:
+    def call(self, handle: int, ov: OVERLAPPED, routine: object) -> int:
         info = byref(self.info)
-        if _DEVICE_IO_CONTROL(handle, IOCTL_AFD_POLL, info, sizeof(AFD_POLL_INFO), info,
+        if DEVICE_IO_CONTROL(handle, IOCTL_AFD_POLL, info, sizeof(AFD_POLL_INFO), info,
                               sizeof(AFD_POLL_INFO), None, byref(ov)):
             return _ERROR_SUCCESS
         return ctypes.get_last_error()
@@ -310,16 +337,33 @@ class _PollRequest(Relay):
         return int(entry.Events), int(entry.Status)
 
 
-class _SocketPolls:
-    """The waiters of one base socket and its one request (changed under the poller's lock)."""
+class PollState(enum.Enum):
+    """Where one socket's driver request stands (see the module's text)."""
 
-    __slots__ = ("base", "helper", "poller", "request", "retire", "waiters")
+    IDLE = "idle"  # no request in flight (and, once update() ran, no waiter either)
+    PENDING = "pending"  # a request in flight asks for at least what every waiter wants
+    CANCELLED = "cancelled"  # the request in flight was cancelled by us; it comes back
+
+
+# The waiters a transition ended: reported, their callbacks run, once the lock is let go.
+Ended = list[PollOperation]
+
+
+class _SocketPoll:
+    """One base socket's waiters and its one driver request, in an explicit state.
+
+    Two transitions move it, one per event, each called under the poller's
+    lock: ``update`` (the waiters changed) and ``request_done`` (the request
+    came back).
+    """
+
+    __slots__ = ("base", "helper", "poller", "request", "state", "waiters")
 
     def __init__(self, poller: Poller, base: int, helper: _Helper) -> None:
         self.poller, self.base, self.helper = poller, base, helper
+        self.state = PollState.IDLE
         self.waiters: list[PollOperation] = []
-        self.request: _PollRequest | None = None
-        self.retire = False  # the request in flight was cancelled by us: report nothing of it
+        self.request: _PollRequest | None = None  # the one in flight (PENDING, CANCELLED)
 
     def wanted(self) -> int:
         wanted = AFD_POLL_LOCAL_CLOSE
@@ -327,66 +371,121 @@ class _SocketPolls:
             wanted |= waiter.events
         return wanted
 
-    def submit(self) -> int:
-        """Start a request for every waiter's events; the error if Windows refused it.
+    def update(self) -> int:
+        """The waiters changed (one came, or one was cancelled): make the request
+        in flight fit what they want.
 
-        Under the poller's lock: a completion dequeued meanwhile on another
-        thread waits for it, and finds the request in ``self.request``.
+        Returns the error of a new request Windows refused (0: none), the
+        waiters left to the caller: a new poll raises it, the others end with it
+        (``refused``).
+        """
+        request = self.request
+        if self.state is PollState.IDLE:
+            # No request: ask for what every waiter wants, if anybody waits.
+            return self._submit() if self.waiters else _ERROR_SUCCESS
+        if self.state is PollState.PENDING:
+            assert request is not None
+            # Asked too much (nobody waits) or too little (a new waiter wants
+            # more): cancel it; the union is asked once it came back.
+            if not self.waiters or self.wanted() & ~request.asked:
+                self.state = PollState.CANCELLED
+                request.io.cancel()
+            return _ERROR_SUCCESS
+        # CANCELLED: it is on its way back; request_done asks again then.
+        return _ERROR_SUCCESS
+
+    def request_done(self, request: _PollRequest, code: int) -> Ended:
+        """The request came back (its packet was dequeued) with ``code``: end the
+        waits it answers, then ask again for the others (``update``)."""
+        cancelled_by_us = self.state is PollState.CANCELLED
+        self.state, self.request = PollState.IDLE, None
+        found, status = request.found() if code == _ERROR_SUCCESS else (0, 0)
+        if found & AFD_POLL_LOCAL_CLOSE:
+            # The socket was closed: every waiter ends with it, asked or not.
+            return self._end_all(None, PollEvents.LOCAL_CLOSE)
+        if code and not (cancelled_by_us and code == ERROR_OPERATION_ABORTED):
+            # Failed, or cancelled by someone else (its port closing): all end.
+            return self._end_all(error_from_code(code))
+        # Events came (PENDING; or CANCELLED, when they beat our cancel), or our
+        # cancel took effect (nothing found): the answered waiters end.
+        ended: Ended = []
+        for waiter in list(self.waiters):
+            got = found & waiter.events
+            if got:
+                self.waiters.remove(waiter)
+                connect = status if got & AFD_POLL_CONNECT_FAIL else 0
+                ended.append(waiter._finish(PollEvents(got), None, connect))
+        if self.poller.port.closing:  # nothing is asked any more
+            return ended + self._end_all(_aborted())
+        return ended + self.refused(self.update())
+
+    def refused(self, code: int) -> Ended:
+        """End every waiter with a new request's refusal (``code``; 0: none came).
+
+        A socket closed since its last request is no handle any more
+        (ERROR_INVALID_HANDLE; WSAENOTSOCK once the value names something else):
+        that is the close AFD would have reported, LOCAL_CLOSE.
+        """
+        if not code:
+            return []
+        if code in (ERROR_INVALID_HANDLE, WSAENOTSOCK):
+            return self._end_all(None, PollEvents.LOCAL_CLOSE)
+        return self._end_all(error_from_code(code))
+
+    def _submit(self) -> int:
+        """IDLE -> PENDING: a request for every waiter's events; or, if Windows
+        refuses it (IDLE still), its error.
+
+        Under the poller's lock: a completion dequeued meanwhile on another thread
+        waits for it, and finds the request in ``self.request``.
         """
         request = _PollRequest(self, self.wanted())
         how, code = request.io.submit(self.helper.handle, request.call)
         if how is Submitted.REFUSED:
             return code or ERROR_OPERATION_ABORTED
-        self.request, self.retire = request, False
-        self.poller.in_flight.add(request)
+        self.state, self.request = PollState.PENDING, request
         return _ERROR_SUCCESS
 
-    def refresh(self) -> int:
-        """Make the request in flight ask for every waiter's events (0, or a refusal's error)."""
-        request = self.request
-        if request is None:
-            return self.submit() if self.waiters else _ERROR_SUCCESS
-        if not self.waiters or self.wanted() & ~request.asked:
-            # Asked too much (nobody waits) or too little: end it; its completion
-            # comes back through the port, and request_done asks again.
-            if not self.retire:
-                self.retire = True
-                request.io.cancel()
-        return _ERROR_SUCCESS
+    def _end_all(self, error: BaseException | None, found: PollEvents | None = None) -> Ended:
+        """End every waiter with ``error`` (or ``found``)."""
+        waiters, self.waiters = self.waiters, []
+        return [waiter._finish(found, error) for waiter in waiters]
 
 
 class Poller:
-    """The poll requests of one completion port (``CompletionPort.poll``)."""
+    """The socket polls of one completion port (``CompletionPort.poll``): each base
+    socket's ``_SocketPoll``, and the helper handles their requests go through."""
 
-    def __init__(self, port: CompletionPort) -> None:
+    def __init__(self, port: ReadinessPort) -> None:
         self.port = port
         self._lock = threading.RLock()
-        self._groups: dict[int, _SocketPolls] = {}  # by base handle
+        self._sockets: dict[int, _SocketPoll] = {}  # by base handle
         self._helpers: list[_Helper] = []
-        self.in_flight: set[_PollRequest] = set()  # submitted, not yet returned by Windows
+        self.in_flight: set[OverlappedIO] = set()  # requests Windows has not returned yet
 
-    def poll(self, sock: Any, events: Any) -> PollOperation:
+    def poll(self, sock: object, events: PollEvents | int) -> PollOperation:
         handle = socket_handle(sock)
         asked = PollEvents(_check_events(events))
         base = base_handle(handle)
         with self._lock:
             if self.port.closing:
                 raise ValueError("the completion port is closed")
-            group = self._groups.get(base)
-            if group is not None and group.request is not None and group.request.saw_close():
+            polled = self._sockets.get(base)
+            if polled is not None and polled.request is not None \
+                    and polled.request.saw_close():
                 # Its socket was closed and this handle value already names a new
                 # one: the old request's packet ends only the old socket's waits.
-                self._forget(group)
-                group = None
-            if group is None:
-                group = self._groups[base] = _SocketPolls(self, base, self._helper())
-                group.helper.sockets += 1
-            waiter = PollOperation(sock, asked, group)
-            group.waiters.append(waiter)
-            code = group.refresh()
-            if code:  # refused: nothing of this call stays
-                group.waiters.remove(waiter)
-                self._forget_if_idle(group)
+                self._forget(polled)
+                polled = None
+            if polled is None:
+                polled = self._sockets[base] = _SocketPoll(self, base, self._helper())
+                polled.helper.sockets += 1
+            waiter = PollOperation(sock, asked, polled)
+            polled.waiters.append(waiter)
+            code = polled.update()
+            if code:  # refused (it was IDLE: the only waiter): nothing of this call stays
+                polled.waiters.remove(waiter)
+            self._forget_if_idle(polled)
         if code:
             raise error_from_code(code)
         return waiter
@@ -401,89 +500,43 @@ class Poller:
 
     def cancel(self, waiter: PollOperation) -> bool:
         with self._lock:
-            group = waiter._group
-            if group is None:
+            polled = waiter._group
+            if polled is None:
                 return False
-            group.waiters.remove(waiter)
-            finished = [(waiter, waiter._finish(None, _aborted()))]
-            code = group.refresh()
-            if code:
-                finished += self._refused(group, code)
-            self._forget_if_idle(group)
-        self._report(finished)
+            polled.waiters.remove(waiter)
+            ended = [waiter._finish(None, _aborted()), *polled.refused(polled.update())]
+            self._forget_if_idle(polled)
+        self._report(ended)
         raise_routine_errors()
         return True
 
     def request_done(self, request: _PollRequest, code: int) -> None:
-        """A request ended: end the waits it answers, ask again for the others."""
-        group = request.group
+        """A request ended (the core's on_done): its socket's transition."""
+        polled = request.group
         with self._lock:
-            self.in_flight.discard(request)
-            if group.request is not request:  # refused within submit(): its caller reports
+            if polled.request is not request:  # refused within _submit(): it reports
                 return
-            retired = group.retire
-            group.request, group.retire = None, False
-            finished: list[tuple[PollOperation, list[Callback]]] = []
-            found, status = request.found() if code == _ERROR_SUCCESS else (0, 0)
-            cancelled_by_us = code == ERROR_OPERATION_ABORTED and retired
-            if found & AFD_POLL_LOCAL_CLOSE:
-                finished = self._fail(group, None, PollEvents.LOCAL_CLOSE)
-            elif code and not cancelled_by_us:
-                # Failed, or cancelled by someone else (the port closing): all end.
-                finished = self._fail(group, error_from_code(code))
-            else:
-                for waiter in list(group.waiters):
-                    got = found & waiter.events
-                    if got:
-                        group.waiters.remove(waiter)
-                        connect = status if got & AFD_POLL_CONNECT_FAIL else 0
-                        finished.append((waiter, waiter._finish(PollEvents(got), None,
-                                                                connect)))
-                if group.waiters:
-                    if self.port.closing:
-                        finished += self._fail(group, _aborted())
-                    else:
-                        refused = group.submit()
-                        if refused:
-                            finished += self._refused(group, refused)
-            self._forget_if_idle(group)
-        self._report(finished)
+            ended = polled.request_done(request, code)
+            self._forget_if_idle(polled)
+        self._report(ended)
 
-    def _fail(self, group: _SocketPolls, error: BaseException | None,
-              found: PollEvents | None = None) -> list[tuple[PollOperation, list[Callback]]]:
-        """End every waiter of ``group`` with ``error`` (or ``found``)."""
-        waiters, group.waiters = group.waiters, []
-        return [(waiter, waiter._finish(found, error)) for waiter in waiters]
+    def _forget_if_idle(self, polled: _SocketPoll) -> None:
+        if polled.state is PollState.IDLE and not polled.waiters:
+            self._forget(polled)
 
-    def _refused(self, group: _SocketPolls,
-                 code: int) -> list[tuple[PollOperation, list[Callback]]]:
-        """End every waiter of a socket whose new request Windows refused.
-
-        A socket closed since its last request is no handle any more
-        (ERROR_INVALID_HANDLE; WSAENOTSOCK once the value names something
-        else): that is the close AFD would have reported, LOCAL_CLOSE.
-        """
-        if code in (ERROR_INVALID_HANDLE, WSAENOTSOCK):
-            return self._fail(group, None, PollEvents.LOCAL_CLOSE)
-        return self._fail(group, error_from_code(code))
-
-    def _forget_if_idle(self, group: _SocketPolls) -> None:
-        if group.request is None and not group.waiters:
-            self._forget(group)
-
-    def _forget(self, group: _SocketPolls) -> None:
+    def _forget(self, polled: _SocketPoll) -> None:
         """Take the socket off the map (once): a new poll of its handle starts afresh."""
-        if self._groups.get(group.base) is group:
-            del self._groups[group.base]
-            group.helper.sockets -= 1
+        if self._sockets.get(polled.base) is polled:
+            del self._sockets[polled.base]
+            polled.helper.sockets -= 1
 
-    def _report(self, finished: list[tuple[PollOperation, list[Callback]]]) -> None:
+    def _report(self, ended: Ended) -> None:
         """Hand the ended waiters to the port, then run their callbacks; what those
-        raise is kept for the call that ended them (``waits.raise_routine_errors``)."""
-        for waiter, _ in finished:
+        raise is kept for the call that ended them (``_callbacks.raise_routine_errors``)."""
+        for waiter in ended:
             self.port.report(waiter)
-        for waiter, callbacks in finished:
-            run_done_callbacks(waiter, callbacks)
+        for waiter in ended:
+            waiter._run_callbacks()
 
     def requests_in_flight(self) -> int:
         """Requests Windows has not returned yet (each holds memory it may write)."""
@@ -497,7 +550,7 @@ class Poller:
         """
         with self._lock:
             helpers, self._helpers = self._helpers, []
-            self._groups.clear()
+            self._sockets.clear()
         for helper in helpers:
             CloseHandle(helper.handle)
 

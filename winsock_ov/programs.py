@@ -80,8 +80,8 @@ def resolve(host: str, port: int, *, passive: bool = False) -> tuple[int, tuple[
 
 def _outcome(op: Operation, port: CompletionPort | None, timeout: float | None) -> Any:
     """Wait for ``op`` the way its style requires, then return its result."""
-    if port is not None and not op.done:  # done: finished within the call, skipping the port
-        # The port's only socket: its next packet is this operation's.
+    if port is not None:
+        # The port's only socket: what it hands back next is this operation.
         if port.dequeue(timeout) is not op:
             raise ProgramError("GetQueuedCompletionStatus() error! no completion came")
         return op.result()

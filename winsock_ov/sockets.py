@@ -6,17 +6,18 @@ import select
 import socket as _pysocket
 import warnings
 from ctypes import byref, sizeof
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import _addresses
 from ._checks import check_c_int, check_ulong_ptr
+from ._closable import Closable
 from ._interrupt import guard, sliced
+from ._timeouts import milliseconds
 from .errors import error_from_code, timeout_error
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
-from .notify import PortBinding
+from .notify import Port, PortBinding
 from .operations import (
-    Operation,
     RecvFromOperation,
     RecvOperation,
     Routine,
@@ -53,15 +54,15 @@ from .raw import (
     setsockopt,
     shutdown,
 )
-from .waits import milliseconds
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
     from ._addresses import Address, AddressArg
     from ._buffers import Buffers
+    from .core import OverlappedIO
 
-__all__ = ["Socket", "socket_type"]
+__all__ = ["Socket", "socket_type", "tie_to_port"]
 
 _started = False
 
@@ -98,7 +99,7 @@ def _ensure_winsock() -> None:
         _started = True
 
 
-class Socket:
+class Socket(Closable):
     """A socket opened with WSA_FLAG_OVERLAPPED.
 
     Set-up calls (bind, listen, accept, connect) block like the seed's; the I/O
@@ -129,9 +130,9 @@ class Socket:
                                               check_c_int("type", type),
                                               check_c_int("proto", proto))
         _ensure_winsock()
-        # The operations started here whose end was not yet observed (the
-        # operations keep it); and the completion port's binding, once associated.
-        self.inflight: set[Operation] = set()
+        # The I/O of the operations started here whose end was not yet observed
+        # (the core keeps it); and the completion port's binding, once associated.
+        self.inflight: set[OverlappedIO] = set()
         self.port_binding: PortBinding | None = None
         if handle is None:
             handle = WSASocketW(family, type, proto, None, 0,
@@ -182,13 +183,16 @@ class Socket:
         return self._handle
 
     def attach_port(self, binding: PortBinding) -> None:
-        """Record the binding a CompletionPort handed out when it associated this socket.
+        """Record a binding without tying the socket (deprecated since 0.2).
 
-        Called by ``CompletionPort.associate``; from then on every operation of
-        this socket completes through the port.
+        ``CompletionPort.associate`` ties the socket and records its binding in
+        one step; recording alone never tied the handle.  Refused, as
+        ``associate`` is, for a socket associated already or with operations in
+        flight.
         """
-        if self.port_binding is not None:
-            raise ValueError("the socket is already associated with a completion port")
+        warnings.warn("Socket.attach_port() is deprecated: CompletionPort.associate() ties "
+                      "the socket and records its binding", DeprecationWarning, stacklevel=2)
+        _check_untied(self)
         self.port_binding = binding
 
     def close(self) -> None:
@@ -202,12 +206,6 @@ class Socket:
             except OSError:
                 pass  # ERROR_NOT_FOUND: they had all finished
         closesocket(handle)
-
-    def __enter__(self) -> Socket:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:
@@ -384,3 +382,33 @@ class Socket:
         op: RecvFromOperation[tuple[int, Address | None]] = RecvFromOperation(
             self, buffers=buffers, limit=nbytes, flags=flags, event=event, routine=routine)
         return op.start()
+
+
+def tie_to_port(sock: object, port: Port, port_handle: int, key: int,
+                skip_on_success: Callable[[], bool] | None) -> PortBinding:
+    """Tie a winsock_ov Socket to a completion port (``CompletionPort.associate``,
+    winsock_ov.aio's ``loop.associate``); its binding, recorded as
+    ``sock.port_binding``.  Every operation started on it afterwards completes
+    through the port.
+
+    Refused before anything is tied: anything but a Socket (TypeError), a socket
+    associated already or with operations in flight (ValueError: their ends
+    would be learned two ways).  ``skip_on_success``, asked once the socket
+    passed those checks, says whether to set FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
+    (None: no).
+    """
+    if not isinstance(sock, Socket):
+        raise TypeError(f"expected a winsock_ov Socket, not {type(sock).__name__}")
+    _check_untied(sock)
+    skip = skip_on_success is not None and skip_on_success()
+    binding = PortBinding.tie(port, port_handle, sock.fileno(), key, skip_on_success=skip)
+    sock.port_binding = binding
+    return binding
+
+
+def _check_untied(sock: Socket) -> None:
+    if sock.port_binding is not None:
+        raise ValueError("the socket is already associated with a completion port")
+    if sock.inflight:
+        raise ValueError("the socket has operations in flight; associate it before "
+                         "starting any")

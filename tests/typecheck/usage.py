@@ -81,6 +81,9 @@ def operations(sock: Socket, event: Event) -> None:
     reveal_type(received.exception())  # revealed: BaseException | None
     reveal_type(received.nbytes)  # revealed: int
     reveal_type(received.wait(0.5))  # revealed: bool
+    reveal_type(received.observe())  # revealed: bool
+    ended: winsock_ov.Outcome[bytes] = received  # every operation is an Outcome
+    reveal_type(ended.result())  # revealed: bytes
 
 
 def callbacks(sock: Socket) -> None:
@@ -117,6 +120,8 @@ def ports(sock: Socket) -> None:
         reveal_type(port.associate(sock, key=1))  # revealed: bool
         polled = port.poll(sock, PollEvents.RECEIVE | PollEvents.SEND)
         reveal_type(polled.result())  # revealed: PollEvents
+        reveal_type(polled.exception(0))  # revealed: BaseException | None
+        polled.add_done_callback(lambda wait: reveal_type(wait))  # revealed: PollOperation
         port.post("value", key=2)
         # revealed: Operation[Any] | PollOperation | Posted | Packet | None
         reveal_type(port.dequeue(timeout=1.0))

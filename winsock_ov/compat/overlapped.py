@@ -24,6 +24,7 @@ numbers that do not fit their C type are refused on every version, as CPython
 from __future__ import annotations
 
 import atexit
+import collections
 import ctypes
 import operator
 import socket
@@ -34,23 +35,24 @@ from typing import Any
 
 from .. import _addresses
 from .. import raw as _raw
-from .._arrays import char_buffer
+from .._arrays import array_type, char_buffer
 from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
+from .._callbacks import raise_routine_errors
+from .._checks import DWORD_MAX, HANDLE_MIN, ULONG_PTR_MAX, check_int
 from .._registry import registry
-from ..core import (
+from .._unchecked import (
+    GET_OVERLAPPED_RESULT,
+    GET_QUEUED_COMPLETION_STATUS_EX,
     WSARECV,
     WSARECVFROM,
     WSASEND,
     WSASENDTO,
-    OverlappedIO,
-    State,
-    Submitted,
-    bool_call,
-    socket_call,
-    status_code,
+    get_queued_completion_status,
+    unpack_entries,
 )
+from ..core import OWN_KEY, OverlappedIO, State, Submitted, bool_call, socket_call, status_code
 from ..extensions import extension_function
-from ..iocp import PacketBatch, get_queued_completion_status, skip_on_success_supported
+from ..iocp import skip_on_success_supported
 from ..notify import OBSERVED, PortBinding
 from ..raw import (
     AF_INET,
@@ -85,12 +87,14 @@ from ..raw import (
     LPFN_TRANSMITFILE,
     LPOVERLAPPED,
     OPEN_EXISTING,
+    OVERLAPPED_ENTRY,
     SO_UPDATE_ACCEPT_CONTEXT,
     SO_UPDATE_CONNECT_CONTEXT,
     SOCKADDR_IN,
     SOCKADDR_IN6,
     SUBLANG_DEFAULT,
     TF_REUSE_SOCKET,
+    ULONG,
     WAIT_TIMEOUT,
     WAITORTIMERCALLBACK,
     WSAID_ACCEPTEX,
@@ -104,7 +108,6 @@ from ..raw import (
     CreateEventW,
     CreateFileW,
     FormatMessageW,
-    GetOverlappedResult,
     ReadFile,
     RegisterWaitForSingleObject,
     WriteFile,
@@ -113,9 +116,8 @@ from ..raw import (
     winerror_exception,
 )
 from ..sockets import socket_type
-from ..waits import raise_routine_errors
 
-INVALID_HANDLE_VALUE = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
+INVALID_HANDLE_VALUE = ULONG_PTR_MAX  # as the C module exports it: (HANDLE)-1
 NULL = 0
 
 __all__ = [
@@ -134,14 +136,9 @@ __all__ = [
  TYPE_DISCONNECT, TYPE_CONNECT_NAMED_PIPE, TYPE_WAIT_NAMED_PIPE_AND_CONNECT, TYPE_TRANSMIT_FILE,
  TYPE_READ_FROM, TYPE_WRITE_TO, TYPE_READ_FROM_INTO) = range(14)
 
-_STATUS_MASK = 0xFFFFFFFF  # the NTSTATUS is the low 32 bits of Internal
-_FINISHED_AT_ONCE = (Submitted.SUCCEEDED, Submitted.WARNED)
 
 
 # --- arguments and errors ------------------------------------------------------------------
-
-
-_POINTER_BITS = 8 * sizeof(ctypes.c_void_p)
 
 
 def _handle(value: Any) -> int:
@@ -149,25 +146,15 @@ def _handle(value: Any) -> int:
     pointer they spell (-1 is INVALID_HANDLE_VALUE)."""
     if value.__class__ is int and 0 <= value <= INVALID_HANDLE_VALUE:  # the common case
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer handle is required, not {type(value).__name__}")
-    if not -(1 << (_POINTER_BITS - 1)) <= value <= INVALID_HANDLE_VALUE:
-        raise OverflowError(f"{value} does not fit in a {_POINTER_BITS}-bit handle")
-    number: int = value  # an int by now (older mypy does not narrow Any)
-    return number & INVALID_HANDLE_VALUE
+    return check_int("handle", value, HANDLE_MIN, ULONG_PTR_MAX, too_low=OverflowError,
+                     too_high=OverflowError) & INVALID_HANDLE_VALUE
 
 
 def _dword(value: Any) -> int:
-    if value.__class__ is int and 0 <= value <= 0xFFFFFFFF:  # the common case
+    """A DWORD argument (negative: ValueError; too large: OverflowError, as in C)."""
+    if value.__class__ is int and 0 <= value <= DWORD_MAX:  # the common case
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer is required, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{value} is negative; a DWORD is 0 to 4294967295")
-    if value > 0xFFFFFFFF:
-        raise OverflowError(f"{value} does not fit in a DWORD (0 to 4294967295)")
-    number: int = value  # an int by now (older mypy does not narrow Any)
-    return number
+    return check_int("value", value, 0, DWORD_MAX, too_high=OverflowError)
 
 
 def _c_int(value: Any) -> int:
@@ -228,16 +215,28 @@ def _call(function: Any, *args: Any) -> Any:
         raise _error(exc.winerror or 0) from None
 
 
-# Called for every getresult(): unchecked (raw.unchecked), its failure read inline.
-_GET_OVERLAPPED_RESULT = _raw.unchecked(GetOverlappedResult)
-
-
 # --- completion ports ------------------------------------------------------------------------
 
-# Handles tied to a completion port by this module, with the binding the port
-# handed out: their operations end only when their packet is dequeued, whatever
-# getresult() saw before.  Known by handle value: see the README's differences.
+# Handles tied to a completion port by this module, with their binding: their
+# operations end only when their packet is dequeued, whatever getresult() saw
+# before.  Known by handle value: see the README's differences.
 _bindings: dict[int, PortBinding] = {}
+
+
+class _CallersPort:
+    """The ``notify.Port`` of a port this module ties handles to without a batch
+    (its own CreateIoCompletionPort): the caller's, which dequeues every packet
+    itself.  Such ties keep every packet (no skip-on-success), so the core never
+    hands anything out here."""
+
+    __slots__ = ()
+    closed = False  # the caller closes it; the C module's rules refuse nothing here
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        raise AssertionError("a handle tied without a batch keeps every packet")
+
+
+_CALLERS_PORT = _CallersPort()
 
 
 def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int, /) -> int:
@@ -248,8 +247,8 @@ def CreateIoCompletionPort(handle: int, port: int, key: int, concurrency: int, /
 def _create_io_completion_port(handle: int, port: int, key: int, concurrency: int,
                                batches: BatchedGetQueuedCompletionStatus | None) -> int:
     """CreateIoCompletionPort; with ``batches``, a socket tied to the port skips the
-    packet of an I/O that finishes within its call, and ``Overlapped`` makes that
-    packet in the port's batch instead (the caller still sees one per I/O)."""
+    packet of an I/O that finishes within its call, and the port's batch makes
+    that packet instead (the caller still sees one per I/O)."""
     file_handle, port_handle = _handle(handle), _handle(port)
     key, concurrency = _handle(key), _dword(concurrency)
     result = _call(_raw.CreateIoCompletionPort, file_handle, port_handle or None, key, concurrency)
@@ -263,7 +262,7 @@ def _create_io_completion_port(handle: int, port: int, key: int, concurrency: in
             binding = PortBinding(batches.batch(port_handle), port_handle, file_handle, key,
                                   skip_on_success=True)
         else:
-            binding = PortBinding(port_handle, port_handle, file_handle, key)
+            binding = PortBinding(_CALLERS_PORT, port_handle, file_handle, key)
         _bindings[file_handle] = binding
     return int(result)
 
@@ -281,13 +280,67 @@ def GetQueuedCompletionStatus(port: int, msecs: int, /) -> tuple[int, int, int, 
     return _message(*get_queued_completion_status(_handle(port), _dword(msecs)))
 
 
+class PacketBatch:
+    """``get_queued_completion_status`` for a port one thread dequeues, one packet
+    per call, taken from Windows up to ``max_entries`` at a time
+    (GetQueuedCompletionStatusEx): one system call per batch instead of one per
+    packet, plus the one that finds the queue empty.
+
+    That last call is saved too: right after handing out a batch that did not
+    fill the array (the queue was empty then), a call with a 0 ms timeout
+    answers WAIT_TIMEOUT without asking Windows, once; a packet queued meanwhile
+    comes with the next call.  Not for a port several threads dequeue: a packet
+    taken by one thread's batch waits for that thread.
+
+    It is the ``notify.Port`` of the sockets tied to its port with
+    skip-on-success: for an I/O that finished within its call, Windows queues no
+    packet and ``hand_out`` makes it here, so the next call returns it.
+    """
+
+    __slots__ = ("_drained", "_entries", "_max", "_pending", "_removed", "made_packets", "port")
+    closed = False  # its port's caller closes it, then forgets this batch
+
+    def __init__(self, port: int, max_entries: int = 64) -> None:
+        self.port = port
+        self._max = max_entries
+        self._entries = array_type(OVERLAPPED_ENTRY, max_entries)()
+        self._removed = ULONG()
+        self._pending: collections.deque[tuple[int, int, int, int]] = collections.deque()
+        self._drained = False
+        self.made_packets = 0  # how many ``hand_out`` made
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        ov = io.overlapped
+        self.made_packets += 1
+        self._pending.append((status_code(ov.Internal), io.address, key, ov.InternalHigh))
+
+    def next(self, milliseconds: int) -> tuple[int, int, int, int]:
+        """As ``get_queued_completion_status``: ``(error, overlapped address, key, bytes)``."""
+        pending = self._pending
+        if pending:
+            return pending.popleft()
+        if milliseconds == 0 and self._drained:
+            self._drained = False
+            return WAIT_TIMEOUT, 0, 0, 0
+        if not GET_QUEUED_COMPLETION_STATUS_EX(self.port, self._entries, self._max,
+                                               byref(self._removed), milliseconds, False):
+            self._drained = False
+            return ctypes.get_last_error(), 0, 0, 0
+        removed = self._removed.value
+        self._drained = removed < self._max
+        for key, address, internal, nbytes in unpack_entries(self._entries, removed):
+            pending.append((status_code(internal) if address else ERROR_SUCCESS, address, key,
+                            nbytes))
+        return pending.popleft()
+
+
 class BatchedGetQueuedCompletionStatus:
     """A GetQueuedCompletionStatus (same arguments and answers) for ports that one
     thread each dequeues, taking their packets from Windows in batches
-    (``winsock_ov.iocp.PacketBatch``), and its CreateIoCompletionPort, which
-    ties sockets with skip-on-success (the packets Windows then skips are made
-    in the batch): winsock_ov.aio's loop uses one.  ``forget(port, batch)`` once
-    the port is closed."""
+    (``PacketBatch``), and its CreateIoCompletionPort, which ties sockets with
+    skip-on-success (the packets Windows then skips are made in the batch):
+    winsock_ov.aio's loop uses one.  ``forget(port, batch)`` once the port is
+    closed."""
 
     def __init__(self) -> None:
         self._batches: dict[int, PacketBatch] = {}
@@ -320,27 +373,29 @@ class BatchedGetQueuedCompletionStatus:
 
 def _message(error: int, address: int, key: int,
              transferred: int) -> tuple[int, int, int, int] | None:
-    """What GetQueuedCompletionStatus answers for one dequeued packet (or failure)."""
+    """What GetQueuedCompletionStatus answers for one dequeued packet (or failure).
+
+    By its key: ``OWN_KEY`` is winsock_ov's own I/O on the caller's port (in
+    winsock_ov.aio's loop, a socket poll's request or an object-layer operation
+    awaited there); it ends here and acts through its done callbacks.  Nothing
+    of the caller's came: it is answered as a timeout, so the caller runs them
+    now.  Any other key is the caller's, passed through as the C module does.
+    """
+    if key == OWN_KEY and address:
+        io = registry.claim(address)
+        if io is not None:
+            io.complete_with_status()
+        raise_routine_errors()
+        return None
     if not address:  # as the C module: a packet without OVERLAPPED is an error too
         if error == WAIT_TIMEOUT:
             return None
         raise _error(error)
+    # A packet ends the Overlapped at its address, unless that one is still pending:
+    # then the packet is a stale one, of an earlier operation at the same address.
     io = registry.get(address)
-    if isinstance(io, OverlappedIO):
-        if not isinstance(io.owner, Overlapped):
-            # winsock_ov's own I/O on this port (a socket poll, winsock_ov.poll; an
-            # object-layer operation awaited in winsock_ov.aio's loop): ended here,
-            # it acts through its done callbacks.  Nothing of the caller's came:
-            # answered as a timeout, so the caller runs them now.
-            if registry.claim(address) is io:
-                io.complete_from_overlapped()
-            raise_routine_errors()
-            return None
-        # A packet ends the Overlapped at its address, unless that one is still pending:
-        # then the packet is a stale one, of an earlier operation at the same address.
-        if isinstance(io.owner, Overlapped) and io.finished_by_os() \
-                and registry.claim(address) is io:
-            io.complete_from_overlapped()  # its packet is out: Windows is done with it
+    if io is not None and io.finished_by_os() and registry.claim(address) is io:
+        io.complete_with_status()  # its packet is out: Windows is done with it
     return error, transferred, key, address
 
 
@@ -515,12 +570,8 @@ def _parse_address(address: Any) -> tuple[Any, int]:
 
 def _number(value: Any, bits: int) -> int:
     """A port (16 bits), flowinfo or scope id (32): refused out of range (see the README)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer is required, not {type(value).__name__}")
-    if not 0 <= value < (1 << bits):
-        raise OverflowError(f"{value} does not fit in an unsigned {bits}-bit field")
-    number: int = value  # an int by now (older mypy does not narrow Any)
-    return number
+    return check_int("address field", value, 0, (1 << bits) - 1, too_low=OverflowError,
+                     too_high=OverflowError)
 
 
 def _unparse_address(storage: Any) -> Any:
@@ -634,14 +685,10 @@ class Overlapped:
         self._type, self._pinned, self._buffer = kind, pinned, buffer
         if sender is not None:
             self._from, self._fromlen = sender
-        notifier = self._io.notifier = _bindings.get(handle, OBSERVED)
+        # Tied by this module: the binding (whose port hands out what Windows
+        # skips: core.OverlappedIO.submit); otherwise read from the OVERLAPPED.
+        self._io.notifier = _bindings.get(handle, OBSERVED)
         how, error = self._io.submit(handle, call)
-        if notifier.skip_on_success and how in _FINISHED_AT_ONCE:
-            # Windows queues no packet for it (core.completion_follows): the
-            # port's batch makes the one the caller expects.
-            ov = self._io.overlapped
-            notifier.port.make(status_code(ov.Internal & _STATUS_MASK), self._io.address,
-                               notifier.key, ov.InternalHigh)
         self._error = error
         if error == ERROR_SUCCESS or error in accepted:
             return error
@@ -703,13 +750,13 @@ class Overlapped:
             raise ValueError("operation failed to start")
         transferred = DWORD()
         io = self._io
-        if _GET_OVERLAPPED_RESULT(io.handle, byref(io.overlapped), byref(transferred), block):
+        if GET_OVERLAPPED_RESULT(io.handle, byref(io.overlapped), byref(transferred), block):
             error = ERROR_SUCCESS
         else:
             error = ctypes.get_last_error()
         self._error = error
         if error != ERROR_IO_INCOMPLETE:
-            io.poll()  # finished: released now unless its packet is still due
+            io.observe()  # finished: released now unless its packet is still due
         if error not in (ERROR_SUCCESS, ERROR_MORE_DATA) and not (
                 error == ERROR_BROKEN_PIPE and self._broken_pipe_is_eof()):
             raise _error(error)

@@ -2,7 +2,9 @@
 
 Every raw function is declared once with argtypes, restype, an error check
 chosen by its return convention and MSDN's parameter names (its signature and
-docstring, set at declaration).  ``use_last_error=True`` makes ctypes save the
+docstring, set at declaration).  The declarations are written out one by one
+as the headers declare them, alike in shape on purpose: each is a prototype to
+read beside MSDN, never generated from a table.  ``use_last_error=True`` makes ctypes save the
 thread's last error right after each call; the checks read it from there
 (``ctypes.get_last_error()``), never later.  The same saved value is restored
 before the next call through these DLLs, so seed-style code that calls
@@ -197,7 +199,9 @@ def declare_prototype(prototype: Any, address: int, name: str, errcheck: ErrChec
 
 # --- error checks, by return convention -------------------------------------------
 # ctypes calls errcheck(result, function, arguments) right after the call; what it
-# returns is what the caller gets.
+# returns is what the caller gets.  One small function per convention, alike in
+# shape on purpose: each is named in the declarations, and its test is the
+# convention itself (the docstrings list them in _CHECK_WORDS).
 
 
 def _raise_last_error() -> Any:

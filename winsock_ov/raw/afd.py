@@ -76,6 +76,8 @@ class AFD_POLL_INFO(Structure):
     ]
 
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "AFD_DEVICE",
     "AFD_NO_TIMEOUT",

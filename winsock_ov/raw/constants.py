@@ -272,6 +272,8 @@ TRUE = 1
 FALSE = 0
 NULL = None
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "AF_INET",
     "AF_INET6",

@@ -5,6 +5,8 @@ WAIT_IO_COMPLETION, ...) and raise only for WAIT_FAILED.  BOOL functions raise o
 FALSE, except that ERROR_IO_PENDING from ReadFile / WriteFile / ConnectNamedPipe
 means "started", and GetQueuedCompletionStatus returns FALSE (not raising) when it
 dequeued the packet of a failed I/O.
+
+Declared one function at a time, alike in shape on purpose (see ``_loader``).
 """
 
 from __future__ import annotations
@@ -213,6 +215,8 @@ FormatMessageW = _k32("FormatMessageW", DWORD, [
     LPVOID,  # Arguments (va_list *)
 ], params="dwFlags lpSource dwMessageId dwLanguageId lpBuffer nSize Arguments")
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "CancelIoEx",
     "CloseHandle",

@@ -10,4 +10,6 @@ from .types import NTSTATUS, ULONG
 RtlNtStatusToDosError = function_factory("ntdll", "RtlNtStatusToDosError", ULONG, [NTSTATUS],
                                          params="Status")
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = ["RtlNtStatusToDosError"]

@@ -5,6 +5,10 @@ Fixed-width integers everywhere: DWORD, ULONG and LONG are 4 bytes on Windows
 used here.  HANDLE, SOCKET and ULONG_PTR are pointer sized, which keeps every
 layout right on 32-bit Windows by construction.  Layouts are checked against
 the mingw-w64 headers by ``tests/test_abi.py``.
+
+Every structure is written out field by field as the header declares it:
+alike in shape on purpose, each one checked against the mingw-w64 headers
+(tests/test_abi.py), never generated from a table.
 """
 
 from __future__ import annotations
@@ -450,6 +454,8 @@ LPFN_TRANSMITFILE = _FUNCTYPE(
     use_last_error=True,
 )
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "ADDRESS_FAMILY", "ADDRINFOA", "ADDRINFOW", "BOOL", "BYTE", "CCHAR", "CHAR", "DWORD",
     "DWORD64", "DWORD_PTR", "FD_MAX_EVENTS", "GROUP", "GUID", "HANDLE", "HMODULE", "IN6_ADDR",

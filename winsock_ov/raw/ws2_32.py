@@ -5,6 +5,8 @@ INVALID_SOCKET raise OSError with the Winsock code as ``winerror``; the
 overlapped calls (WSASend, WSARecv, WSASendTo, WSARecvFrom, WSAIoctl) return
 SOCKET_ERROR instead of raising when the code is WSA_IO_PENDING: the operation
 started and will complete later.
+
+Each function is declared on its own, alike in shape on purpose (see ``_loader``).
 """
 
 from __future__ import annotations
@@ -281,6 +283,8 @@ EXTENSION_PARAMS = {
 }
 
 
+# Repeated, on purpose, in winsock_ov.raw's own __all__ (written out there for type
+# checkers; tests/test_raw_all.py keeps the two equal).
 __all__ = [
     "LPCVOID_ANY",
     "LPSOCKADDR_ANY",
