@@ -206,14 +206,25 @@ def test_windows_path_maps_root_to_drive_z(tmp_path: Path) -> None:
     assert testenv.windows_path(Path("/work/main")) == "Z:\\work\\main"
 
 
-def test_stream_kills_a_command_that_outlives_its_timeout(tmp_path: Path) -> None:
+def test_stream_kills_a_command_silent_for_longer_than_its_timeout(tmp_path: Path) -> None:
     lines: list[str] = []
     env = testenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
     code, printed = wine.stream(env, [sys.executable, "-c", "print('started', flush=True); "
                                         "import time; time.sleep(60)"], environ={}, timeout=1.0)
     assert code != 0 and printed == 1
     assert lines[0] == "started"
-    assert "killed after 1 s" in lines[-1]
+    assert "killed after 1 s without output" in lines[-1]
+
+
+def test_stream_lets_a_command_run_past_its_timeout_while_it_prints(tmp_path: Path) -> None:
+    # slow but alive (a loaded machine): 20 lines 0.25 s apart outlast a 3 s limit
+    lines: list[str] = []
+    env = testenv.Env(cache=tmp_path, repo=tmp_path, out=lines.append)
+    script = ("import time\nfor n in range(20):\n    print(n, flush=True)\n"
+              "    time.sleep(0.25)\n")
+    code, printed = wine.stream(env, [sys.executable, "-c", script], environ={}, timeout=3.0)
+    assert (code, printed) == (0, 20), lines
+    assert lines == [str(n) for n in range(20)]
 
 
 def test_a_silent_wine_start_failure_is_retried_once_and_said(

@@ -31,10 +31,10 @@ from .provision import (
 )
 from .wine import TIER_TIMEOUT, run_windows_python, stream
 
-# A whole suite tool run (ours, retries, and with --record the reference too):
-# 3.13's asyncio suite took 22 minutes on a 2-core machine loaded with two other
-# test runs and a CPU-bound process, running all three implementations.
-SUITE_TIER_TIMEOUT = 3000
+# A suite tool prints a line as each module ends; a module's child is ended by
+# the tool itself after unittest_runs.MODULE_SECONDS (1,800 s), so a suite
+# silent for longer than that and a margin is hung.
+SUITE_TIER_TIMEOUT = 2400
 
 
 @dataclass

@@ -2,7 +2,13 @@
 
 Windows CPython 3.13 under Wine cannot start with a regular file as its stdout,
 so output always goes through a pipe.  Every command runs in a process group of
-its own: a timeout, or an interrupted run (``kill_all``), ends the whole group.
+its own: a silence longer than its limit, or an interrupted run (``kill_all``),
+ends the whole group.
+
+A limit is on *silence*, not on the whole run: a hung test prints nothing,
+while a run on a loaded machine is slow but keeps printing (a Windows tier
+that takes 220 s on a quiet 2-core machine took over 1,200 s there at a load
+of 12, printing all the way, and an overall limit killed it).
 """
 
 from __future__ import annotations
@@ -12,13 +18,14 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
 from .env import Env
 
-TIER_TIMEOUT = 1200  # seconds: a hung pytest tier fails instead of hanging CI
+TIER_TIMEOUT = 1200  # seconds without output: a hung pytest tier fails instead of hanging CI
 
 _running: set[subprocess.Popen[str]] = set()
 _running_lock = threading.Lock()
@@ -41,10 +48,12 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
     Returns its exit code and how many lines it printed.  With ``stderr_lines``,
     standard error goes line by line to that function instead, read to its end
     (the wineserver, which inherits the pipe, writes to it until it exits, a
-    few seconds after its last client).  When ``timeout`` passes, the whole
-    process group is killed, which also ends the read loop.
+    few seconds after its last client).  When the command prints nothing (on
+    either stream) for ``timeout`` seconds, the whole process group is killed,
+    which also ends the read loop.
     """
     printed = 0
+    last_output = time.monotonic()
     proc = subprocess.Popen(
         list(args), cwd=cwd or env.repo, env=environ, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE if stderr_lines else subprocess.STDOUT,
@@ -59,25 +68,32 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
         assert errors is not None
 
         def read_errors() -> None:
+            nonlocal last_output
             for line in errors:
+                last_output = time.monotonic()
                 sink(line.rstrip("\n"))
 
         reader = threading.Thread(target=read_errors, daemon=True)
         reader.start()
 
-    def kill_on_timeout() -> None:
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    def kill_when_silent() -> None:
+        while True:
+            try:
+                proc.wait(timeout=max(last_output + timeout - time.monotonic(), 0.05))
+                return
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - last_output >= timeout:
+                    break
+        timed_out.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
-    watchdog = threading.Thread(target=kill_on_timeout, daemon=True)
+    watchdog = threading.Thread(target=kill_when_silent, daemon=True)
     watchdog.start()
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
+            last_output = time.monotonic()
             env.out(line.rstrip("\n"))
             printed += 1
         code = proc.wait()
@@ -86,7 +102,7 @@ def stream(env: Env, args: Sequence[str], *, environ: dict[str, str],
             _running.discard(proc)
     watchdog.join()
     if timed_out.is_set():
-        env.out(f"!! {Path(args[0]).name}: killed after {timeout:.0f} s")
+        env.out(f"!! {Path(args[0]).name}: killed after {timeout:.0f} s without output")
     if reader is not None:
         reader.join(timeout=60)
     return code, printed
