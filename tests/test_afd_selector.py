@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import WAIT, Worker, run_python, running_under_wine, said
+from support import WAIT, Worker, run_python, running_under_wine, said, wait_until
 
 import winsock_ov
 from winsock_ov.raw import ERROR_INVALID_HANDLE, WSAENOTSOCK
@@ -422,6 +422,33 @@ def test_a_reused_handle_value_is_still_taken_by_an_unregistered_closed_socket(
                 sock.close()
 
 
+def test_a_socket_taking_the_handle_of_a_closed_registered_one_is_watched_in_its_place(
+        selector: AFDSelector) -> None:
+    # Before select() saw the close, the handle value names a socket again: the
+    # poll AFD ended with LOCAL_CLOSE is asked again, of the new socket (as
+    # SelectSelector, which knows handle values only; unregister before closing).
+    (client, old), = socket_pairs(1)
+    with client, socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        key = selector.register(old, READ)
+        handle = old.fileno()
+        old.close()
+        reused, spares = socket_with_handle(handle)
+        try:
+            reused.connect(listener.getsockname())
+            peer, _ = listener.accept()
+            with peer:
+                peer.send(b"x")
+                assert select_until(selector, old) == READ  # the old key, the new socket
+                assert selector.get_key(handle) is key
+        finally:
+            selector.unregister(handle)
+            reused.close()
+            for sock in spares:
+                sock.close()
+
+
 # --- threads ---------------------------------------------------------------------------------
 
 
@@ -466,13 +493,17 @@ def test_unregister_racing_readiness_on_another_thread_never_reports_it_afterwar
             server.close()
 
 
+@pytest.mark.parametrize("registered", [True, False])
 def test_close_during_a_select_of_another_thread_ends_it_and_leaves_nothing_pending(
-        pair: Any) -> None:
+        pair: Any, registered: bool) -> None:
+    # With a poll in flight, its cancellation would wake the thread too; with none,
+    # only the packet close() posts does.
     client, server = pair
     gc.collect()
     baseline = winsock_ov.pending_operations()
     selector = AFDSelector()
-    selector.register(server, READ)
+    if registered:
+        selector.register(server, READ)
     entered = threading.Event()
 
     def wait_forever() -> list[Any]:
@@ -482,13 +513,9 @@ def test_close_during_a_select_of_another_thread_ends_it_and_leaves_nothing_pend
     worker = Worker(wait_forever, "select without timeout")
     worker.start()
     assert entered.wait(WAIT)
-    # The worker may not be blocked yet: close() covers both (a select() that
-    # starts after it raises ValueError, one in progress returns []).
-    selector.close()
-    try:
-        assert worker.result() == []
-    except ValueError as exc:
-        assert "closed selector" in str(exc)
+    wait_until(lambda: "1 select() in progress" in repr(selector), "the worker's select()")
+    selector.close()  # a thread waiting on a port is woken by a packet, not by its close
+    assert worker.result() == []
     assert winsock_ov.pending_operations() == baseline
     assert selector.get_map() is None
     with pytest.raises(RuntimeError, match="Selector is closed"):

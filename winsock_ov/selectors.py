@@ -395,8 +395,11 @@ class AFDSelector(selectors.BaseSelector):
         self._port.close()  # collects the cancelled requests; leaks what Windows keeps
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._registrations)} registered"
-        return f"<AFDSelector {state}>"
+        if self._closed:
+            return "<AFDSelector closed>"
+        selecting = sum(self._selecting.values())
+        return (f"<AFDSelector {len(self._registrations)} registered, "
+                f"{selecting} select() in progress>")
 
 
 def _check_events(events: Any) -> None:
