@@ -12,6 +12,7 @@ run against it too (tests/test_cpython_selectors.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import random
@@ -356,27 +357,43 @@ def test_both_copies_of_a_duplicated_socket_can_be_registered_and_closed_apart(
 # --- handle values reused ---------------------------------------------------------------------
 
 
-def socket_with_handle(handle: int) -> tuple[socket.socket, list[socket.socket]]:
-    """A new socket whose handle value is ``handle`` (freed just before), and the
-    sockets opened on the way.  Wine hands a freed value out again at once."""
-    spares: list[socket.socket] = []
-    for _ in range(1000):
-        sock = socket.socket()
-        if sock.fileno() == handle:
-            return sock, spares
-        spares.append(sock)
-    for sock in spares:
-        sock.close()
-    raise AssertionError(f"no new socket got handle {handle} in 1000 tries")
+@contextlib.contextmanager
+def socket_taking(handle: int) -> Iterator[socket.socket]:
+    """A new socket whose handle value is ``handle`` (freed just before: Wine hands a
+    freed value out again at once); closed afterwards, with those opened on the way."""
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(1000):
+            opened.append(socket.socket())
+            if opened[-1].fileno() == handle:
+                break
+        else:
+            raise AssertionError(f"no new socket got handle {handle} in 1000 tries")
+        yield opened[-1]
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def connected_peer(sock: socket.socket, listener: socket.socket) -> socket.socket:
+    """Connect ``sock`` to ``listener``; the accepted end."""
+    sock.connect(listener.getsockname())
+    return listener.accept()[0]
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        yield listening
 
 
 @pytest.mark.parametrize("select_between", [False, True])
 def test_a_handle_value_reused_right_after_a_close_reports_only_the_new_socket(
-        selector: AFDSelector, select_between: bool) -> None:
+        selector: AFDSelector, listener: socket.socket, select_between: bool) -> None:
     (client, old), = socket_pairs(1)
-    with client, socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
+    with client:
         baseline = winsock_ov.pending_operations()
         selector.register(old, READ)
         handle = old.fileno()
@@ -384,22 +401,14 @@ def test_a_handle_value_reused_right_after_a_close_reports_only_the_new_socket(
         if select_between:
             pending_polls_settle(selector, baseline)
         selector.unregister(old)
-        reused, spares = socket_with_handle(handle)
-        try:
-            reused.connect(listener.getsockname())
-            peer, _ = listener.accept()
-            with peer:
-                key = selector.register(reused, READ)
-                # The old poll's end names the same handle: it must report nothing.
-                assert reported(selector, 0.2) == {}
-                peer.send(b"x")
-                assert reported(selector) == {reused: READ}
-                assert selector.get_key(handle) is key
-        finally:
+        with socket_taking(handle) as reused, connected_peer(reused, listener) as peer:
+            key = selector.register(reused, READ)
+            # The old poll's end names the same handle: it must report nothing.
+            assert reported(selector, 0.2) == {}
+            peer.send(b"x")
+            assert reported(selector) == {reused: READ}
+            assert selector.get_key(handle) is key
             selector.unregister(reused)
-            reused.close()
-            for sock in spares:
-                sock.close()
 
 
 def test_a_reused_handle_value_is_still_taken_by_an_unregistered_closed_socket(
@@ -409,44 +418,29 @@ def test_a_reused_handle_value_is_still_taken_by_an_unregistered_closed_socket(
         key = selector.register(old, READ)
         handle = old.fileno()
         old.close()
-        reused, spares = socket_with_handle(handle)
-        try:
+        with socket_taking(handle) as reused:
             with pytest.raises(KeyError):  # as every stdlib selector: unregister first
                 selector.register(reused, READ)
             assert selector.unregister(handle) is key
             selector.register(reused, READ)
-        finally:
             selector.unregister(reused)
-            reused.close()
-            for sock in spares:
-                sock.close()
 
 
 def test_a_socket_taking_the_handle_of_a_closed_registered_one_is_watched_in_its_place(
-        selector: AFDSelector) -> None:
+        selector: AFDSelector, listener: socket.socket) -> None:
     # Before select() saw the close, the handle value names a socket again: the
     # poll AFD ended with LOCAL_CLOSE is asked again, of the new socket (as
     # SelectSelector, which knows handle values only; unregister before closing).
     (client, old), = socket_pairs(1)
-    with client, socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
+    with client:
         key = selector.register(old, READ)
         handle = old.fileno()
         old.close()
-        reused, spares = socket_with_handle(handle)
-        try:
-            reused.connect(listener.getsockname())
-            peer, _ = listener.accept()
-            with peer:
-                peer.send(b"x")
-                assert select_until(selector, old) == READ  # the old key, the new socket
-                assert selector.get_key(handle) is key
-        finally:
+        with socket_taking(handle) as reused, connected_peer(reused, listener) as peer:
+            peer.send(b"x")
+            assert select_until(selector, old) == READ  # the old key, the new socket
+            assert selector.get_key(handle) is key
             selector.unregister(handle)
-            reused.close()
-            for sock in spares:
-                sock.close()
 
 
 # --- threads ---------------------------------------------------------------------------------
