@@ -203,6 +203,9 @@ def test_bench_imports_off_windows_and_lists_every_row() -> None:
     assert rows["post + dequeue"] == {"port"}
     assert rows["asyncio echo"] == {"compat.overlapped", "winsock_ov.aio", "SelectorEventLoop"}
     assert rows["asyncio echo x64"] == rows["asyncio echo"]
+    assert rows[bench.SELECT_WORKLOAD] == {"AFDSelector 10", "AFDSelector 10,000",
+                                          "AFDSelector 10 +10,000 idle elsewhere",
+                                          "SelectSelector 500"}
     assert [bench.asyncio_connections(name) for name in ("asyncio echo", "asyncio echo x64")] \
         == [1, 64]
     args = bench.parse_args(["--quick"])
@@ -222,7 +225,7 @@ def test_benchmark_runs_every_row_and_writes_paired_ratios(tmp_path: Path) -> No
     rows = json.loads(out.read_text())["rows"]
     assert {row["workload"] for row in rows} == {
         "ping-pong", "bulk 64 KiB", "echo x64", "echo x256", "post + dequeue", "asyncio echo",
-        "asyncio echo x64"}
+        "asyncio echo x64", bench.SELECT_WORKLOAD}
     for row in rows:
         assert row["ratio"]["rounds"] == 2 and len(row["rounds"]) == 2, row
         assert all(value > 0 for value in row["ratios"]), row
