@@ -378,9 +378,11 @@ class AFDSelector(selectors.BaseSelector):
             if self._closed:
                 return
             self._closed = True
-            for registration in list(self._registrations.values()):
-                self._disarm(registration)
+            # The polls in flight stay for the port's close() to cancel: each then
+            # ends aborted and is reported, so its collection returns at once.
             self._registrations.clear()
+            self._by_poll.clear()
+            self._to_poll.clear()
             self._map = None
             # Wine does not wake a thread waiting on a port that is closed: a packet does.
             others = sum(count for ident, count in self._selecting.items() if ident != me)
@@ -392,7 +394,7 @@ class AFDSelector(selectors.BaseSelector):
                 self._left_select.wait(max(0.0, deadline - time.monotonic()))
             if any(ident != me for ident in self._selecting):
                 return
-        self._port.close()  # collects the cancelled requests; leaks what Windows keeps
+        self._port.close()  # cancels and collects every poll; leaks what Windows keeps
 
     def __repr__(self) -> str:
         if self._closed:
