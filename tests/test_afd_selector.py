@@ -294,6 +294,17 @@ def test_a_closed_socket_unregisters_by_its_old_handle_value(selector: AFDSelect
         assert selector.unregister(handle) is key  # no select() in between
 
 
+def test_winsock_ov_sockets_register_and_unregister_once_closed(selector: AFDSelector) -> None:
+    listener = winsock_ov.Socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    key = selector.register(listener, READ)
+    with socket.create_connection(listener.getsockname()[:2], timeout=WAIT):
+        assert reported(selector) == {listener: READ}  # a connection to accept
+    listener.close()  # its fileno() raises now: found by identity
+    assert selector.unregister(listener) is key
+
+
 def test_select_selector_instead_fails_every_select_while_a_closed_socket_is_registered(
         pair: Any) -> None:
     # The stdlib's default on Windows, for comparison: select.select() refuses

@@ -120,13 +120,17 @@ def _selector_events(found: PollEvents, interest: int) -> int:
 
 
 def _fileobj_to_fd(fileobj: Any) -> int:
-    """The handle of a file object (its ``fileno()``) or of an int, as selectors takes them."""
+    """The handle of a file object (its ``fileno()``) or of an int, as selectors takes them.
+
+    A closed winsock_ov Socket's ``fileno()`` raises OSError where a closed
+    ``socket.socket`` answers -1: both are an invalid file object here.
+    """
     if isinstance(fileobj, int) and not isinstance(fileobj, bool):
         fd = fileobj
     else:
         try:
             fd = int(fileobj.fileno())
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError, OSError):
             raise ValueError(f"Invalid file object: {fileobj!r}") from None
     if fd < 0:
         raise ValueError(f"Invalid file descriptor: {fd}")
@@ -172,7 +176,6 @@ class AFDSelector(selectors.BaseSelector):
         self._to_poll: dict[int, _Registration] = {}  # IDLE: polled at the next select()
         self._selecting: dict[int, int] = {}  # thread ident -> its select() calls in progress
         self._closed = False
-        self._wake = object()  # the value of the packets close() posts
         self._map: _Keys | None = _Keys(self)
 
     # --- registrations ---------------------------------------------------------------
@@ -387,7 +390,7 @@ class AFDSelector(selectors.BaseSelector):
             # Wine does not wake a thread waiting on a port that is closed: a packet does.
             others = sum(count for ident, count in self._selecting.items() if ident != me)
             for _ in range(others):
-                self._port.post(self._wake)
+                self._port.post()
             deadline = time.monotonic() + _CLOSE_WAIT
             while any(ident != me for ident in self._selecting) \
                     and time.monotonic() < deadline:
