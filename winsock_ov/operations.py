@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .sockets import Socket
 
 __all__ = [
+    "BufferOperation",
     "Notify",
     "Operation",
     "RecvFromOperation",
@@ -305,8 +306,9 @@ class Operation(Outcome[_T_co]):
         return f"<{type(self).__name__} {self.notify.value} {state}>"
 
 
-class _BufferOperation(Operation[_T_co]):
-    """An operation over pinned caller buffers, or a buffer of its own."""
+class BufferOperation(Operation[_T_co]):
+    """An operation over pinned caller buffers, or a buffer of its own: the base of
+    the sends and receives here and of ``winsock_ov.messages``'s."""
 
     __slots__ = ("_count", "_data", "_kept", "_own", "_pinned", "_wsabufs")
     _pinned: PinnedBuffers | None
@@ -350,7 +352,7 @@ class _BufferOperation(Operation[_T_co]):
             self._pinned.release()
 
 
-class SendOperation(_BufferOperation[int]):
+class SendOperation(BufferOperation[int]):
     """WSASend of one buffer or several (gather), without copying them.
 
     ``result()`` is the number of bytes sent.
@@ -388,7 +390,7 @@ class SendToOperation(SendOperation):
                            self._send_flags, byref(self._to), self._tolen, byref(ov), routine)
 
 
-class RecvOperation(_BufferOperation[_T_co]):
+class RecvOperation(BufferOperation[_T_co]):
     """WSARecv into a buffer of its own (``recv``) or into caller buffers (scatter).
 
     ``result()`` is the bytes received for ``Socket.recv``, the count received
