@@ -547,6 +547,7 @@ def test_a_registration_from_another_thread_ends_a_select_in_progress(
 # --- scale -----------------------------------------------------------------------------------
 
 
+@pytest.mark.scale
 def test_ten_thousand_sockets_one_select_reports_exactly_the_fifty_made_readable() -> None:
     """5,000 loopback pairs, both ends registered: 10,000 sockets, 20 times what
     select.select() takes.  (Under Wine each socket is a file descriptor of the
@@ -616,6 +617,7 @@ async def echo_many(connections: int) -> int:
     return sum(opened)
 
 
+@pytest.mark.scale
 def test_an_asyncio_echo_with_1000_connections_runs_on_selector_event_loop_of_it() -> None:
     loop = asyncio.SelectorEventLoop(AFDSelector())
     try:

@@ -465,3 +465,18 @@ def test_the_wine_version_is_what_wine_prints_on_stdout_alone(tmp_path: Path) ->
 
     env = testenv.Env(cache=tmp_path, repo=tmp_path, runner=runner, out=lambda line: None)
     assert provision.wine_version(env) == "wine-8.0 (Debian 8.0~repack-4)"
+
+
+def test_every_windows_tier_gets_cpython_selector_tests_of_a_fetched_suite() -> None:
+    # Debian has no 3.10 or 3.12 test package: 3.11's and 3.13's stand in.
+    assert set(tiers.SELECTOR_TESTS) == set(pins.WINDOWS_VERSIONS)
+    assert set(tiers.SELECTOR_TESTS.values()) <= set(pins.ASYNCIO_SUITES)
+    assert all(tiers.SELECTOR_TESTS[v] == v for v in pins.ASYNCIO_SUITES)
+
+
+def test_the_scale_tests_run_in_one_windows_tier_and_are_deselected_in_the_others() -> None:
+    assert tiers.SCALE_TIER in pins.WINDOWS_VERSIONS
+    assert tiers.scale_selection(tiers.SCALE_TIER, ["-k", "x"]) == ["-k", "x"]
+    others = [v for v in pins.WINDOWS_VERSIONS if v != tiers.SCALE_TIER]
+    assert others and all(tiers.scale_selection(v, ["-m", "scale"]) ==
+                          ["-m", "not scale", "-m", "scale"] for v in others)

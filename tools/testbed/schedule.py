@@ -137,6 +137,9 @@ def provision(env: Env, selection: Selection) -> None:
     if selection.versions or selection.wheels:
         build_seed_programs(env)
         build_c_anchor(env)
+    for version in sorted({tiers.SELECTOR_TESTS[v] for v in [*selection.versions,
+                                                            *selection.wheels]}):
+        ensure_asyncio_tests(env, version)  # CPython's selector tests
     for version in selection.suites:
         ensure_asyncio_tests(env, version)
 
