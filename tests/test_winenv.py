@@ -480,3 +480,19 @@ def test_the_scale_tests_run_in_one_windows_tier_and_are_deselected_in_the_other
     others = [v for v in pins.WINDOWS_VERSIONS if v != tiers.SCALE_TIER]
     assert others and all(tiers.scale_selection(v, ["-m", "scale"]) ==
                           ["-m", "not scale", "-m", "scale"] for v in others)
+
+
+@pytest.mark.parametrize(("argv", "suites", "on_afd"), [
+    (["test"], ["3.9", "3.11", "3.13"], ["3.13"]),
+    (["test", "--afd-selector-suite", "3.11"], ["3.11"], ["3.11"]),
+    (["test", "--asyncio-suite", "3.9", "--afd-selector-suite", "3.11"], ["3.9", "3.11"],
+     ["3.11"]),
+    (["test", "--asyncio-suite", "3.9"], ["3.9"], []),
+])
+def test_the_selector_loop_runs_on_afdselector_in_313s_asyncio_tier_and_where_asked(
+        argv: list[str], suites: list[str], on_afd: list[str]) -> None:
+    selection = schedule.Selection.from_args(cli.parse_args(argv))
+    assert selection.suites == suites
+    asyncio_tiers = [t for t in selection.tiers([]) if t.key.startswith("asyncio-")]
+    assert [t.key.split("-")[1] for t in asyncio_tiers if t.run.keywords["afd_selector"]] \
+        == on_afd  # type: ignore[attr-defined]

@@ -198,5 +198,5 @@ class RecvMsgOperation(BufferOperation[_T_co]):
 
     def _value(self) -> _T_co:
         # bytes (a buffer of its own: recvmsg) or the count (recvmsg_into), as its _T_co says.
-        data = self._data if self._pinned is None else self._nbytes
-        return (data, self._ancdata, self._msg_flags, self.peer)  # type: ignore[return-value]
+        return (self._received(), self._ancdata, self._msg_flags,  # type: ignore[return-value]
+                self.peer)

@@ -346,6 +346,11 @@ class BufferOperation(Operation[_T_co]):
             self._data = self._own[:nbytes]
             self._own = None
 
+    def _received(self) -> Any:
+        """What a receive gives: the bytes of a buffer of its own, or the count
+        received into the caller's buffers."""
+        return self._data if self._pinned is None else self._nbytes
+
     def _release(self) -> None:
         self._kept = None
         if self._pinned is not None:
@@ -418,7 +423,7 @@ class RecvOperation(BufferOperation[_T_co]):
     def _value(self) -> _T_co:
         # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into):
         # what its _T_co says, by how it was made.
-        return self._data if self._pinned is None else self._nbytes  # type: ignore[return-value]
+        return self._received()  # type: ignore[no-any-return]
 
 
 class RecvFromOperation(RecvOperation[_T_co]):

@@ -94,6 +94,12 @@ SELECTOR_TESTS = {"3.9": "3.9", "3.10": "3.11", "3.11": "3.11", "3.12": "3.13", 
 SCALE_TIER = "3.13"
 
 
+# The asyncio tier that always also runs the selector loop's modules on AFDSelector
+# (asyncio_suite.py --afd-selector: about 4 minutes under Wine); the other versions'
+# tiers run them when asked (winenv.py test --afd-selector-suite VERSION).
+AFD_SELECTOR_SUITE = "3.13"
+
+
 def windows_test_environment(env: Env, version: str) -> dict[str, str]:
     """What the Windows tiers' tests are told: where the seed's programs are, the
     bench's C anchor (tests/test_c_anchor.py), and the folder holding CPython's
@@ -252,9 +258,10 @@ def run_suite_tool(env: Env, version: str, script: str, report: Path, record_fil
 
 
 def tier_asyncio(env: Env, name: str, version: str, *, record: bool,
-                 prove_hangs: bool) -> TierResult:
+                 prove_hangs: bool, afd_selector: bool = False) -> TierResult:
     """CPython ``version``'s asyncio tests with winsock_ov's _overlapped and on
-    winsock_ov.aio's loop, against the C _overlapped's recorded outcomes."""
+    winsock_ov.aio's loop, against the C _overlapped's recorded outcomes; with
+    ``afd_selector``, the selector loop's modules on AFDSelector too."""
     tests = ensure_asyncio_tests(env, version)
     report = env.report(f"asyncio-{version}.json")
     expected = suite_expected(env, f"asyncio-{version}", {
@@ -262,12 +269,14 @@ def tier_asyncio(env: Env, name: str, version: str, *, record: bool,
         "wine": wine_version(env)}, f"python3 tools/winenv.py test --asyncio-suite {version} "
                                     "--record")
     env.out(f"==> {name}: winsock_ov.compat.overlapped, winsock_ov.aio"
+            + (", the selector loop on AFDSelector" if afd_selector and not record else "")
             + (", C _overlapped (recording)" if record else ", against C's record")
             + (", then the pinned hangs with both _overlapped" if prove_hangs else ""))
     code = run_suite_tool(env, version, "asyncio_suite.py", report,
                           env.records / f"asyncio-{version}.json", expected, record,
                           ["--tests-dir", windows_path(tests),
-                           *(["--prove-hangs"] if prove_hangs else [])])
+                           *(["--prove-hangs"] if prove_hangs else []),
+                           *(["--afd-selector"] if afd_selector else [])])
     return read_asyncio_report(name, report, code)
 
 
@@ -297,7 +306,9 @@ def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
     loops = data["loop_classes"]
     hangs = data["proven_hangs"]
     note = (f"{data['modules']} modules in {data['seconds']} s; passed: C {counts['c']['pass']}, "
-            f"winsock_ov {counts['winsock_ov']['pass']}, aio {counts['aio']['pass']}; "
+            f"winsock_ov {counts['winsock_ov']['pass']}, aio {counts['aio']['pass']}"
+            + (f", AFDSelector {counts['afd']['pass']} ({data['afd_selector_seconds']} s)"
+               if "afd" in counts else "") + "; "
             f"{recorded_note(data, 'C')}; "
             f"loop classes: Proactor {loops['Proactor']}, Selector {loops['Selector']}, "
             f"aio {loops['winsock_ov.aio']} ({len(data['restored'])} restored); "
