@@ -206,6 +206,16 @@ def test_wine_ends_a_receive_whose_control_data_was_cut_with_wsaemsgsize(pair: A
         assert (answer, error) == (raw.SOCKET_ERROR, raw.WSAEMSGSIZE)
 
 
+def test_msg_peek_leaves_the_datagram_queued_and_is_not_echoed_in_msg_flags(pair: Any) -> None:
+    """MSG_PEEK goes in WSAMSG.dwFlags, where WSARecvMsg answers MSG_BCAST,
+    MSG_MCAST, MSG_TRUNC or MSG_CTRUNC (MSDN): msg_flags hold only those.
+    (Wine 8 leaves the input flags in dwFlags: MSG_PEEK would come back.)"""
+    receiver, sender = pair
+    sender.sendto(b"twice", to(receiver)).result(WAIT)
+    assert receiver.recvmsg(64, 0, raw.MSG_PEEK).result(WAIT) == (b"twice", [], 0, to(sender))
+    assert receiver.recvmsg(64).result(WAIT) == (b"twice", [], 0, to(sender))
+
+
 def test_sendmsg_gathers_and_recvmsg_into_scatters(pair: Any) -> None:
     receiver, sender = pair
     head, tail = bytearray(3), bytearray(10)

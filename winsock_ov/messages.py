@@ -38,6 +38,9 @@ from .raw import (
     LPFN_WSARECVMSG,
     LPSOCKADDR,
     LPWSABUF,
+    MSG_BCAST,
+    MSG_CTRUNC,
+    MSG_MCAST,
     MSG_TRUNC,
     OVERLAPPED,
     SOCK_DGRAM,
@@ -59,6 +62,9 @@ __all__ = ["RecvMsgOperation", "SendMsgOperation"]
 
 _T_co = TypeVar("_T_co", covariant=True)  # what a receive's result() returns
 
+# What WSARecvMsg reports in WSAMSG.dwFlags on output (MSDN); the input flags
+# (MSG_PEEK, ...) share the field, and Wine leaves them there.
+_OUTPUT_FLAGS = MSG_BCAST | MSG_CTRUNC | MSG_MCAST | MSG_TRUNC
 # How a receive cut to its buffers ends: WSAEMSGSIZE (a routine's dwError), or
 # STATUS_BUFFER_OVERFLOW read from the OVERLAPPED (ERROR_MORE_DATA).
 _CUT = frozenset({WSAEMSGSIZE, ERROR_MORE_DATA})
@@ -174,7 +180,8 @@ class RecvMsgOperation(BufferOperation[_T_co]):
             self._ancdata = cmsg.messages(self._msg)
             reported = self._flags_out if self._flags_out is not None else self._query_flags()
             cut_data = self._cut and nbytes == self._capacity
-            self._msg_flags = self._msg.dwFlags | reported | (MSG_TRUNC if cut_data else 0)
+            self._msg_flags = ((self._msg.dwFlags | reported) & _OUTPUT_FLAGS) | \
+                (MSG_TRUNC if cut_data else 0)
 
     @property
     def ancdata(self) -> list[ControlMessage]:
