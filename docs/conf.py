@@ -56,10 +56,15 @@ nitpick_ignore_regex = [
     # Type aliases of the annotations (an address is a tuple of str and int), alone or
     # inside an annotation that stays a string because they exist for type checkers only.
     ("py:.*", r".*\b(Address|AddressArg|Buffers|Routine|Callback|Completion)\b.*"),
+    ("py:.*", r".*\b(RecvMsg|RecvMsgInto)\b.*"),  # Socket.recvmsg's results
     ("py:.*", r"_?T(_co)?"),  # type variables
     ("py:.*", r"ctypes\.(Array|_\w+)"),
+    # The raw layer's structures live in winsock_ov.raw.types; the raw page documents
+    # them as winsock_ov.raw.NAME (an annotation names the defining module).
+    ("py:class", r"winsock_ov\.raw\.types\.[A-Z]\w+"),
     # Internal classes of the submodules that annotations name (ARCHITECTURE.md has them).
-    ("py:class", r"winsock_ov\.(notify\.(PortBinding|Port)|core\.\w+)"),
+    ("py:class", r"winsock_ov\.(notify\.(PortBinding|Port)|core\.\w+"
+                 r"|operations\.BufferOperation)"),
     # The raw layer's structures, documented as winsock_ov.raw.NAME (their home module
     # is a submodule of it).
     ("py:class", r"winsock_ov\.raw\.types\.\w+"),

@@ -109,3 +109,21 @@ def test_only_the_proactor_classes_readiness_skips_of_inherited_tests_are_remove
     result = unittest.TestResult()
     unittest.defaultTestLoader.loadTestsFromTestCase(proactor).run(result)
     assert result.testsRun == 3 and len(result.skipped) == 2 and result.wasSuccessful()
+
+
+@pytest.mark.windows
+def test_the_afd_implementation_makes_selector_event_loop_select_with_afdselector(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import selectors
+
+    from winsock_ov.selectors import AFDSelector
+
+    monkeypatch.setattr(selectors, "DefaultSelector", selectors.DefaultSelector)  # restored
+    suite.use_afd_selector()
+    loop = asyncio.SelectorEventLoop()  # type: ignore[attr-defined,unused-ignore]
+    try:
+        assert isinstance(loop._selector, AFDSelector)
+    finally:
+        loop.close()
+

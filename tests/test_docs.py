@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 
 import winsock_ov
+import winsock_ov.cmsg
 import winsock_ov.compat.overlapped
 import winsock_ov.raw
+import winsock_ov.selectors
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32",
@@ -91,10 +93,18 @@ def is_type_alias(value: Any) -> bool:
     return typing.get_origin(value) is not None
 
 
+# The public modules documented name by name, besides raw, compat and aio.
+MODULES = (winsock_ov, winsock_ov.selectors, winsock_ov.cmsg)
+
+
+def public_names() -> list[tuple[str, Any]]:
+    return [(f"{module.__name__}.{name}", getattr(module, name)) for module in MODULES
+            for name in module.__all__]
+
+
 def public_classes() -> list[tuple[str, type]]:
-    return [(f"winsock_ov.{name}", getattr(winsock_ov, name)) for name in winsock_ov.__all__
-            if inspect.isclass(getattr(winsock_ov, name))
-            and not is_type_alias(getattr(winsock_ov, name))]
+    return [(qualified, value) for qualified, value in public_names()
+            if inspect.isclass(value) and not is_type_alias(value)]
 
 
 def aio_public_names() -> dict[str, str | None]:
@@ -121,9 +131,8 @@ def aio_public_names() -> dict[str, str | None]:
 
 
 def test_every_public_name_has_a_docstring() -> None:
-    missing = [f"winsock_ov.{name}" for name in winsock_ov.__all__
-               if not is_type_alias(getattr(winsock_ov, name))
-               and not inspect.getdoc(getattr(winsock_ov, name))]
+    missing = [qualified for qualified, value in public_names()
+               if not is_type_alias(value) and not inspect.getdoc(value)]
     for qualified, cls in public_classes():
         for name, value in public_members(cls).items():
             if isinstance(value, enum.Enum) or type(value).__name__ == "_tuplegetter":
@@ -137,15 +146,15 @@ def test_every_public_name_has_a_docstring() -> None:
 
 def test_the_docs_build_with_no_warning_and_every_cross_reference_resolved(built: Path) -> None:
     assert (built / "index.html").is_file()
-    for page in ("api/winsock_ov", "api/aio", "api/compat", "api/raw", "guide/styles",
-                 "guide/ports", "guide/lifetimes", "guide/interrupt", "guide/dropin",
-                 "guide/aio", "guide/testing"):
+    for page in ("api/winsock_ov", "api/aio", "api/selectors", "api/cmsg", "api/compat",
+                 "api/raw", "guide/styles", "guide/ports", "guide/lifetimes", "guide/interrupt",
+                 "guide/dropin", "guide/aio", "guide/selector", "guide/testing"):
         assert (built / f"{page}.html").is_file(), page
 
 
 def test_every_public_name_appears_in_the_built_reference(built: Path) -> None:
     documented = inventory_names(built / "objects.inv")
-    expected = {f"winsock_ov.{name}" for name in winsock_ov.__all__}
+    expected = {qualified for qualified, _ in public_names()}
     for qualified, cls in public_classes():
         expected |= {f"{qualified}.{name}" for name in public_members(cls)}
     expected |= set(aio_public_names())
@@ -154,6 +163,6 @@ def test_every_public_name_appears_in_the_built_reference(built: Path) -> None:
                  if callable(getattr(compat, name))}
     expected |= {f"winsock_ov.raw.{name}" for name in winsock_ov.raw.__all__}
     expected |= {"winsock_ov", "winsock_ov.aio", "winsock_ov.compat.overlapped",
-                 "winsock_ov.raw"}
+                 "winsock_ov.raw", "winsock_ov.selectors", "winsock_ov.cmsg"}
     missing = sorted(expected - documented)
     assert not missing, f"public names missing from the built documentation: {missing}"

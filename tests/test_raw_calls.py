@@ -133,6 +133,8 @@ INVALID_CALLS: dict[str, tuple[Callable[[], Any], int]] = {
                                         16, byref(ov()), None), raw.WSAENOTSOCK),
     "WSARecvFrom": (lambda: raw.WSARecvFrom(BAD, byref(buf), 1, byref(D()), byref(D()), None,
                                             None, byref(ov()), None), raw.WSAENOTSOCK),
+    "WSASendMsg": (lambda: raw.WSASendMsg(BAD, byref(raw.WSAMSG()), 0, byref(D()), byref(ov()),
+                                          None), raw.WSAENOTSOCK),
     "WSAIoctl": (lambda: raw.WSAIoctl(BAD, raw.FIONREAD, None, 0, byref(raw.u_long()), 4,
                                       byref(D()), None, None), raw.WSAENOTSOCK),
     "get_extension_function": (lambda: raw.get_extension_function(

@@ -476,3 +476,34 @@ def test_the_wine_version_is_what_wine_prints_on_stdout_alone(tmp_path: Path) ->
 
     env = testenv.Env(cache=tmp_path, repo=tmp_path, runner=runner, out=lambda line: None)
     assert provision.wine_version(env) == "wine-8.0 (Debian 8.0~repack-4)"
+
+
+def test_every_windows_tier_gets_cpython_selector_tests_of_a_fetched_suite() -> None:
+    # Debian has no 3.10 or 3.12 test package: 3.11's and 3.13's stand in.
+    assert set(tiers.SELECTOR_TESTS) == set(pins.WINDOWS_VERSIONS)
+    assert set(tiers.SELECTOR_TESTS.values()) <= set(pins.ASYNCIO_SUITES)
+    assert all(tiers.SELECTOR_TESTS[v] == v for v in pins.ASYNCIO_SUITES)
+
+
+def test_the_scale_tests_run_in_one_windows_tier_and_are_deselected_in_the_others() -> None:
+    assert tiers.SCALE_TIER in pins.WINDOWS_VERSIONS
+    assert tiers.scale_selection(tiers.SCALE_TIER, ["-k", "x"]) == ["-k", "x"]
+    others = [v for v in pins.WINDOWS_VERSIONS if v != tiers.SCALE_TIER]
+    assert others and all(tiers.scale_selection(v, ["-m", "scale"]) ==
+                          ["-m", "not scale", "-m", "scale"] for v in others)
+
+
+@pytest.mark.parametrize(("argv", "suites", "on_afd"), [
+    (["test"], ["3.9", "3.11", "3.13"], ["3.13"]),
+    (["test", "--afd-selector-suite", "3.11"], ["3.11"], ["3.11"]),
+    (["test", "--asyncio-suite", "3.9", "--afd-selector-suite", "3.11"], ["3.9", "3.11"],
+     ["3.11"]),
+    (["test", "--asyncio-suite", "3.9"], ["3.9"], []),
+])
+def test_the_selector_loop_runs_on_afdselector_in_313s_asyncio_tier_and_where_asked(
+        argv: list[str], suites: list[str], on_afd: list[str]) -> None:
+    selection = schedule.Selection.from_args(cli.parse_args(argv))
+    assert selection.suites == suites
+    asyncio_tiers = [t for t in selection.tiers([]) if t.key.startswith("asyncio-")]
+    assert [t.key.split("-")[1] for t in asyncio_tiers if t.run.keywords["afd_selector"]] \
+        == on_afd  # type: ignore[attr-defined]

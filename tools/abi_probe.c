@@ -87,6 +87,77 @@ static void guid_entry(const char *name, GUID g)
 /* NTSTATUS values, as the 32 bits found in OVERLAPPED.Internal. */
 #define STATUS_CONST(c) unsigned_entry(#c, (unsigned long long)(DWORD)(c))
 
+/* The WSA_CMSG_* macros (mswsock.h), for the Python arithmetic to be checked
+ * against: each length macro for the lengths 0 to CMSG_LENGTHS - 1, where a
+ * header's data starts, and where FIRSTHDR and NXTHDR lead through a control
+ * buffer of messages laid out with WSA_CMSG_SPACE, for every Control.len from 0
+ * to its end.  (Past the end lie zeros: a cmsg_len of 0 would lead NXTHDR back
+ * to the same header forever, as it would in C.) */
+#define CMSG_LENGTHS 70
+
+static void length_table(const char *name, size_t (*macro)(size_t))
+{
+    key(name);
+    printf("[");
+    for (size_t n = 0; n < CMSG_LENGTHS; n++)
+        printf("%s%u", n ? ", " : "", (unsigned)macro(n));
+    printf("]");
+}
+
+static size_t hdr_align(size_t n) { return WSA_CMSGHDR_ALIGN(n); }
+static size_t data_align(size_t n) { return WSA_CMSGDATA_ALIGN(n); }
+static size_t cmsg_space(size_t n) { return WSA_CMSG_SPACE(n); }
+static size_t cmsg_len(size_t n) { return WSA_CMSG_LEN(n); }
+
+static const unsigned walk_lengths[] = {4, 20, 1, 0, 8, 7, 16};
+#define WALK_MESSAGES (sizeof(walk_lengths) / sizeof(walk_lengths[0]))
+
+static void cmsg_section(void)
+{
+    /* 8-aligned storage, as malloc gives: the macros add to the buffer's address. */
+    static unsigned long long storage[64];
+    unsigned char *buffer = (unsigned char *)storage;
+    size_t total = 0;
+    WSAMSG msg;
+    WSACMSGHDR *cmsg;
+
+    length_table("WSA_CMSGHDR_ALIGN", hdr_align);
+    length_table("WSA_CMSGDATA_ALIGN", data_align);
+    length_table("WSA_CMSG_SPACE", cmsg_space);
+    length_table("WSA_CMSG_LEN", cmsg_len);
+
+    memset(storage, 0, sizeof(storage));
+    for (size_t i = 0; i < WALK_MESSAGES; i++) {
+        cmsg = (WSACMSGHDR *)(buffer + total);
+        cmsg->cmsg_len = WSA_CMSG_LEN(walk_lengths[i]);
+        cmsg->cmsg_level = (INT)i;
+        cmsg->cmsg_type = (INT)(100 + i);
+        total += WSA_CMSG_SPACE(walk_lengths[i]);
+    }
+    key("WSA_CMSG_DATA offset");
+    printf("%u", (unsigned)(WSA_CMSG_DATA((WSACMSGHDR *)buffer) - buffer));
+    key("walk data lengths");
+    printf("[");
+    for (size_t i = 0; i < WALK_MESSAGES; i++)
+        printf("%s%u", i ? ", " : "", walk_lengths[i]);
+    printf("]");
+    /* For each Control.len, the offsets of the headers the macros visit. */
+    key("walk offsets by Control.len");
+    printf("[");
+    for (size_t len = 0; len <= total; len++) {
+        msg.Control.buf = (char *)buffer;
+        msg.Control.len = (ULONG)len;
+        printf("%s[", len ? ", " : "");
+        int first = 1;
+        for (cmsg = WSA_CMSG_FIRSTHDR(&msg); cmsg; cmsg = WSA_CMSG_NXTHDR(&msg, cmsg)) {
+            printf("%s%u", first ? "" : ", ", (unsigned)((unsigned char *)cmsg - buffer));
+            first = 0;
+        }
+        printf("]");
+    }
+    printf("]");
+}
+
 int main(void)
 {
     section("types", 1);
@@ -106,6 +177,7 @@ int main(void)
     PTR_TYPE(LPWSAOVERLAPPED_COMPLETION_ROUTINE); PTR_TYPE(PAPCFUNC); PTR_TYPE(WAITORTIMERCALLBACK);
     PTR_TYPE(LPFN_ACCEPTEX); PTR_TYPE(LPFN_CONNECTEX); PTR_TYPE(LPFN_GETACCEPTEXSOCKADDRS);
     PTR_TYPE(LPFN_DISCONNECTEX); PTR_TYPE(LPFN_TRANSMITFILE);
+    PTR_TYPE(LPFN_WSARECVMSG); PTR_TYPE(LPFN_WSASENDMSG);
 
     section("structures", 0);
     STRUCT(GUID); STRUCT(WSADATA); STRUCT(WSABUF); STRUCT(OVERLAPPED); STRUCT(WSAOVERLAPPED);
@@ -113,7 +185,8 @@ int main(void)
     STRUCT(IN6_ADDR); STRUCT(SOCKADDR_IN6); STRUCT(SOCKADDR_STORAGE); STRUCT(ADDRINFOA);
     STRUCT(ADDRINFOW); STRUCT(WSANETWORKEVENTS); STRUCT(LINGER); STRUCT(WSAPROTOCOLCHAIN);
     STRUCT(WSAPROTOCOL_INFOA); STRUCT(WSAPROTOCOL_INFOW); STRUCT(TRANSMIT_FILE_BUFFERS);
-    STRUCT(SECURITY_ATTRIBUTES);
+    STRUCT(SECURITY_ATTRIBUTES); STRUCT(WSAMSG); STRUCT(WSACMSGHDR); STRUCT(IN_PKTINFO);
+    STRUCT(IN6_PKTINFO);
 
     section("fields", 0);
     FIELD(GUID, Data1); FIELD(GUID, Data2); FIELD(GUID, Data3); FIELD(GUID, Data4);
@@ -165,6 +238,11 @@ int main(void)
     FIELD(TRANSMIT_FILE_BUFFERS, Tail); FIELD(TRANSMIT_FILE_BUFFERS, TailLength);
     FIELD(SECURITY_ATTRIBUTES, nLength); FIELD(SECURITY_ATTRIBUTES, lpSecurityDescriptor);
     FIELD(SECURITY_ATTRIBUTES, bInheritHandle);
+    FIELD(WSAMSG, name); FIELD(WSAMSG, namelen); FIELD(WSAMSG, lpBuffers);
+    FIELD(WSAMSG, dwBufferCount); FIELD(WSAMSG, Control); FIELD(WSAMSG, dwFlags);
+    FIELD(WSACMSGHDR, cmsg_len); FIELD(WSACMSGHDR, cmsg_level); FIELD(WSACMSGHDR, cmsg_type);
+    FIELD(IN_PKTINFO, ipi_addr); FIELD(IN_PKTINFO, ipi_ifindex);
+    FIELD(IN6_PKTINFO, ipi6_addr); FIELD(IN6_PKTINFO, ipi6_ifindex);
 
     section("constants", 0);
     VALUE(WSADESCRIPTION_LEN); VALUE(WSASYS_STATUS_LEN); VALUE(FD_MAX_EVENTS);
@@ -189,6 +267,9 @@ int main(void)
     VALUE(SO_ERROR); VALUE(SO_TYPE); VALUE(SO_PROTOCOL_INFOW); VALUE(SO_CONNECT_TIME);
     VALUE(SO_UPDATE_ACCEPT_CONTEXT); VALUE(SO_UPDATE_CONNECT_CONTEXT);
     VALUE(TCP_NODELAY); VALUE(IPV6_V6ONLY);
+    VALUE(IP_TOS); VALUE(IP_TTL); VALUE(IP_PKTINFO); VALUE(IP_HOPLIMIT); VALUE(IP_RECVTTL);
+    VALUE(IP_RECVTOS); VALUE(IP_ECN); VALUE(IPV6_UNICAST_HOPS); VALUE(IPV6_PKTINFO);
+    VALUE(IPV6_HOPLIMIT); VALUE(IPV6_TCLASS); VALUE(IPV6_RECVTCLASS); VALUE(IPV6_ECN);
     VALUE(IOC_VOID); VALUE(IOC_OUT); VALUE(IOC_IN); VALUE(IOC_INOUT); VALUE(IOC_WS2);
     VALUE(FIONREAD); VALUE(FIONBIO); VALUE(SIOCATMARK);
     VALUE(SIO_GET_EXTENSION_FUNCTION_POINTER); VALUE(SIO_BASE_HANDLE);
@@ -251,12 +332,18 @@ int main(void)
         GUID acceptex = WSAID_ACCEPTEX, connectex = WSAID_CONNECTEX;
         GUID sockaddrs = WSAID_GETACCEPTEXSOCKADDRS, disconnectex = WSAID_DISCONNECTEX;
         GUID transmitfile = WSAID_TRANSMITFILE;
+        GUID recvmsg = WSAID_WSARECVMSG, sendmsg = WSAID_WSASENDMSG;
         guid_entry("WSAID_ACCEPTEX", acceptex);
         guid_entry("WSAID_CONNECTEX", connectex);
         guid_entry("WSAID_GETACCEPTEXSOCKADDRS", sockaddrs);
         guid_entry("WSAID_DISCONNECTEX", disconnectex);
         guid_entry("WSAID_TRANSMITFILE", transmitfile);
+        guid_entry("WSAID_WSARECVMSG", recvmsg);
+        guid_entry("WSAID_WSASENDMSG", sendmsg);
     }
+
+    section("cmsg", 0);
+    cmsg_section();
     printf("\n}\n}\n");
     return 0;
 }

@@ -13,7 +13,13 @@ process per implementation:
 * ``winsock_ov``: winsock_ov.compat.overlapped installed as ``_overlapped`` first;
 * ``aio``: asyncio's Proactor loop and default policy pointed at winsock_ov.aio's
   loop (the C ``_overlapped`` stays for whatever imports it), and the generic loop
-  tests the Proactor test classes skip for want of add_reader/add_writer put back.
+  tests the Proactor test classes skip for want of add_reader/add_writer put back;
+* ``afd`` (with ``--afd-selector``): the selector loop's modules
+  (``SELECTOR_MODULES``, less their Proactor classes) with
+  ``selectors.DefaultSelector``, which asyncio's SelectorEventLoop builds when
+  given none, replaced by ``winsock_ov.selectors.AFDSelector``.  The record's
+  selector loop tests ran on the default SelectSelector: no test passing there
+  may fail on it.
 
 The C module's outcomes depend only on pinned inputs, so they are recorded
 (``tools/records/asyncio-VERSION.json``, ``outcome_records``) and the reference
@@ -57,9 +63,14 @@ import unittest_runs as runs  # noqa: E402
 
 REPO = runs.REPO
 HANGS_FILE = REPO / "tools" / "asyncio_hangs.json"
-IMPLEMENTATIONS = ("c", "winsock_ov", "aio")
-OURS = ("winsock_ov", "aio")
-LABELS = {"c": "C _overlapped", "winsock_ov": "winsock_ov", "aio": "winsock_ov.aio"}
+IMPLEMENTATIONS = ("c", "winsock_ov", "aio", "afd")
+OURS = ("winsock_ov", "aio", "afd")
+LABELS = {"c": "C _overlapped", "winsock_ov": "winsock_ov", "aio": "winsock_ov.aio",
+          "afd": "AFDSelector"}
+# The modules of asyncio's selector loop, run on AFDSelector by the ``afd`` implementation.
+SELECTOR_MODULES = tuple(f"test.test_asyncio.{name}" for name in (
+    "test_events", "test_selector_events", "test_sock_lowlevel", "test_streams",
+    "test_server"))
 # The pinned hangs hang with both _overlapped modules; the aio loop runs the
 # same proactor code, and a test that hangs on C passes nowhere to compare with.
 PROOF_IMPLEMENTATIONS = ("c", "winsock_ov")
@@ -114,6 +125,22 @@ def use_aio_loop() -> None:
         raise SystemExit(f"asyncio.new_event_loop() made a {type(loop).__name__}")
 
 
+def use_afd_selector() -> None:
+    """Make AFDSelector the selector asyncio's SelectorEventLoop builds by default."""
+    import asyncio
+    import selectors
+
+    from winsock_ov.selectors import AFDSelector
+
+    selectors.DefaultSelector = AFDSelector  # type: ignore[misc,assignment]
+    loop = asyncio.SelectorEventLoop()  # type: ignore[attr-defined,unused-ignore]
+    try:
+        if not isinstance(loop._selector, AFDSelector):  # type: ignore[attr-defined]
+            raise SystemExit(f"SelectorEventLoop() selects with {type(loop._selector)}")
+    finally:
+        loop.close()
+
+
 def restore_readiness_tests(module: Any) -> list[str]:
     """Remove, from ``module``'s Proactor test classes, their overrides that skip an
     inherited test for want of add_reader/add_writer, so that the inherited test
@@ -139,6 +166,8 @@ def run_child(args: argparse.Namespace) -> int:
         overlapped.install()
     elif args.impl == "aio":
         use_aio_loop()
+    elif args.impl == "afd":
+        use_afd_selector()
     import _overlapped
 
     expected = "winsock_ov.compat.overlapped" if args.impl == "winsock_ov" else "_overlapped"
@@ -194,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prove-hangs", action="store_true",
                         help="run the pinned hangs too, and check they hang with both")
     parser.add_argument("--ours", action="append", choices=OURS,
-                        help="run only this implementation of ours (repeatable; default both)")
+                        help="run only this implementation of ours (repeatable; default "
+                             "winsock_ov and aio, and afd with --afd-selector)")
+    parser.add_argument("--afd-selector", action="store_true",
+                        help="also run the selector loop's modules on AFDSelector (afd)")
     runs.add_record_arguments(parser)
     runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
     args = parser.parse_args(argv)
@@ -220,13 +252,29 @@ def run_suite(args: argparse.Namespace) -> int:
     all_hangs = load_hangs(hangs_path)
     pinned = {h["test"] for h in all_hangs if h["python"] == VERSION}
     suite = runs.Suite(Path(__file__), [args.tests_dir], work, PER_TEST_SECONDS)
-    ours = tuple(impl for impl in OURS if not args.ours or impl in args.ours)
+    ours = tuple(impl for impl in OURS if impl in args.ours) if args.ours else \
+        ("winsock_ov", "aio", *(("afd",) if args.afd_selector and not args.record else ()))
     labels = {impl: LABELS[impl] for impl in ("c", *ours)}
     started = time.monotonic()
     print(f"CPython {sys.version.split()[0]}: {len(modules)} modules, "
           f"{len(pinned)} pinned hangs", flush=True)
-    outcomes = runs.outcomes_against_record(suite, "asyncio", args, modules, labels, "c",
-                                            skip=pinned)
+    outcomes = runs.outcomes_against_record(
+        suite, "asyncio", args, modules, {k: v for k, v in labels.items() if k != "afd"}, "c",
+        skip=pinned)
+    selector_seconds = 0.0
+    selector_modules = [m for m in modules if m in SELECTOR_MODULES]
+    # The reference's outcomes of the tests run on AFDSelector: the selector loop's
+    # modules less their Proactor classes (those never build a selector).
+    on_selector = {t: o for t, o in outcomes["c"].items()
+                   if runs.module_of(t, selector_modules) and "Proactor" not in t.split(".")[-2]}
+    if "afd" in ours:
+        selector_started = time.monotonic()
+        proactor = {t for t in outcomes["c"] if runs.module_of(t, selector_modules)} \
+            - on_selector.keys()
+        outcomes["afd"] = runs.outcomes_against_record(
+            suite, "asyncio", args, selector_modules, {"c": labels["c"], "afd": labels["afd"]},
+            "c", skip=pinned | proactor)["afd"]
+        selector_seconds = time.monotonic() - selector_started
     unrecorded = runs.unrecorded(outcomes, "c")
 
     proven: list[str] = []
@@ -239,7 +287,11 @@ def run_suite(args: argparse.Namespace) -> int:
         "flaky": [], "unstable": [], "difference": []}
     reference_runs = 0
     for impl in ours:
-        judged = runs.judge_suspects(suite, outcomes, impl, "c", modules)
+        if impl == "afd":  # judged on the tests it ran alone
+            judged = runs.judge_suspects(suite, {"c": on_selector, "afd": outcomes["afd"]},
+                                         "afd", "c", selector_modules)
+        else:
+            judged = runs.judge_suspects(suite, outcomes, impl, "c", modules)
         reference_runs += runs.reference_reruns(judged)
         for verdict in judged:
             verdicts[verdict[0]].append((impl, verdict))
@@ -259,6 +311,16 @@ def run_suite(args: argparse.Namespace) -> int:
             print(f"    {test}")
     for impl in labels:
         print(f"  {LABELS[impl]:<16} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
+    if "afd" in ours:
+        print("  the same tests with C on SelectSelector (recorded): " + ", ".join(
+            f"{n} {k}" for k, n in runs.count_outcomes(on_selector).items()))
+        print(f"  on AFDSelector ({len(SELECTOR_MODULES)} modules, {selector_seconds:.0f} s), "
+              "by module: " + "; ".join(
+                  f"{m.rsplit('.', 1)[-1]} " + ", ".join(
+                      f"{n} {k}" for k, n in runs.count_outcomes(
+                          {t: o for t, o in outcomes["afd"].items()
+                           if runs.module_of(t, [m])}).items())
+                  for m in SELECTOR_MODULES))
     print("  passing in the loop classes: " + ", ".join(
         f"{name} {n}" for name, n in loop_classes.items()))
     print(f"  skipped on the Proactor, run on winsock_ov.aio: {len(restored)}")
@@ -289,6 +351,7 @@ def run_suite(args: argparse.Namespace) -> int:
     Path(args.json).write_text(json.dumps({
         "python": VERSION, "modules": len(modules), "seconds": round(elapsed),
         "counts": counts, "loop_classes": loop_classes, "restored": restored,
+        "afd_selector_seconds": round(selector_seconds),
         **{key: [f"{LABELS[impl]}: {v[1]}" for impl, v in verdicts[kind]]
            for key, kind in (("differences", "difference"), ("flaky", "flaky"),
                              ("unstable", "unstable"))},

@@ -28,6 +28,20 @@ asyncio's IocpProactor does.  Workloads (a "message" is what a row counts):
   and asyncio's SelectorEventLoop, each in a process of its own (the module
   is chosen before asyncio loads); "asyncio echo x64" is the same with 64
   clients at once.
+* select vs SelectSelector 10: the time of one ``select()`` call that finds one socket readable
+  among the registered ones (message: one select()), for
+  ``winsock_ov.selectors.AFDSelector`` with 10 and with 10,000 sockets
+  registered, against ``selectors.SelectSelector`` (the stdlib's default on
+  Windows, the selector AFDSelector replaces) with 10: with its fewest sockets,
+  where select.select() costs least.  The selector loops around it (a byte sent
+  to one of the 10 active sockets, then received) are not timed.  A
+  "SelectSelector 500" row shows the stdlib's cost with 500 idle sockets (it
+  takes 512 at most); "AFDSelector 10 +10,000 idle elsewhere" has another
+  AFDSelector poll 10,000 sockets meanwhile: under Wine, the wineserver walks
+  one list of every pending poll of the prefix on each socket event, a cost
+  that comes with the polls wherever they are, not with the selector.  The
+  sockets are opened once per process, the selectors made and closed around
+  each run (untimed).
 
 How a figure is made
 --------------------
@@ -73,6 +87,7 @@ number (each round's seconds, CPU seconds and messages for both sides).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import gc
@@ -732,6 +747,69 @@ def asyncio_child(implementation: str, trips: int, count_key: str | None,
     return stats.Measurement(**json.loads(result.stdout.strip().splitlines()[-1]))
 
 
+# The selector rows: a selector with ``registered`` sockets (both ends of
+# registered / 2 loopback pairs) registered for reading; the sockets of the first
+# SELECT_ACTIVE / 2 pairs take turns being made readable.  The sockets are opened
+# once per process; the selector lives for one run only: under Wine every pending
+# AFD poll of the prefix is walked by the wineserver on each socket event
+# (server/sock.c keeps one list of them), so 10,000 idle polls left behind would
+# slow every other row, the anchor included.
+SELECT_ACTIVE = 10
+SELECT_WORKLOAD = "select vs SelectSelector 10"  # its anchor is not the C module: named here
+_select_pairs: dict[int, list[tuple[socket.socket, socket.socket]]] = {}
+
+
+def select_one(kind: str, registered: int,
+               idle_elsewhere: int = 0) -> Callable[[int], stats.Measurement]:
+    """Time ``messages`` select() calls, each finding the one socket made readable,
+    on a selector of ``kind`` ("afd": AFDSelector, "select": SelectSelector).
+
+    ``idle_elsewhere``: that many more sockets polled meanwhile by another
+    AFDSelector (under Wine, what the wineserver's walk of its poll list costs
+    a selector that is not the one holding them).
+    """
+    def run(messages: int) -> stats.Measurement:
+        import selectors
+
+        from winsock_ov.selectors import AFDSelector
+
+        with contextlib.ExitStack() as stack:
+            selector = stack.enter_context(
+                AFDSelector() if kind == "afd" else selectors.SelectSelector())
+            registering = [(selector, select_pairs(registered))]
+            if idle_elsewhere:
+                registering.append((stack.enter_context(AFDSelector()),
+                                    select_pairs(idle_elsewhere)))
+            for chosen, pairs in registering:
+                for pair in pairs:
+                    for sock in pair:
+                        chosen.register(sock, selectors.EVENT_READ)
+            pairs = registering[0][1]
+            active = [sock for pair in pairs[:SELECT_ACTIVE // 2] for sock in pair]
+            wall = cpu = 0.0
+            for index in range(messages):
+                receiver = active[index % len(active)]
+                pair = pairs[index % len(active) // 2]
+                sender = pair[1] if receiver is pair[0] else pair[0]
+                sender.send(b"x")
+                started, started_cpu = time.perf_counter(), time.thread_time()
+                found = selector.select(WAIT)
+                wall += time.perf_counter() - started
+                cpu += time.thread_time() - started_cpu
+                assert [key.fileobj for key, _ in found] == [receiver], found
+                receiver.recv(1)
+        return stats.Measurement(wall, cpu, messages)
+    return run
+
+
+def select_pairs(registered: int) -> list[tuple[socket.socket, socket.socket]]:
+    """``registered`` / 2 loopback pairs, opened once per process for each count."""
+    pairs = _select_pairs.get(registered)
+    if pairs is None:
+        pairs = _select_pairs[registered] = socket_pairs(registered // 2)
+    return pairs
+
+
 # --- the rows ----------------------------------------------------------------------------
 
 
@@ -851,6 +929,13 @@ def workloads(program: CProgram | None = None) -> list[Workload]:
             {label: (lambda n, child=child, c=connections: asyncio_child(child, n, None, c))
              for label, child in ASYNCIO_CHILDREN.items()},
             warm_up=False))
+    rows.append(Workload(
+        SELECT_WORKLOAD, "us", 500, 100, select_one("select", SELECT_ACTIVE),
+        {"AFDSelector 10": select_one("afd", SELECT_ACTIVE),
+         "AFDSelector 10,000": select_one("afd", 10000),
+         "AFDSelector 10 +10,000 idle elsewhere": select_one("afd", SELECT_ACTIVE, 10000),
+         "SelectSelector 500": select_one("select", 500)},
+        higher_is_better=False, warm_up=False))  # untimed set-up: nothing to warm
     return rows
 
 

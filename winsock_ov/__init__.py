@@ -15,6 +15,7 @@ from .errors import OperationAbortedError, RoutineErrors, ThreadExitedError
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
 from .iocp import CompletionPort, Packet, Posted, skip_on_success_supported
+from .messages import RecvMsgOperation, SendMsgOperation
 from .operations import (
     Notify,
     Operation,
@@ -55,8 +56,10 @@ __all__ = [
     "PollOperation",
     "Posted",
     "RecvFromOperation",
+    "RecvMsgOperation",
     "RecvOperation",
     "RoutineErrors",
+    "SendMsgOperation",
     "SendOperation",
     "SendToOperation",
     "Socket",

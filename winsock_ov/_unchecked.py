@@ -29,6 +29,7 @@ from .raw import (
     WSARecv,
     WSARecvFrom,
     WSASend,
+    WSASendMsg,
     WSASendTo,
     unchecked,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "WSARECV",
     "WSARECVFROM",
     "WSASEND",
+    "WSASENDMSG",
     "WSASENDTO",
     "get_queued_completion_status",
     "unpack_entries",
@@ -49,6 +51,7 @@ __all__ = [
 # The submitting calls of the object layer's and the drop-in's operations.
 WSASEND = unchecked(WSASend)
 WSASENDTO = unchecked(WSASendTo)
+WSASENDMSG = unchecked(WSASendMsg)
 WSARECV = unchecked(WSARecv)
 WSARECVFROM = unchecked(WSARecvFrom)
 DEVICE_IO_CONTROL = unchecked(DeviceIoControl)  # a socket poll's IOCTL_AFD_POLL

@@ -64,11 +64,14 @@ _functions: dict[tuple[int, int, int, str], Any] = {}
 _functions_lock = threading.Lock()
 
 
-def extension_function(sock: Any, guid: GUID, prototype: Any, name: str) -> Any:
+def extension_function(sock: Any, guid: GUID, prototype: Any, name: str, *,
+                       socket_error: bool = False) -> Any:
     """``name`` for the provider behind ``sock``: fetched on first use, then kept.
 
     ``sock`` is anything with ``family``, ``type``, ``proto`` and ``fileno()``:
-    a winsock_ov Socket or a socket.socket.
+    a winsock_ov Socket or a socket.socket.  ``socket_error``: an INT function
+    answering SOCKET_ERROR (WSARecvMsg), fetched unchecked for
+    ``core.socket_call``; the others are BOOL, or void.
     """
     key = (sock.family, sock.type, sock.proto, name)
     function = _functions.get(key)
@@ -77,7 +80,8 @@ def extension_function(sock: Any, guid: GUID, prototype: Any, name: str) -> Any:
             function = _functions.get(key)
             if function is None:
                 # BOOL ones: FALSE with ERROR_IO_PENDING means started.
-                errcheck = None if _returns_nothing(prototype) else check_bool_pending
+                errcheck = None if socket_error or _returns_nothing(prototype) \
+                    else check_bool_pending
                 function = _functions[key] = get_extension_function(
                     sock.fileno(), guid, prototype, name, errcheck)
     return function

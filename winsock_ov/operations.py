@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .sockets import Socket
 
 __all__ = [
+    "BufferOperation",
     "Notify",
     "Operation",
     "RecvFromOperation",
@@ -305,8 +306,9 @@ class Operation(Outcome[_T_co]):
         return f"<{type(self).__name__} {self.notify.value} {state}>"
 
 
-class _BufferOperation(Operation[_T_co]):
-    """An operation over pinned caller buffers, or a buffer of its own."""
+class BufferOperation(Operation[_T_co]):
+    """An operation over pinned caller buffers, or a buffer of its own: the base of
+    the sends and receives here and of ``winsock_ov.messages``'s."""
 
     __slots__ = ("_count", "_data", "_kept", "_own", "_pinned", "_wsabufs")
     _pinned: PinnedBuffers | None
@@ -344,13 +346,18 @@ class _BufferOperation(Operation[_T_co]):
             self._data = self._own[:nbytes]
             self._own = None
 
+    def _received(self) -> Any:
+        """What a receive gives: the bytes of a buffer of its own, or the count
+        received into the caller's buffers."""
+        return self._data if self._pinned is None else self._nbytes
+
     def _release(self) -> None:
         self._kept = None
         if self._pinned is not None:
             self._pinned.release()
 
 
-class SendOperation(_BufferOperation[int]):
+class SendOperation(BufferOperation[int]):
     """WSASend of one buffer or several (gather), without copying them.
 
     ``result()`` is the number of bytes sent.
@@ -388,7 +395,7 @@ class SendToOperation(SendOperation):
                            self._send_flags, byref(self._to), self._tolen, byref(ov), routine)
 
 
-class RecvOperation(_BufferOperation[_T_co]):
+class RecvOperation(BufferOperation[_T_co]):
     """WSARecv into a buffer of its own (``recv``) or into caller buffers (scatter).
 
     ``result()`` is the bytes received for ``Socket.recv``, the count received
@@ -416,7 +423,7 @@ class RecvOperation(_BufferOperation[_T_co]):
     def _value(self) -> _T_co:
         # bytes (a buffer of its own: Socket.recv) or the count (Socket.recv_into):
         # what its _T_co says, by how it was made.
-        return self._data if self._pinned is None else self._nbytes  # type: ignore[return-value]
+        return self._received()  # type: ignore[no-any-return]
 
 
 class RecvFromOperation(RecvOperation[_T_co]):

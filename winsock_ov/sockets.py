@@ -6,7 +6,7 @@ import select
 import socket as _pysocket
 import warnings
 from ctypes import byref, sizeof
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 from . import _addresses
 from ._checks import check_c_int, check_ulong_ptr
@@ -16,6 +16,7 @@ from ._timeouts import milliseconds
 from .errors import error_from_code, timeout_error
 from .event import Event
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
+from .messages import RecvMsgOperation, SendMsgOperation
 from .notify import Port, PortBinding
 from .operations import (
     RecvFromOperation,
@@ -56,11 +57,18 @@ from .raw import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from typing_extensions import Buffer
 
     from ._addresses import Address, AddressArg
     from ._buffers import Buffers
+    from .cmsg import ControlMessage
     from .core import OverlappedIO
+
+    # What recvmsg / recvmsg_into give: CPython's Unix socket.recvmsg shape.
+    RecvMsg = tuple[bytes, list[ControlMessage], int, Optional[Address]]
+    RecvMsgInto = tuple[int, list[ControlMessage], int, Optional[Address]]
 
 __all__ = ["Socket", "socket_type", "tie_to_port"]
 
@@ -381,6 +389,44 @@ class Socket(Closable):
         """WSARecvFrom into writable buffers; result() is (count, address)."""
         op: RecvFromOperation[tuple[int, Address | None]] = RecvFromOperation(
             self, buffers=buffers, limit=nbytes, flags=flags, event=event, routine=routine)
+        return op.start()
+
+    def sendmsg(self, buffers: Buffers, ancdata: Iterable[tuple[int, int, Buffer]] = (),
+                flags: int = 0, address: AddressArg | None = None, *,
+                event: Event | None = None,
+                routine: Routine[SendMsgOperation] | None = None) -> SendMsgOperation:
+        """WSASendMsg: one datagram from ``buffers`` (one bytes-like object or several:
+        gather) with control messages ``ancdata`` (``(level, type, data)`` items,
+        as CPython's Unix ``socket.sendmsg``; ``winsock_ov.cmsg`` builds them), to
+        ``address`` unless the socket is connected.  result() is the count sent."""
+        return SendMsgOperation(self, buffers, ancdata, flags, address, event=event,
+                                routine=routine).start()
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0, *,
+                event: Event | None = None,
+                routine: Routine[RecvMsgOperation[RecvMsg]] | None = None,
+                ) -> RecvMsgOperation[RecvMsg]:
+        """WSARecvMsg of one datagram, up to ``bufsize`` bytes, with up to ``ancbufsize``
+        bytes of control messages (``winsock_ov.cmsg.space`` sizes them).
+
+        result() is ``(data, ancdata, msg_flags, address)``, as CPython's Unix
+        ``socket.recvmsg``: a datagram cut to ``bufsize`` gives MSG_TRUNC in
+        ``msg_flags``, control data cut to ``ancbufsize`` MSG_CTRUNC.  Datagram and
+        raw sockets only: any other is refused with OSError (WSAEOPNOTSUPP).
+        """
+        op: RecvMsgOperation[RecvMsg] = RecvMsgOperation(
+            self, bufsize, ancbufsize=ancbufsize, flags=flags, event=event, routine=routine)
+        return op.start()
+
+    def recvmsg_into(self, buffers: Buffers, ancbufsize: int = 0, flags: int = 0, *,
+                     event: Event | None = None,
+                     routine: Routine[RecvMsgOperation[RecvMsgInto]] | None = None,
+                     ) -> RecvMsgOperation[RecvMsgInto]:
+        """WSARecvMsg into writable buffers (one, or several: scatter); result() is
+        ``(nbytes, ancdata, msg_flags, address)``, as ``socket.recvmsg_into``."""
+        op: RecvMsgOperation[RecvMsgInto] = RecvMsgOperation(
+            self, buffers=buffers, ancbufsize=ancbufsize, flags=flags, event=event,
+            routine=routine)
         return op.start()
 
 

@@ -72,6 +72,11 @@ def operations(sock: Socket, event: Event) -> None:
     reveal_type(sock.recvfrom(1024).result())  # revealed: tuple[bytes, Address | None]
     scattered = sock.recvfrom_into([bytearray(4), bytearray(4)])
     reveal_type(scattered.result())  # revealed: tuple[int, Address | None]
+    reveal_type(sock.sendmsg([b"d"], [(0, 19, b"")], 0, ("127.0.0.1", 9)).result())  # revealed: int
+    # revealed: tuple[bytes, list[tuple[int, int, bytes]], int, Address | None]
+    reveal_type(sock.recvmsg(1024, 64).result())
+    # revealed: tuple[int, list[tuple[int, int, bytes]], int, Address | None]
+    reveal_type(sock.recvmsg_into([bytearray(4)]).result())
     accepted = sock.accept_ex()
     reveal_type(accepted.result())  # revealed: tuple[Socket, Address]
     reveal_type(accepted.local_address)  # revealed: Address | None

@@ -196,6 +196,10 @@ def add_test_parser(sub: Any) -> None:
                       help="run CPython's asyncio tests of this version on winsock_ov's "
                            "_overlapped and on winsock_ov.aio's loop, against the C "
                            "_overlapped's recorded outcomes (repeatable)")
+    test.add_argument("--afd-selector-suite", action="append", choices=tuple(ASYNCIO_SUITES),
+                      help="run that version's asyncio tier, with the selector loop's "
+                           "modules on winsock_ov.selectors.AFDSelector too (repeatable; "
+                           "the 3.13 tier always does)")
     test.add_argument("--tornado-suite", action="append", choices=WINDOWS_VERSIONS,
                       help="run Tornado's own tests on winsock_ov.aio's loop, against the "
                            "default loop's recorded outcomes (repeatable)")

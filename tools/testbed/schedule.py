@@ -76,12 +76,14 @@ class Selection:
     wheels: list[str] = field(default_factory=list)
     record: bool = False
     prove_hangs: bool = False
+    afd_suites: list[str] = field(default_factory=list)  # besides tiers.AFD_SELECTOR_SUITE
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Selection:
         wheels: list[str] = []
-        if args.python or args.asyncio_suite or args.tornado_suite or args.wheel:
-            versions, suites = args.python or [], args.asyncio_suite or []
+        afd = getattr(args, "afd_selector_suite", None) or []
+        if args.python or args.asyncio_suite or args.tornado_suite or args.wheel or afd:
+            versions, suites = args.python or [], [*(args.asyncio_suite or []), *afd]
             tornado, wheels = args.tornado_suite or [], args.wheel or []
         elif args.quick:
             versions, suites, tornado = [QUICK_VERSION], [], []
@@ -93,7 +95,7 @@ class Selection:
             return sorted(set(chosen), key=WINDOWS_VERSIONS.index)
 
         return cls(ordered(versions), ordered(suites), ordered(tornado), ordered(wheels),
-                   args.record, args.prove_hangs)
+                   args.record, args.prove_hangs, ordered(afd))
 
     @property
     def interpreters(self) -> list[str]:
@@ -118,7 +120,8 @@ class Selection:
                    tiers.tier_installed_wheel, version=v, pytest_extra=extra)
               for v in self.wheels),
             *(tier(f"asyncio-{v}", f"CPython {v} asyncio tests (Wine)", tiers.tier_asyncio,
-                   version=v, record=self.record, prove_hangs=self.prove_hangs)
+                   version=v, record=self.record, prove_hangs=self.prove_hangs,
+                   afd_selector=v in self.afd_suites or v == tiers.AFD_SELECTOR_SUITE)
               for v in self.suites),
             *(tier(f"tornado-{v}", f"Tornado's tests, CPython {v} (Wine)", tiers.tier_tornado,
                    version=v, record=self.record) for v in self.tornado),
@@ -137,6 +140,9 @@ def provision(env: Env, selection: Selection) -> None:
     if selection.versions or selection.wheels:
         build_seed_programs(env)
         build_c_anchor(env)
+    for version in sorted({tiers.SELECTOR_TESTS[v] for v in [*selection.versions,
+                                                            *selection.wheels]}):
+        ensure_asyncio_tests(env, version)  # CPython's selector tests
     for version in selection.suites:
         ensure_asyncio_tests(env, version)
 

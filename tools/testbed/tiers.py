@@ -85,11 +85,35 @@ def read_tier_report(name: str, path: Path, code: int, *, windows: bool) -> Tier
     return result
 
 
-def windows_test_environment(env: Env) -> dict[str, str]:
-    """What the Windows tiers' tests are told: where the seed's programs are, and the
-    bench's C anchor (tests/test_c_anchor.py)."""
+# Whose test package CPython's selector tests (tests/test_cpython_selectors.py) come
+# from, by Windows CPython version: Debian has no 3.10 or 3.12 package, and 3.11's
+# test_selectors runs under 3.10, 3.13's under 3.12.
+SELECTOR_TESTS = {"3.9": "3.9", "3.10": "3.11", "3.11": "3.11", "3.12": "3.13", "3.13": "3.13"}
+# The one Windows tier that runs the tests marked ``scale`` (10,000 sockets, 1,000
+# connections: about 90 s under Wine); the other tiers deselect them.
+SCALE_TIER = "3.13"
+
+
+# The asyncio tier that always also runs the selector loop's modules on AFDSelector
+# (asyncio_suite.py --afd-selector: about 4 minutes under Wine); the other versions'
+# tiers run them when asked (winenv.py test --afd-selector-suite VERSION).
+AFD_SELECTOR_SUITE = "3.13"
+
+
+def windows_test_environment(env: Env, version: str) -> dict[str, str]:
+    """What the Windows tiers' tests are told: where the seed's programs are, the
+    bench's C anchor (tests/test_c_anchor.py), and the folder holding CPython's
+    ``test`` package for ``version`` (tests/test_cpython_selectors.py)."""
     return {"WINSOCK_OV_SEED_BIN": windows_path(build_seed_programs(env)),
-            "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env))}
+            "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env)),
+            "WINSOCK_OV_CPYTHON_TESTS": windows_path(
+                ensure_asyncio_tests(env, SELECTOR_TESTS[version]))}
+
+
+def scale_selection(version: str, pytest_extra: Sequence[str]) -> list[str]:
+    """pytest's arguments for a Windows tier: the ``scale`` tests deselected except
+    in SCALE_TIER's (before the caller's own, so a ``-m`` given there wins)."""
+    return [*([] if version == SCALE_TIER else ["-m", "not scale"]), *pytest_extra]
 
 
 def tier_portable(env: Env, name: str, pytest_extra: Sequence[str]) -> TierResult:
@@ -106,8 +130,9 @@ def tier_portable(env: Env, name: str, pytest_extra: Sequence[str]) -> TierResul
 def tier_windows(env: Env, name: str, version: str, pytest_extra: Sequence[str]) -> TierResult:
     report = env.report(f"windows-{version}.json")
     env.out(f"==> {name}: pytest under Wine")
-    code = run_windows_python(env, version, [*pytest_args(windows_path(report)), *pytest_extra],
-                              extra_env=windows_test_environment(env))
+    code = run_windows_python(env, version, [*pytest_args(windows_path(report)),
+                                             *scale_selection(version, pytest_extra)],
+                              extra_env=windows_test_environment(env, version))
     return read_tier_report(name, report, code, windows=True)
 
 
@@ -176,8 +201,8 @@ def tier_installed_wheel(env: Env, name: str, version: str,
     report = env.report(f"wheel-{version}.json")
     env.out(f"==> {name}: pytest under Wine, winsock_ov from {wheel.name}")
     code = run_windows_python(
-        env, version, [*pytest_args(windows_path(report)), *pytest_extra],
-        extra_env={**windows_test_environment(env), "PYTHONPATH": windows_path(site),
+        env, version, [*pytest_args(windows_path(report)), "-m", "not scale", *pytest_extra],
+        extra_env={**windows_test_environment(env, version), "PYTHONPATH": windows_path(site),
                    "WINSOCK_OV_INSTALLED": windows_path(site)}, cwd=tree)
     return read_tier_report(name, report, code, windows=True)
 
@@ -233,9 +258,10 @@ def run_suite_tool(env: Env, version: str, script: str, report: Path, record_fil
 
 
 def tier_asyncio(env: Env, name: str, version: str, *, record: bool,
-                 prove_hangs: bool) -> TierResult:
+                 prove_hangs: bool, afd_selector: bool = False) -> TierResult:
     """CPython ``version``'s asyncio tests with winsock_ov's _overlapped and on
-    winsock_ov.aio's loop, against the C _overlapped's recorded outcomes."""
+    winsock_ov.aio's loop, against the C _overlapped's recorded outcomes; with
+    ``afd_selector``, the selector loop's modules on AFDSelector too."""
     tests = ensure_asyncio_tests(env, version)
     report = env.report(f"asyncio-{version}.json")
     expected = suite_expected(env, f"asyncio-{version}", {
@@ -243,12 +269,14 @@ def tier_asyncio(env: Env, name: str, version: str, *, record: bool,
         "wine": wine_version(env)}, f"python3 tools/winenv.py test --asyncio-suite {version} "
                                     "--record")
     env.out(f"==> {name}: winsock_ov.compat.overlapped, winsock_ov.aio"
+            + (", the selector loop on AFDSelector" if afd_selector and not record else "")
             + (", C _overlapped (recording)" if record else ", against C's record")
             + (", then the pinned hangs with both _overlapped" if prove_hangs else ""))
     code = run_suite_tool(env, version, "asyncio_suite.py", report,
                           env.records / f"asyncio-{version}.json", expected, record,
                           ["--tests-dir", windows_path(tests),
-                           *(["--prove-hangs"] if prove_hangs else [])])
+                           *(["--prove-hangs"] if prove_hangs else []),
+                           *(["--afd-selector"] if afd_selector else [])])
     return read_asyncio_report(name, report, code)
 
 
@@ -278,7 +306,9 @@ def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
     loops = data["loop_classes"]
     hangs = data["proven_hangs"]
     note = (f"{data['modules']} modules in {data['seconds']} s; passed: C {counts['c']['pass']}, "
-            f"winsock_ov {counts['winsock_ov']['pass']}, aio {counts['aio']['pass']}; "
+            f"winsock_ov {counts['winsock_ov']['pass']}, aio {counts['aio']['pass']}"
+            + (f", AFDSelector {counts['afd']['pass']} ({data['afd_selector_seconds']} s)"
+               if "afd" in counts else "") + "; "
             f"{recorded_note(data, 'C')}; "
             f"loop classes: Proactor {loops['Proactor']}, Selector {loops['Selector']}, "
             f"aio {loops['winsock_ov.aio']} ({len(data['restored'])} restored); "

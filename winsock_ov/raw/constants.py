@@ -94,6 +94,24 @@ SO_UPDATE_CONNECT_CONTEXT = 0x7010
 TCP_NODELAY = 0x0001
 IPV6_V6ONLY = 27
 
+# --- per-datagram information: IPPROTO_IP / IPPROTO_IPV6 options and control
+# messages (ws2ipdef.h).  Enabling one (setsockopt to 1) has WSARecvMsg deliver
+# its control message; some are also accepted by WSASendMsg (IP_PKTINFO: the
+# source address).  IP_ECN is also spelled IP_RECVECN by newer SDKs.
+IP_TOS = 3
+IP_TTL = 4
+IP_PKTINFO = 19
+IP_HOPLIMIT = 21
+IP_RECVTTL = 21
+IP_RECVTOS = 40
+IP_ECN = 50
+IPV6_UNICAST_HOPS = 4
+IPV6_PKTINFO = 19
+IPV6_HOPLIMIT = 21
+IPV6_TCLASS = 39
+IPV6_RECVTCLASS = 40
+IPV6_ECN = 50
+
 # --- ioctls ---------------------------------------------------------------------
 IOC_VOID = 0x20000000
 IOC_OUT = 0x40000000
@@ -267,6 +285,8 @@ WSAID_GETACCEPTEXSOCKADDRS = _guid(0xB5367DF2, 0xCBAC, 0x11CF, b"\x95\xca\x00\x8
 WSAID_TRANSMITFILE = _guid(0xB5367DF0, 0xCBAC, 0x11CF, b"\x95\xca\x00\x80\x5f\x48\xa1\x92")
 WSAID_CONNECTEX = _guid(0x25A207B9, 0xDDF3, 0x4660, b"\x8e\xe9\x76\xe5\x8c\x74\x06\x3e")
 WSAID_DISCONNECTEX = _guid(0x7FDA2E11, 0x8630, 0x436F, b"\xa0\x31\xf5\x36\xa6\xee\xc1\x57")
+WSAID_WSARECVMSG = _guid(0xF689D7C8, 0x6F1F, 0x436B, b"\x8a\x53\xe5\x4f\xe3\x51\xc3\x22")
+WSAID_WSASENDMSG = _guid(0xA441E712, 0x754F, 0x43CA, b"\x84\xa7\x0d\xee\x44\xcf\x60\x6d")
 
 TRUE = 1
 FALSE = 0
@@ -348,7 +368,20 @@ __all__ = [
     "IPPROTO_RAW",
     "IPPROTO_TCP",
     "IPPROTO_UDP",
+    "IPV6_ECN",
+    "IPV6_HOPLIMIT",
+    "IPV6_PKTINFO",
+    "IPV6_RECVTCLASS",
+    "IPV6_TCLASS",
+    "IPV6_UNICAST_HOPS",
     "IPV6_V6ONLY",
+    "IP_ECN",
+    "IP_HOPLIMIT",
+    "IP_PKTINFO",
+    "IP_RECVTOS",
+    "IP_RECVTTL",
+    "IP_TOS",
+    "IP_TTL",
     "LANG_NEUTRAL",
     "MAKEWORD",
     "MAXIMUM_WAIT_OBJECTS",
@@ -470,6 +503,8 @@ __all__ = [
     "WSAID_DISCONNECTEX",
     "WSAID_GETACCEPTEXSOCKADDRS",
     "WSAID_TRANSMITFILE",
+    "WSAID_WSARECVMSG",
+    "WSAID_WSASENDMSG",
     "WSANOTINITIALISED",
     "WSANO_DATA",
     "WSANO_RECOVERY",

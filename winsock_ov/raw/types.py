@@ -391,6 +391,122 @@ class SECURITY_ATTRIBUTES(Structure):
 
 LPSECURITY_ATTRIBUTES = POINTER(SECURITY_ATTRIBUTES)
 
+# --- messages with control data (WSASendMsg, WSARecvMsg) ----------------------
+
+
+class WSAMSG(Structure):
+    """The message of WSASendMsg and WSARecvMsg: address, data buffers, control data.
+
+    ``Control`` points at the WSACMSGHDR-framed control messages; WSARecvMsg
+    sets ``Control.len`` to what it wrote and ``dwFlags`` to MSG_TRUNC,
+    MSG_CTRUNC, MSG_BCAST, MSG_MCAST.  Every pointer in it must stay valid
+    until the operation completes.
+    """
+
+    _fields_ = [
+        ("name", LPSOCKADDR),
+        ("namelen", INT),
+        ("lpBuffers", LPWSABUF),
+        ("dwBufferCount", DWORD),
+        ("Control", WSABUF),
+        ("dwFlags", DWORD),
+    ]
+
+
+PWSAMSG = LPWSAMSG = POINTER(WSAMSG)
+
+
+class WSACMSGHDR(Structure):
+    """The header of one control message; its data follows at WSA_CMSG_DATA."""
+
+    _fields_ = [
+        ("cmsg_len", SIZE_T),  # header and data, without the trailing padding
+        ("cmsg_level", INT),
+        ("cmsg_type", INT),
+    ]
+
+
+PWSACMSGHDR = LPWSACMSGHDR = POINTER(WSACMSGHDR)
+
+
+class IN_PKTINFO(Structure):
+    """IP_PKTINFO's data: a datagram's destination address and arrival interface."""
+
+    _fields_ = [("ipi_addr", IN_ADDR), ("ipi_ifindex", UINT)]
+
+
+class IN6_PKTINFO(Structure):
+    """IPV6_PKTINFO's data: a datagram's destination address and arrival interface."""
+
+    _fields_ = [("ipi6_addr", IN6_ADDR), ("ipi6_ifindex", UINT)]
+
+
+# --- control-message arithmetic (mswsock.h's WSA_CMSG_* macros) -----------------
+# The macros as functions, by their names.  The alignments are the SDK's:
+# TYPE_ALIGNMENT(WSACMSGHDR) for headers, MAX_NATURAL_ALIGNMENT (8 bytes on
+# 64-bit Windows, 4 on 32-bit) for data.  tools/abi_probe.c prints what the
+# headers' macros give for many inputs; tests/test_cmsg.py compares.
+
+_CMSGHDR_ALIGNMENT = ctypes.alignment(WSACMSGHDR)
+_MAX_NATURAL_ALIGNMENT = 8 if ctypes.sizeof(c_void_p) == 8 else 4
+
+
+def WSA_CMSGHDR_ALIGN(length: int) -> int:
+    """``length`` rounded up to a header's alignment."""
+    return (length + _CMSGHDR_ALIGNMENT - 1) & ~(_CMSGHDR_ALIGNMENT - 1)
+
+
+def WSA_CMSGDATA_ALIGN(length: int) -> int:
+    """``length`` rounded up to the data's alignment (MAX_NATURAL_ALIGNMENT)."""
+    return (length + _MAX_NATURAL_ALIGNMENT - 1) & ~(_MAX_NATURAL_ALIGNMENT - 1)
+
+
+def WSA_CMSG_SPACE(length: int) -> int:
+    """Bytes one control message with ``length`` bytes of data takes, padding included."""
+    return WSA_CMSGDATA_ALIGN(ctypes.sizeof(WSACMSGHDR) + WSA_CMSGHDR_ALIGN(length))
+
+
+def WSA_CMSG_LEN(length: int) -> int:
+    """``cmsg_len`` of a control message with ``length`` bytes of data."""
+    return WSA_CMSGDATA_ALIGN(ctypes.sizeof(WSACMSGHDR)) + length
+
+
+def _message_of(msg: Any) -> Any:
+    """A WSAMSG from a WSAMSG, a pointer to one or ``byref(msg)``."""
+    if isinstance(msg, WSAMSG):
+        return msg
+    if isinstance(msg, LPWSAMSG):
+        return msg.contents
+    return getattr(msg, "_obj", msg)  # byref(msg): the object it refers to
+
+
+def WSA_CMSG_FIRSTHDR(msg: Any) -> Any:
+    """The first header of ``msg.Control`` (an LPWSACMSGHDR), or None if it has no room."""
+    message = _message_of(msg)
+    if message.Control.len < ctypes.sizeof(WSACMSGHDR):
+        return None
+    return ctypes.cast(message.Control.buf, LPWSACMSGHDR)
+
+
+def WSA_CMSG_NXTHDR(msg: Any, cmsg: Any) -> Any:
+    """The header after ``cmsg`` (the first when ``cmsg`` is None or NULL), or None
+    when the next header would end past ``msg.Control``."""
+    if not cmsg:
+        return WSA_CMSG_FIRSTHDR(msg)
+    message = _message_of(msg)
+    here = ctypes.addressof(cmsg.contents)
+    end = ctypes.cast(message.Control.buf, c_void_p).value + message.Control.len
+    following = here + WSA_CMSGHDR_ALIGN(cmsg.contents.cmsg_len)
+    if following + ctypes.sizeof(WSACMSGHDR) > end:
+        return None
+    return ctypes.cast(following, LPWSACMSGHDR)
+
+
+def WSA_CMSG_DATA(cmsg: Any) -> Any:
+    """A pointer (``POINTER(u_char)``) to the data of the control message ``cmsg``."""
+    here = ctypes.addressof(cmsg.contents)
+    return ctypes.cast(here + WSA_CMSGDATA_ALIGN(ctypes.sizeof(WSACMSGHDR)), POINTER(u_char))
+
 # --- callback and extension-function types ----------------------------------
 
 # void CALLBACK CompletionROUTINE(DWORD dwError, DWORD cbTransferred,
@@ -442,6 +558,27 @@ LPFN_DISCONNECTEX = _FUNCTYPE(
     DWORD,  # dwReserved
     use_last_error=True,
 )
+# INT WSARecvMsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
+#                LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE ...)
+LPFN_WSARECVMSG = _FUNCTYPE(
+    INT,
+    SOCKET,  # s
+    LPWSAMSG,  # lpMsg
+    LPDWORD,  # lpdwNumberOfBytesRecvd
+    LPWSAOVERLAPPED,
+    c_void_p,  # lpCompletionRoutine: an LPWSAOVERLAPPED_COMPLETION_ROUTINE, or None (NULL)
+    use_last_error=True,
+)
+LPFN_WSASENDMSG = _FUNCTYPE(
+    INT,
+    SOCKET,  # s
+    LPWSAMSG,  # lpMsg
+    DWORD,  # dwFlags
+    LPDWORD,  # lpNumberOfBytesSent
+    LPWSAOVERLAPPED,
+    c_void_p,  # lpCompletionRoutine: an LPWSAOVERLAPPED_COMPLETION_ROUTINE, or None (NULL)
+    use_last_error=True,
+)
 LPFN_TRANSMITFILE = _FUNCTYPE(
     BOOL,
     SOCKET,  # hSocket
@@ -459,21 +596,24 @@ LPFN_TRANSMITFILE = _FUNCTYPE(
 __all__ = [
     "ADDRESS_FAMILY", "ADDRINFOA", "ADDRINFOW", "BOOL", "BYTE", "CCHAR", "CHAR", "DWORD",
     "DWORD64", "DWORD_PTR", "FD_MAX_EVENTS", "GROUP", "GUID", "HANDLE", "HMODULE", "IN6_ADDR",
-    "INT", "INT64", "INT_PTR", "IN_ADDR", "LINGER", "LONG", "LONGLONG", "LONG_PTR", "LPBOOL",
-    "LPBYTE", "LPCSTR", "LPCVOID", "LPCWSTR", "LPDWORD", "LPFN_ACCEPTEX", "LPFN_CONNECTEX",
-    "LPFN_DISCONNECTEX", "LPFN_GETACCEPTEXSOCKADDRS", "LPFN_TRANSMITFILE", "LPGUID",
-    "LPHANDLE", "LPINT", "LPOVERLAPPED", "LPOVERLAPPED_ENTRY", "LPSECURITY_ATTRIBUTES",
-    "LPSOCKADDR", "LPSOCKADDR_IN", "LPSOCKADDR_IN6", "LPSOCKADDR_STORAGE", "LPSTR",
-    "LPTRANSMIT_FILE_BUFFERS", "LPVOID", "LPWORD", "LPWSABUF", "LPWSADATA", "LPWSAEVENT",
-    "LPWSANETWORKEVENTS", "LPWSAOVERLAPPED", "LPWSAOVERLAPPED_COMPLETION_ROUTINE",
-    "LPWSAPROTOCOL_INFOA", "LPWSAPROTOCOL_INFOW", "LPWSTR", "MAX_PROTOCOL_CHAIN", "NTSTATUS",
-    "OVERLAPPED", "OVERLAPPED_ENTRY", "PADDRINFOA", "PADDRINFOW", "PAPCFUNC", "PCSTR",
-    "PCWSTR", "PDWORD", "PHANDLE", "PINT", "PSOCKADDR", "PSOCKADDR_IN", "PSOCKADDR_IN6",
-    "PSOCKADDR_STORAGE", "PSTR", "PULONG", "PULONG_PTR", "PVOID", "PWSTR",
-    "SECURITY_ATTRIBUTES", "SHORT", "SIZE_T", "SOCKADDR", "SOCKADDR_IN", "SOCKADDR_IN6",
-    "SOCKADDR_STORAGE", "SOCKET", "SSIZE_T", "TRANSMIT_FILE_BUFFERS", "UCHAR", "UINT",
-    "UINT64", "UINT_PTR", "ULONG", "ULONGLONG", "ULONG_PTR", "USHORT", "WAITORTIMERCALLBACK",
-    "WCHAR", "WORD", "WSABUF", "WSADATA", "WSADESCRIPTION_LEN", "WSAEVENT", "WSANETWORKEVENTS",
+    "IN6_PKTINFO", "INT", "INT64", "INT_PTR", "IN_ADDR", "IN_PKTINFO", "LINGER", "LONG",
+    "LONGLONG", "LONG_PTR", "LPBOOL", "LPBYTE", "LPCSTR", "LPCVOID", "LPCWSTR", "LPDWORD",
+    "LPFN_ACCEPTEX", "LPFN_CONNECTEX", "LPFN_DISCONNECTEX", "LPFN_GETACCEPTEXSOCKADDRS",
+    "LPFN_TRANSMITFILE", "LPFN_WSARECVMSG", "LPFN_WSASENDMSG", "LPGUID", "LPHANDLE", "LPINT",
+    "LPOVERLAPPED", "LPOVERLAPPED_ENTRY", "LPSECURITY_ATTRIBUTES", "LPSOCKADDR", "LPSOCKADDR_IN",
+    "LPSOCKADDR_IN6", "LPSOCKADDR_STORAGE", "LPSTR", "LPTRANSMIT_FILE_BUFFERS", "LPVOID", "LPWORD",
+    "LPWSABUF", "LPWSACMSGHDR", "LPWSADATA", "LPWSAEVENT", "LPWSAMSG", "LPWSANETWORKEVENTS",
+    "LPWSAOVERLAPPED", "LPWSAOVERLAPPED_COMPLETION_ROUTINE", "LPWSAPROTOCOL_INFOA",
+    "LPWSAPROTOCOL_INFOW", "LPWSTR", "MAX_PROTOCOL_CHAIN", "NTSTATUS", "OVERLAPPED",
+    "OVERLAPPED_ENTRY", "PADDRINFOA", "PADDRINFOW", "PAPCFUNC", "PCSTR", "PCWSTR", "PDWORD",
+    "PHANDLE", "PINT", "PSOCKADDR", "PSOCKADDR_IN", "PSOCKADDR_IN6", "PSOCKADDR_STORAGE", "PSTR",
+    "PULONG", "PULONG_PTR", "PVOID", "PWSACMSGHDR", "PWSAMSG", "PWSTR", "SECURITY_ATTRIBUTES",
+    "SHORT", "SIZE_T", "SOCKADDR", "SOCKADDR_IN", "SOCKADDR_IN6", "SOCKADDR_STORAGE", "SOCKET",
+    "SSIZE_T", "TRANSMIT_FILE_BUFFERS", "UCHAR", "UINT", "UINT64", "UINT_PTR", "ULONG",
+    "ULONGLONG", "ULONG_PTR", "USHORT", "WAITORTIMERCALLBACK", "WCHAR", "WORD", "WSABUF",
+    "WSACMSGHDR", "WSADATA", "WSADESCRIPTION_LEN", "WSAEVENT", "WSAMSG", "WSANETWORKEVENTS",
     "WSAOVERLAPPED", "WSAPROTOCOLCHAIN", "WSAPROTOCOL_INFOA", "WSAPROTOCOL_INFOW",
-    "WSAPROTOCOL_LEN", "WSASYS_STATUS_LEN", "socklen_t", "u_char", "u_int", "u_long", "u_short",
+    "WSAPROTOCOL_LEN", "WSASYS_STATUS_LEN", "WSA_CMSGDATA_ALIGN", "WSA_CMSGHDR_ALIGN",
+    "WSA_CMSG_DATA", "WSA_CMSG_FIRSTHDR", "WSA_CMSG_LEN", "WSA_CMSG_NXTHDR", "WSA_CMSG_SPACE",
+    "socklen_t", "u_char", "u_int", "u_long", "u_short",
 ]

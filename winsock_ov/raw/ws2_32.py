@@ -44,6 +44,7 @@ from .types import (
     LPINT,
     LPWSABUF,
     LPWSADATA,
+    LPWSAMSG,
     LPWSANETWORKEVENTS,
     LPWSAOVERLAPPED,
     LPWSAOVERLAPPED_COMPLETION_ROUTINE,
@@ -184,6 +185,17 @@ WSARecvFrom = _ws2("WSARecvFrom", INT, [
 ], check_socket_error_pending, params=(
     "s lpBuffers dwBufferCount lpNumberOfBytesRecvd lpFlags lpFrom lpFromlen lpOverlapped "
     "lpCompletionRoutine"))
+# Exported by ws2_32 (Vista and later); WSARecvMsg is not: it is an extension
+# function, fetched with get_extension_function(s, WSAID_WSARECVMSG, LPFN_WSARECVMSG, ...).
+WSASendMsg = _ws2("WSASendMsg", INT, [
+    SOCKET,  # Handle
+    LPWSAMSG,  # lpMsg: its buffers, address and control data must outlive the operation
+    DWORD,  # dwFlags
+    LPDWORD,  # lpNumberOfBytesSent
+    LPWSAOVERLAPPED,
+    LPWSAOVERLAPPED_COMPLETION_ROUTINE_OR_NULL,
+], check_socket_error_pending, params=(
+    "Handle lpMsg dwFlags lpNumberOfBytesSent lpOverlapped lpCompletionRoutine"))
 WSAIoctl = _ws2("WSAIoctl", INT, [
     SOCKET,
     DWORD,  # dwIoControlCode
@@ -280,6 +292,8 @@ EXTENSION_PARAMS = {
                             "RemoteSockaddr RemoteSockaddrLength",
     "TransmitFile": "hSocket hFile nNumberOfBytesToWrite nNumberOfBytesPerSend lpOverlapped "
                     "lpTransmitBuffers dwReserved",
+    "WSARecvMsg": "s lpMsg lpdwNumberOfBytesRecvd lpOverlapped lpCompletionRoutine",
+    "WSASendMsg": "s lpMsg dwFlags lpNumberOfBytesSent lpOverlapped lpCompletionRoutine",
 }
 
 
@@ -304,6 +318,7 @@ __all__ = [
     "WSARecvFrom",
     "WSAResetEvent",
     "WSASend",
+    "WSASendMsg",
     "WSASendTo",
     "WSASetEvent",
     "WSASetLastError",
