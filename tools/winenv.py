@@ -64,13 +64,17 @@ WINDOWS_VERSIONS = tuple(EMBED_SDISTS)
 _CURRENT_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
 _BACKPORTS = ("exceptiongroup==1.3.1", "tomli==2.4.1")
 _READINESS_USERS = ("pyzmq==27.1.0", "tornado==6.5.2")
+# The compiled module winsock_ov.compat.iocpsupport stands in for: tests compare
+# them (tests/test_iocpsupport_differential.py).  It has wheels for cp39 to cp313,
+# and needs nothing else (Twisted itself comes with tools/twisted_env.py).
+_COMPILED_IOCPSUPPORT = ("twisted-iocpsupport==25.10.1",)
 WINDOWS_WHEELS = {
     "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6", *_BACKPORTS,
-            *_READINESS_USERS),
-    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS, *_READINESS_USERS),
-    "3.11": (*_CURRENT_TOOLS, *_READINESS_USERS),
-    "3.12": (*_CURRENT_TOOLS, *_READINESS_USERS),
-    "3.13": (*_CURRENT_TOOLS, *_READINESS_USERS),
+            *_READINESS_USERS, *_COMPILED_IOCPSUPPORT),
+    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS, *_READINESS_USERS, *_COMPILED_IOCPSUPPORT),
+    "3.11": (*_CURRENT_TOOLS, *_READINESS_USERS, *_COMPILED_IOCPSUPPORT),
+    "3.12": (*_CURRENT_TOOLS, *_READINESS_USERS, *_COMPILED_IOCPSUPPORT),
+    "3.13": (*_CURRENT_TOOLS, *_READINESS_USERS, *_COMPILED_IOCPSUPPORT),
 }
 # The version --quick tests with: the newest.
 QUICK_VERSION = WINDOWS_VERSIONS[-1]
