@@ -123,17 +123,27 @@ _ADDRESS_LENGTH = sizeof(ctypes.c_int)  # recvfrom's length buffer: sizeof(int)
 # compiled module truncates them (1.5 becomes 1): a truncated handle is another handle.
 
 
+# Cython's messages, word for word: Twisted's tests read some of them.
+_TOO_SMALL = {"long": "Python int too large to convert to C long",
+              "unsigned long": "can't convert negative value to unsigned long",
+              "size_t": "can't convert negative value to size_t",
+              "unsigned short": "can't convert negative value to unsigned short"}
+_TOO_LARGE = {"long": "Python int too large to convert to C long",
+              "unsigned long": "Python int too large to convert to C unsigned long",
+              "size_t": "int too big to convert",
+              "unsigned short": "value too large to convert to unsigned short"}
+
+
 def _integer(value: Any, low: int, high: int, c_type: str) -> int:
     if value.__class__ is int and low <= value <= high:  # the common case, first
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer is required for a C {c_type}, not "
-                        f"{type(value).__name__}")
-    if value < low:
-        raise OverflowError(f"can't convert negative value to {c_type}" if low == 0 else
-                            f"Python int too small to convert to C {c_type}")
-    if value > high:
-        raise OverflowError(f"Python int too large to convert to C {c_type}")
+    if isinstance(value, (bool, float)):
+        raise TypeError(f"an integer is required, not {type(value).__name__} (a C {c_type} "
+                        "here; the compiled module would truncate it)")
+    if not isinstance(value, int):
+        raise TypeError("an integer is required")
+    if not low <= value <= high:
+        raise OverflowError(_TOO_SMALL[c_type] if value < low else _TOO_LARGE[c_type])
     number: int = value  # an int by now (older mypy does not narrow Any)
     return number
 
