@@ -27,7 +27,16 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-from winenv import Env, StepError, check, recreate, stamped, step, write_stamp  # noqa: E402
+from winenv import (  # noqa: E402  (after the path set-up)
+    Env,
+    StepError,
+    check,
+    ensure_debian_packages,
+    recreate,
+    stamped,
+    step,
+    write_stamp,
+)
 
 TWISTED_VERSION = "26.10.0"
 # The compiled module the drop-in is compared with: wheels for cp39 to cp313.
@@ -62,7 +71,7 @@ def ensure_twisted(env: Env, version: str) -> Path:
         raise StepError(f"Twisted {TWISTED_VERSION} is provisioned for Windows CPython "
                         f"{', '.join(TWISTED_PYTHONS)}, not {version}")
     folder = twisted_folder(env, version)
-    inputs = json.dumps(TWISTED_WHEELS)
+    inputs = json.dumps([TWISTED_WHEELS, PROCESS_PRNG_C])
     if stamped(folder, inputs):
         return folder
     downloads = env.downloads / ("twisted-cp" + version.replace(".", ""))
@@ -83,18 +92,43 @@ def ensure_twisted(env: Env, version: str) -> Path:
         for wheel in wheels:
             with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(folder)
-        write_stamp(folder, inputs)
+    build_process_prng(env, folder / "cryptography" / "hazmat" / "bindings")
+    write_stamp(folder, inputs)
     return folder
 
 
-# Run by a Windows interpreter (``-c``) before anything imports Twisted: what
-# ``activate`` does, for a command line.
-ACTIVATE = "import site, sys; site.addsitedir(sys.argv.pop(1))"
+# ProcessPrng as bcryptprimitives.dll exports it on Windows 10 and later:
+# BOOL ProcessPrng(PBYTE pbData, SIZE_T cbData), always TRUE there.
+PROCESS_PRNG_C = r"""
+#include <windows.h>
+#define SystemFunction036 NTAPI SystemFunction036
+#include <ntsecapi.h>
+#undef SystemFunction036
+
+BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T length)
+{
+    while (length) {
+        ULONG chunk = length > 0x40000000 ? 0x40000000 : (ULONG)length;
+        if (!RtlGenRandom(data, chunk)) return FALSE;
+        data += chunk;
+        length -= chunk;
+    }
+    return TRUE;
+}
+"""
 
 
-def activate(folder: str) -> None:
-    """Make ``folder`` (from ``ensure_twisted``) importable in this process, pywin32's
-    DLL folder included (its ``.pth`` files run)."""
-    import site
-
-    site.addsitedir(folder)
+def build_process_prng(env: Env, folder: Path) -> Path:
+    """bcryptprimitives.dll exporting ProcessPrng, built into ``folder`` (see above)."""
+    ensure_debian_packages(env)
+    dll = folder / "bcryptprimitives.dll"
+    with step(env, f"build {dll.name} (ProcessPrng, which Wine 8 lacks) into {folder}"):
+        source, exports = folder / "process_prng.c", folder / "process_prng.def"
+        source.write_text(PROCESS_PRNG_C)
+        exports.write_text("LIBRARY bcryptprimitives\nEXPORTS\n    ProcessPrng\n")
+        check(env, "x86_64-w64-mingw32-gcc", [
+            "x86_64-w64-mingw32-gcc", "-O2", "-Wall", "-Werror", "-shared", "-o", str(dll),
+            str(source), str(exports), "-ladvapi32"])
+        source.unlink()
+        exports.unlink()
+    return dll
