@@ -289,3 +289,20 @@ def test_install_stands_in_when_the_compiled_package_is_missing() -> None:
     """)
     assert child.returncode == 0, said(child)
     assert child.stdout.strip() == "ok module", said(child)
+
+
+def test_python_m_winsock_ov_twisted_runs_a_script_with_this_module_standing_in(
+        tmp_path: Any) -> None:
+    script = tmp_path / "program.py"
+    script.write_text(
+        "import sys\n"
+        "import twisted_iocpsupport.iocpsupport as m\n"
+        "print(m.__name__, __name__, sys.argv[1:])\n")
+    child = run_python(f"""
+        import sys
+        from winsock_ov.cli import main
+        sys.exit(main(["twisted", "--no-reactor", {str(script)!r}, "a", "--b"]))
+    """)
+    assert child.returncode == 0, said(child)
+    assert child.stdout.strip() == "winsock_ov.compat.iocpsupport __main__ ['a', '--b']", \
+        said(child)

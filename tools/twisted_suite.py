@@ -57,6 +57,8 @@ MODULES = (
     "twisted.test.test_tcp",
     "twisted.test.test_udp",
     "twisted.test.test_loopback",
+    "twisted.test.test_ssl",
+    "twisted.test.test_sslverify",
 )
 PER_TEST_SECONDS = 120  # trial's own default timeout is 120 s
 TWISTED_DIR = "WINSOCK_OV_TWISTED"  # the children find Twisted's folder here

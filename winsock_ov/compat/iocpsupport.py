@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import importlib
 import socket
 import struct
 import sys
@@ -173,7 +174,7 @@ def _unsigned_short(value: Any) -> int:
 def _windows_error(function: str, code: int) -> OSError:
     """The compiled module's ``WindowsError(function, code)``, ``winerror`` set too."""
     error = OSError(function, code)
-    error.winerror = code  # type: ignore[misc]  # writable on Windows; absent elsewhere
+    error.winerror = code  # writable, and absent off Windows
     return error
 
 
@@ -675,25 +676,21 @@ def install(*, prefer_compiled: bool = False) -> types.ModuleType:
     this = sys.modules[__name__]
     if prefer_compiled and sys.modules.get(COMPILED) is not this:
         try:
-            import twisted_iocpsupport.iocpsupport as compiled  # type: ignore[import-not-found]
+            return importlib.import_module(COMPILED)
         except ImportError:
             pass
-        else:
-            return compiled  # type: ignore[no-any-return]
     shim = sys.modules.get(TWISTED_SHIM)
     if shim is not None and getattr(shim, "CompletionPort", None) is not CompletionPort:
         raise RuntimeError(f"{TWISTED_SHIM} is already imported with another "
                            "twisted_iocpsupport; call install() before importing "
                            "twisted.internet.iocpreactor")
-    package = sys.modules.get("twisted_iocpsupport")
-    if package is None:
-        try:
-            import twisted_iocpsupport as package  # type: ignore[import-not-found,no-redef]
-        except ImportError:
-            package = types.ModuleType("twisted_iocpsupport",
-                                       "winsock_ov.compat.iocpsupport, standing in")
-            package.__path__ = []
-            sys.modules["twisted_iocpsupport"] = package
-    package.iocpsupport = this  # type: ignore[attr-defined]
+    try:
+        package = importlib.import_module("twisted_iocpsupport")
+    except ImportError:  # not installed: a package of ours stands in
+        package = types.ModuleType("twisted_iocpsupport",
+                                   "winsock_ov.compat.iocpsupport, standing in")
+        package.__path__ = []
+        sys.modules["twisted_iocpsupport"] = package
+    setattr(package, "iocpsupport", this)
     sys.modules[COMPILED] = this
     return this
