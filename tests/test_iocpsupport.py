@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -47,6 +47,15 @@ def resizable(buffer: bytearray) -> bool:
         return False
     del buffer[-1]
     return True
+
+
+def back_to(baseline: int) -> Callable[[], bool]:
+    """A predicate: reaping leaves ``baseline`` operations pending (what the test
+    started was seen finished and released)."""
+    def released() -> bool:
+        winsock_ov.reap()
+        return winsock_ov.pending_operations() == baseline
+    return released
 
 
 @contextlib.contextmanager
@@ -146,18 +155,13 @@ def test_a_port_dropped_with_a_receive_pending_releases_it_once_windows_is_done(
         collect()
         assert gone() is not None and not resizable(buffer)  # Windows may still write
         server.sendall(b"late")
-
-        def released() -> bool:
-            winsock_ov.reap()
-            return winsock_ov.pending_operations() == baseline
-
-        wait_until(released, "the orphaned receive to be seen finished")
+        wait_until(back_to(baseline), "the orphaned receive to be seen finished")
         assert buffer == b"late" and resizable(buffer)
         collect()
         assert gone() is None
         # The socket is tied to no open port now: what starts on it ends when seen ending.
         assert iocpsupport.send(client.fileno(), b"x", None)[0] in (0, ERROR_IO_PENDING)
-        wait_until(released, "a send on a socket of a closed port to be seen finished")
+        wait_until(back_to(baseline), "a send on a socket of a closed port to be seen finished")
 
 
 def test_an_operation_on_a_socket_tied_to_no_port_ends_when_seen_finished() -> None:
@@ -167,12 +171,7 @@ def test_an_operation_on_a_socket_tied_to_no_port_ends_when_seen_finished() -> N
         assert iocpsupport.recv(client.fileno(), [buffer], None) == (ERROR_IO_PENDING, 0)
         assert not resizable(buffer)
         server.sendall(b"seen")
-
-        def released() -> bool:
-            winsock_ov.reap()
-            return winsock_ov.pending_operations() == baseline
-
-        wait_until(released, "the receive to be seen finished")
+        wait_until(back_to(baseline), "the receive to be seen finished")
         assert buffer == b"seen" and resizable(buffer)
 
 

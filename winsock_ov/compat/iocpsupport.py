@@ -97,7 +97,6 @@ from ..raw import (
     SOCKADDR_IN,
     SOCKADDR_IN6,
     SOL_SOCKET,
-    WAIT_TIMEOUT,
     WSAID_ACCEPTEX,
     WSAID_CONNECTEX,
     WSAID_GETACCEPTEXSOCKADDRS,
@@ -366,7 +365,7 @@ class CompletionPort:
 
     def getEvent(self, timeout: int) -> tuple[int, int, int, Any]:
         """Wait up to ``timeout`` ms for a packet: ``(rc, bytes, key, event)``."""
-        wait = _c_long(timeout) & _DWORD_MASK
+        wait = total = _c_long(timeout) & _DWORD_MASK
         port = self._handle()
         started = time.monotonic()
         # Ctrl-C is held back while a packet is taken and its operation finished
@@ -380,11 +379,8 @@ class CompletionPort:
                 handed, event = _dispatch(address, error, nbytes)
                 if handed:
                     return error, nbytes, key, event
-                if wait != _DWORD_MASK:  # what is left of the wait, for the next packet
-                    spent = int((time.monotonic() - started) * 1000)
-                    wait = max(0, wait - spent)
-                    if not wait:
-                        return WAIT_TIMEOUT, 0, 0, None
+                if total != _DWORD_MASK:  # what is left of the wait, for the next packet
+                    wait = max(0, total - int((time.monotonic() - started) * 1000))
 
     def postEvent(self, bytes: int, key: int, obj: Any) -> None:
         """Queue a packet that ``getEvent`` returns as ``(0, bytes, key, obj)``."""
