@@ -260,6 +260,8 @@ def _start(handle: int, call: Any, event: Any, pinned: PinnedBuffers | None = No
     how, code = io.submit(handle, call)
     # Finished within the call with a warning (WSAEMSGSIZE): the caller is told the
     # error, as for a refusal, but Windows still queues its packet (core.completion_follows).
+    # (Another thread dequeuing the port during the call could hand that packet on
+    # before this line; the IOCP reactor dequeues on the thread that starts its I/O.)
     if how is Submitted.WARNED:
         operation.reported = True
     return code
