@@ -367,22 +367,30 @@ class CompletionPort:
 
     def getEvent(self, timeout: int) -> tuple[int, int, int, Any]:
         """Wait up to ``timeout`` ms for a packet: ``(rc, bytes, key, event)``."""
-        wait = total = _c_long(timeout) & _DWORD_MASK
+        wait = _c_long(timeout) & _DWORD_MASK
         port = self._handle()
-        started = time.monotonic()
-        # Ctrl-C is held back while a packet is taken and its operation finished
-        # (winsock_ov._interrupt): its handler runs once this returns, as it
-        # would after the compiled module's call.  The wait is one call, as there.
+        if not wait:  # no wait for a Ctrl-C to come during (the reactor's busy loop)
+            return self._take(port, wait)
+        # A Ctrl-C that comes during the wait is held back while the packet is taken
+        # and its operation finished (winsock_ov._interrupt): its handler runs once
+        # this returns, as it would after the compiled module's call.  The wait is
+        # one call, not cut short, as there.
         with guard():
-            while True:
-                error, address, key, nbytes = _GET_QUEUED_COMPLETION_STATUS(port, wait)
-                if not address:  # nothing came, or a packet posted with None
-                    return error, nbytes, key, None
-                handed, event = _dispatch(address, error, nbytes)
-                if handed:
-                    return error, nbytes, key, event
-                if total != _DWORD_MASK:  # what is left of the wait, for the next packet
-                    wait = max(0, total - int((time.monotonic() - started) * 1000))
+            return self._take(port, wait)
+
+    def _take(self, port: int, wait: int) -> tuple[int, int, int, Any]:
+        """One packet for the caller, within ``wait`` ms (packets ending an I/O the
+        caller is not to hear of are taken on the way)."""
+        total, started = wait, time.monotonic()
+        while True:
+            error, address, key, nbytes = _GET_QUEUED_COMPLETION_STATUS(port, wait)
+            if not address:  # nothing came, or a packet posted with None
+                return error, nbytes, key, None
+            handed, event = _dispatch(address, error, nbytes)
+            if handed:
+                return error, nbytes, key, event
+            if total != _DWORD_MASK:  # what is left of the wait, for the next packet
+                wait = max(0, total - int((time.monotonic() - started) * 1000))
 
     def postEvent(self, bytes: int, key: int, obj: Any) -> None:
         """Queue a packet that ``getEvent`` returns as ``(0, bytes, key, obj)``."""
