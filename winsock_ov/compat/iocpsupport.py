@@ -148,17 +148,26 @@ def _integer(value: Any, low: int, high: int, c_type: str) -> int:
     return number
 
 
+_LONG_MAX = (1 << 31) - 1
+
+
 def _c_long(value: Any) -> int:
-    return _integer(value, -(1 << 31), (1 << 31) - 1, "long")
+    if value.__class__ is int and 0 <= value <= _LONG_MAX:  # the common case, first
+        return value
+    return _integer(value, -(1 << 31), _LONG_MAX, "long")
 
 
 def _socket(value: Any) -> int:
     """A SOCKET passed as a C long: negative ones as the pointer they spell (-1 is
     INVALID_SOCKET)."""
-    return _c_long(value) & _POINTER_MASK
+    if value.__class__ is int and 0 <= value <= _LONG_MAX:  # the common case, first
+        return value
+    return _integer(value, -(1 << 31), _LONG_MAX, "long") & _POINTER_MASK
 
 
 def _c_ulong(value: Any) -> int:
+    if value.__class__ is int and 0 <= value <= _DWORD_MASK:  # the common case, first
+        return value
     return _integer(value, 0, _DWORD_MASK, "unsigned long")
 
 
@@ -288,18 +297,34 @@ def _dispatch(address: int, error: int, nbytes: int) -> tuple[bool, Any]:
     """What a dequeued packet carrying ``address`` means: (whether to hand it to the
     caller, its event)."""
     item = registry.get(address)
-    if isinstance(item, _Posted):
-        registry.claim(address)
-        return True, item.event
-    if isinstance(item, OverlappedIO) and item.finished_by_os() \
+    if item.__class__ is OverlappedIO and item.finished_by_os() \
             and registry.claim(address) is item:
         owner = item.complete(error, nbytes, None)  # its packet is out: Windows is done
-        if isinstance(owner, _Operation):
+        if owner.__class__ is _Operation:
             return not owner.reported, owner.event
         return False, None  # winsock_ov's own I/O on this port: its done callbacks ran
+    if item.__class__ is _Posted:
+        registry.claim(address)
+        return True, item.event
     # No I/O of this process is at that address (or the one there is still
     # pending, so this is not its packet): the packet is handed on, with no event.
     return True, None
+
+
+def _take(port: int, wait: int) -> tuple[int, int, int, Any]:
+    """``getEvent``: one packet for the caller within ``wait`` ms (packets ending an
+    I/O the caller is not to hear of are taken on the way)."""
+    started = time.monotonic() if wait else 0.0
+    while True:
+        error, address, key, nbytes = get_queued_completion_status(port, wait)
+        if not address:  # nothing came, or a packet posted with None
+            return error, nbytes, key, None
+        handed, event = _dispatch(address, error, nbytes)
+        if handed:
+            return error, nbytes, key, event
+        if wait and wait != _DWORD_MASK:  # what is left of the wait, for the next packet
+            now = time.monotonic()
+            wait, started = max(0, wait - int((now - started) * 1000)), now
 
 
 def _close_port(state: _PortState) -> None:
@@ -338,7 +363,6 @@ def _close_ports_at_exit() -> None:
 
 # --- the completion port ---------------------------------------------------------------------
 
-_GET_QUEUED_COMPLETION_STATUS = get_queued_completion_status
 _POST_QUEUED_COMPLETION_STATUS = _raw.unchecked(_raw.PostQueuedCompletionStatus)
 _CREATE_IO_COMPLETION_PORT = _raw.unchecked(_raw.CreateIoCompletionPort)
 
@@ -368,29 +392,17 @@ class CompletionPort:
     def getEvent(self, timeout: int) -> tuple[int, int, int, Any]:
         """Wait up to ``timeout`` ms for a packet: ``(rc, bytes, key, event)``."""
         wait = _c_long(timeout) & _DWORD_MASK
-        port = self._handle()
+        port = self._state.handle
+        if port is None:
+            raise self._closed()
         if not wait:  # no wait for a Ctrl-C to come during (the reactor's busy loop)
-            return self._take(port, wait)
+            return _take(port, 0)
         # A Ctrl-C that comes during the wait is held back while the packet is taken
         # and its operation finished (winsock_ov._interrupt): its handler runs once
         # this returns, as it would after the compiled module's call.  The wait is
         # one call, not cut short, as there.
         with guard():
-            return self._take(port, wait)
-
-    def _take(self, port: int, wait: int) -> tuple[int, int, int, Any]:
-        """One packet for the caller, within ``wait`` ms (packets ending an I/O the
-        caller is not to hear of are taken on the way)."""
-        total, started = wait, time.monotonic()
-        while True:
-            error, address, key, nbytes = _GET_QUEUED_COMPLETION_STATUS(port, wait)
-            if not address:  # nothing came, or a packet posted with None
-                return error, nbytes, key, None
-            handed, event = _dispatch(address, error, nbytes)
-            if handed:
-                return error, nbytes, key, event
-            if total != _DWORD_MASK:  # what is left of the wait, for the next packet
-                wait = max(0, total - int((time.monotonic() - started) * 1000))
+            return _take(port, wait)
 
     def postEvent(self, bytes: int, key: int, obj: Any) -> None:
         """Queue a packet that ``getEvent`` returns as ``(0, bytes, key, obj)``."""
@@ -409,9 +421,14 @@ class CompletionPort:
 
     def _handle(self) -> int:
         handle = self._state.handle
-        if handle is None:  # only reachable once the interpreter exits
-            raise _windows_error("CompletionPort", _raw.ERROR_INVALID_HANDLE)
+        if handle is None:
+            raise self._closed()
         return handle
+
+    @staticmethod
+    def _closed() -> OSError:
+        """Only once the interpreter exits: the ports still open are closed then."""
+        return _windows_error("CompletionPort", _raw.ERROR_INVALID_HANDLE)
 
     def __del__(self) -> None:
         state = getattr(self, "_state", None)
