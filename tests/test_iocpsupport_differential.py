@@ -32,6 +32,7 @@ import mmap
 import select
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -45,6 +46,17 @@ WAIT_MS = int(WAIT * 1000)
 QUIET_MS = 200  # how long a scenario waits to see that no packet comes
 ERROR_IO_PENDING = 997
 WAIT_TIMEOUT = 258
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing_pending() -> Iterator[None]:
+    """Each test's operations are over once its sockets and ports are gone: reaped
+    here, so that no later test sees them end (tests/test_leaks.py counts)."""
+    baseline = winsock_ov.pending_operations()
+    yield
+    gc.collect()
+    wait_until(lambda: (winsock_ov.reap(), winsock_ov.pending_operations() <= baseline)[1],
+               "the test's operations to be seen finished")
 
 
 @pytest.fixture(scope="module")
