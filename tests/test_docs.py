@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import winsock_ov
+import winsock_ov.compat.iocpsupport
 import winsock_ov.compat.overlapped
 import winsock_ov.raw
 
@@ -139,7 +140,7 @@ def test_the_docs_build_with_no_warning_and_every_cross_reference_resolved(built
     assert (built / "index.html").is_file()
     for page in ("api/winsock_ov", "api/aio", "api/compat", "api/raw", "guide/styles",
                  "guide/ports", "guide/lifetimes", "guide/interrupt", "guide/dropin",
-                 "guide/aio", "guide/testing"):
+                 "guide/twisted", "guide/aio", "guide/testing"):
         assert (built / f"{page}.html").is_file(), page
 
 
@@ -152,8 +153,12 @@ def test_every_public_name_appears_in_the_built_reference(built: Path) -> None:
     compat = winsock_ov.compat.overlapped
     expected |= {f"winsock_ov.compat.overlapped.{name}" for name in compat.__all__
                  if callable(getattr(compat, name))}
+    expected |= {f"winsock_ov.compat.iocpsupport.{name}"
+                 for name in winsock_ov.compat.iocpsupport.__all__}
+    expected |= {f"winsock_ov.compat.iocpsupport.CompletionPort.{name}"
+                 for name in ("addHandle", "getEvent", "postEvent")}
     expected |= {f"winsock_ov.raw.{name}" for name in winsock_ov.raw.__all__}
     expected |= {"winsock_ov", "winsock_ov.aio", "winsock_ov.compat.overlapped",
-                 "winsock_ov.raw"}
+                 "winsock_ov.compat.iocpsupport", "winsock_ov.raw"}
     missing = sorted(expected - documented)
     assert not missing, f"public names missing from the built documentation: {missing}"

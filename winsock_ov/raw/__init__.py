@@ -435,6 +435,7 @@ __all__ = [
     "WSASocketA",
     "WSASocketW",
     "WSAStartup",
+    "WSAAddressToStringW",
     "WSAStringToAddressW",
     "WSAWaitForMultipleEvents",
     "WaitForMultipleObjectsEx",

@@ -1,0 +1,190 @@
+"""Twisted's own tests on its IOCP reactor, with the compiled twisted_iocpsupport and
+with winsock_ov.compat.iocpsupport.
+
+Run under Windows CPython with the folder ``tools/twisted_env.py`` provisions
+(``--twisted DIR``: Twisted, pywin32, the compiled module; added with
+``site.addsitedir``).  Each module of ``MODULES`` runs in a child per
+implementation, as ``trial --reactor=iocp`` would run it: the IOCP reactor
+installed as the global reactor first, then the module's tests, each outcome
+recorded (``unittest_runs``):
+
+* ``compiled``: the reactor on the compiled ``twisted_iocpsupport`` (the reference);
+* ``winsock_ov``: ``winsock_ov.compat.iocpsupport.install()`` called first.
+
+A ReactorBuilder module makes one test class per reactor; only the IOCP
+reactor's classes (``..._IOCPReactorTests``) and the module's plain tests (on
+the global reactor, the IOCP one) run.  Each child checks that the reactor's
+``iocpsupport`` is the implementation it was told to use.  The run fails when a
+test that passes with the reference does not with winsock_ov's (after the
+retries of ``unittest_runs.judge_suspects``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import site
+import sys
+import time
+import unittest
+from pathlib import Path
+from typing import Any
+
+sys.path[:0] = [str(Path(__file__).resolve().parent)]
+
+import unittest_runs as runs  # noqa: E402  (after the path set-up)
+
+IMPLEMENTATIONS = ("compiled", "winsock_ov")
+REFERENCE = "compiled"
+LABELS = {"compiled": "compiled twisted_iocpsupport", "winsock_ov": "winsock_ov"}
+# Modules of Twisted's own tests that run on the IOCP reactor: its own tests,
+# the ReactorBuilder modules whose interfaces it provides, and the modules of
+# plain tests of TCP, UDP and TLS on the global reactor.
+MODULES = (
+    "twisted.internet.test.test_iocp",
+    "twisted.internet.test.test_core",
+    "twisted.internet.test.test_tcp",
+    "twisted.internet.test.test_udp",
+    "twisted.internet.test.test_time",
+    "twisted.internet.test.test_threads",
+    "twisted.internet.test.test_tls",
+    "twisted.internet.test.test_newtls",
+    "twisted.internet.test.test_socket",
+    "twisted.internet.test.test_protocol",
+    "twisted.internet.test.test_process",
+    "twisted.internet.test.test_endpoints",
+    "twisted.test.test_tcp",
+    "twisted.test.test_udp",
+    "twisted.test.test_loopback",
+    "twisted.test.test_ssl",
+    "twisted.test.test_sslverify",
+)
+PER_TEST_SECONDS = 120  # trial's own default timeout is 120 s
+TWISTED_DIR = "WINSOCK_OV_TWISTED"  # the children find Twisted's folder here
+
+
+def install_reactor(impl: str) -> None:
+    """The IOCP reactor as the global reactor, on ``impl``'s iocpsupport."""
+    site.addsitedir(os.environ[TWISTED_DIR])
+    if impl == "winsock_ov":
+        from winsock_ov.compat import iocpsupport
+
+        iocpsupport.install()
+        expected: Any = iocpsupport
+    else:
+        import twisted_iocpsupport.iocpsupport as expected  # type: ignore[import-not-found]
+    from twisted.internet import iocpreactor
+    from twisted.internet.iocpreactor import iocpsupport as used
+
+    if used.CompletionPort is not expected.CompletionPort:
+        raise SystemExit(f"the reactor's iocpsupport is {used.CompletionPort.__module__}, "
+                         f"not {expected.__name__}")
+    iocpreactor.install()
+
+
+def other_reactors_classes() -> tuple[str, ...]:
+    """The endings of the class names ReactorBuilder makes for every reactor but IOCP's."""
+    from twisted.internet.test.reactormixins import ReactorBuilder
+
+    names = [reactor.split(".")[-1] for reactor in ReactorBuilder._reactors]
+    return tuple(f"_{name}Tests" for name in names if name != "IOCPReactor")
+
+
+def on_iocp(tests: list[unittest.TestCase], module: str,
+            others: tuple[str, ...]) -> list[unittest.TestCase]:
+    """The tests ``trial --reactor=iocp MODULE`` runs on the IOCP reactor: those of the
+    module's own classes (unittest's loader also collects the TestCase classes a
+    module imports), less the other reactors' ReactorBuilder classes."""
+    return [test for test in tests if type(test).__module__ == module
+            and not type(test).__name__.endswith(others)]
+
+
+def run_child(args: argparse.Namespace) -> int:
+    install_reactor(args.impl)
+    others = other_reactors_classes()
+    names = args.only or [args.module]
+    loaded = runs.flatten(unittest.defaultTestLoader.loadTestsFromNames(names))
+    tests = on_iocp(loaded, args.module, others)
+    runner = runs.RecordingRunner(args, lambda: None, stream=sys.stderr, verbosity=0)
+    runner.run(unittest.TestSuite(tests))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--twisted", help="the folder tools/twisted_env.py provisions")
+    parser.add_argument("--json", default="twisted-suite.json")
+    parser.add_argument("--work", default=None, help="scratch folder (default: next to --json)")
+    parser.add_argument("--modules", nargs="*", help="default: MODULES")
+    runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return run_child(args)
+    if not args.twisted:
+        parser.error("--twisted DIR is required")
+    return run_suite(args)
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    os.environ[TWISTED_DIR] = args.twisted
+    site.addsitedir(args.twisted)
+    import twisted
+
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    work = Path(args.work or Path(args.json).parent / f"twisted-work-{version}")
+    work.mkdir(parents=True, exist_ok=True)
+    modules = args.modules or list(MODULES)
+    suite = runs.Suite(Path(__file__), [], work, PER_TEST_SECONDS)
+    started = time.monotonic()
+    print(f"Twisted {twisted.__version__} on CPython {sys.version.split()[0]}, IOCP reactor: "
+          f"{len(modules)} modules", flush=True)
+    outcomes: dict[str, dict[str, str]] = {impl: {} for impl in IMPLEMENTATIONS}
+    per_module: dict[str, dict[str, int]] = {}
+    width = max(map(len, modules)) + 1
+    for module in modules:
+        of_module = {impl: suite.run_module(impl, module) for impl in IMPLEMENTATIONS}
+        per_module[module] = {"tests": len(set().union(*of_module.values())),
+                              **{impl: runs.passes(of_module[impl]) for impl in IMPLEMENTATIONS}}
+        print(f"{module:<{width}} {per_module[module]['tests']:>5} tests, passed "
+              + "   ".join(f"{impl}: {per_module[module][impl]:>4}" for impl in IMPLEMENTATIONS),
+              flush=True)
+        for impl in IMPLEMENTATIONS:
+            outcomes[impl].update(of_module[impl])
+    verdicts = runs.judge_suspects(suite, outcomes, "winsock_ov", REFERENCE, modules)
+    counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
+    only_ours = sorted(t for t, o in outcomes["winsock_ov"].items()
+                       if o == "pass" and outcomes[REFERENCE].get(t) != "pass")
+    by_kind = {kind: [v for v in verdicts if v[0] == kind]
+               for kind in ("flaky", "unstable", "difference")}
+    elapsed = time.monotonic() - started
+
+    print(f"\nTwisted's tests on the IOCP reactor ({len(modules)} modules) in {elapsed:.0f} s")
+    print(f"  {'module':<{width}} {'tests':>6} " + " ".join(f"{impl:>11}"
+                                                         for impl in IMPLEMENTATIONS))
+    for module, row in per_module.items():
+        print(f"  {module:<{width}} {row['tests']:>6} "
+              + " ".join(f"{row[impl]:>11}" for impl in IMPLEMENTATIONS))
+    for impl in IMPLEMENTATIONS:
+        print(f"  {LABELS[impl]:<30} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
+    print(f"  passing only with winsock_ov: {len(only_ours)}")
+    for test in only_ours:
+        print(f"    {test} (compiled: {outcomes[REFERENCE].get(test)})")
+    headings = {
+        "flaky": "passing only with the compiled module, flaky here (passed on a retry)",
+        "unstable": "passing with the compiled module once, failing every retry with both",
+        "difference": "passing only with the compiled module (differences)"}
+    runs.print_verdicts(headings, [("", verdict) for verdict in verdicts], "compiled")
+    Path(args.json).write_text(json.dumps({
+        "python": version, "twisted": twisted.__version__, "modules": len(modules),
+        "seconds": round(elapsed), "counts": counts, "per_module": per_module,
+        "differences": [v[1] for v in by_kind["difference"]],
+        "flaky": [v[1] for v in by_kind["flaky"]],
+        "unstable": [v[1] for v in by_kind["unstable"]],
+        "only_ours": only_ours, "outcomes": outcomes,
+    }, indent=1))
+    return 1 if by_kind["difference"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
