@@ -1,5 +1,5 @@
-"""tools/twisted_env.py, tools/twisted_suite.py and tools/twisted_bench.py: the parts that
-need no Windows (provisioning with a fake runner, the choice of tests, the table)."""
+"""tools/testbed/twisted.py, tools/twisted_suite.py and tools/twisted_bench.py: the parts
+that need no Windows (provisioning with a fake runner, the choice of tests, the table)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from support import load_tool
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the tools run on Linux")
 
-winenv = load_tool("winenv")
-twisted_env = load_tool("twisted_env")
+testenv = load_tool("testbed.env")
+pins = load_tool("testbed.pins")
+provision = load_tool("testbed.provision")
+twisted_env = load_tool("testbed.twisted")
 twisted_suite = load_tool("twisted_suite")
 twisted_bench = load_tool("twisted_bench")
 bench_stats = load_tool("bench_stats")
@@ -48,8 +50,8 @@ class FakePip:
 
 
 def make_env(tmp_path: Path, runner: FakePip, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(winenv.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
-    return winenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=runner,
+    monkeypatch.setattr(provision.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    return testenv.Env(cache=tmp_path / "cache", repo=tmp_path, runner=runner,
                       out=lambda line: None)
 
 
@@ -61,7 +63,7 @@ def test_twisted_is_fetched_once_pinned_without_dependencies_with_the_prng_dll(
     download = next(call for call in runner.calls if "download" in call)
     assert "--no-deps" in download and "win_amd64" in download
     assert download[download.index("--python-version") + 1] == "3.11"
-    assert set(twisted_env.TWISTED_WHEELS) <= set(download)
+    assert set(pins.TWISTED_WHEELS) <= set(download)
     assert "twisted-iocpsupport==25.10.1" in download and "pywin32==312" in download
     assert (folder / "twisted" / "__init__.py").is_file()
     dll = folder / "cryptography" / "hazmat" / "bindings" / "bcryptprimitives.dll"
@@ -75,19 +77,20 @@ def test_twisted_is_fetched_once_pinned_without_dependencies_with_the_prng_dll(
 def test_a_download_missing_a_wheel_fails_its_step(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_env(tmp_path, FakePip(wheels=3), monkeypatch)
-    with pytest.raises(winenv.StepError, match="left 3 wheels"):
+    with pytest.raises(testenv.StepError, match="left 3 wheels"):
         twisted_env.ensure_twisted(env, "3.13")
 
 
 def test_twisted_is_provisioned_only_for_the_versions_it_supports(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_env(tmp_path, FakePip(), monkeypatch)
-    with pytest.raises(winenv.StepError, match="not 3.9"):
+    with pytest.raises(testenv.StepError, match=r"not 3\.9"):
         twisted_env.ensure_twisted(env, "3.9")
 
 
 def test_the_compiled_module_pin_is_the_windows_tiers_one() -> None:
-    assert all(twisted_env.IOCPSUPPORT_PIN in wheels for wheels in winenv.WINDOWS_WHEELS.values())
+    assert pins.COMPILED_IOCPSUPPORT in pins.TWISTED_WHEELS
+    assert all(pins.COMPILED_IOCPSUPPORT in wheels for wheels in pins.WINDOWS_WHEELS.values())
 
 
 def test_the_suite_runs_a_modules_own_tests_on_the_iocp_reactor_only() -> None:

@@ -1,22 +1,30 @@
-"""Twisted's own tests on its IOCP reactor, with the compiled twisted_iocpsupport and
-with winsock_ov.compat.iocpsupport.
+"""Twisted's own tests on its IOCP reactor with winsock_ov.compat.iocpsupport, against
+the compiled twisted_iocpsupport's recorded outcomes.
 
-Run under Windows CPython with the folder ``tools/twisted_env.py`` provisions
+Run under Windows CPython with the folder ``testbed.twisted`` provisions
 (``--twisted DIR``: Twisted, pywin32, the compiled module; added with
-``site.addsitedir``).  Each module of ``MODULES`` runs in a child per
-implementation, as ``trial --reactor=iocp`` would run it: the IOCP reactor
-installed as the global reactor first, then the module's tests, each outcome
-recorded (``unittest_runs``):
+``site.addsitedir``); ``python3 tools/winenv.py test --twisted-suite 3.11``
+does.  Each module of ``MODULES`` runs in a child per implementation, as
+``trial --reactor=iocp`` would run it: the IOCP reactor installed as the global
+reactor first, then the module's tests, each outcome recorded
+(``unittest_runs``):
 
 * ``compiled``: the reactor on the compiled ``twisted_iocpsupport`` (the reference);
 * ``winsock_ov``: ``winsock_ov.compat.iocpsupport.install()`` called first.
+
+The compiled module's outcomes depend only on pinned inputs (Twisted's version
+and its companions', the CPython build, Wine's), so they are recorded
+(``tools/records/twisted-VERSION.json``, ``outcome_records``); it runs only the
+tests winsock_ov's fails that it passed, and ``--record`` runs it on every test
+and writes the record again.
 
 A ReactorBuilder module makes one test class per reactor; only the IOCP
 reactor's classes (``..._IOCPReactorTests``) and the module's plain tests (on
 the global reactor, the IOCP one) run.  Each child checks that the reactor's
 ``iocpsupport`` is the implementation it was told to use.  The run fails when a
 test that passes with the reference does not with winsock_ov's (after the
-retries of ``unittest_runs.judge_suspects``).
+retries of ``unittest_runs.judge_suspects``), or when winsock_ov's ran a test
+the record lacks.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import unittest_runs as runs  # noqa: E402  (after the path set-up)
+import outcome_records as records  # noqa: E402  (after the path set-up)
+import unittest_runs as runs  # noqa: E402
 
 IMPLEMENTATIONS = ("compiled", "winsock_ov")
 REFERENCE = "compiled"
@@ -113,17 +122,35 @@ def run_child(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--twisted", help="the folder tools/twisted_env.py provisions")
+    parser.add_argument("--twisted", help="the folder testbed.twisted provisions")
     parser.add_argument("--json", default="twisted-suite.json")
     parser.add_argument("--work", default=None, help="scratch folder (default: next to --json)")
     parser.add_argument("--modules", nargs="*", help="default: MODULES")
+    runs.add_record_arguments(parser)
     runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
-    if not args.twisted:
-        parser.error("--twisted DIR is required")
-    return run_suite(args)
+    if not (args.twisted and args.record_file and args.expected):
+        parser.error("--twisted, --record-file and --expected are required")
+    if args.record and args.modules:
+        parser.error("--record records the whole suite: not with --modules")
+    try:
+        return run_suite(args)
+    except records.RecordError as exc:
+        print(f"!! {exc}", flush=True)
+        Path(args.json).write_text(json.dumps({"error": str(exc)}))
+        return 2
+
+
+def per_module_passes(suite: runs.Suite, modules: list[str]) -> dict[str, dict[str, int]]:
+    """Each module's tests (with either implementation) and passes with each."""
+    table = {}
+    for module in modules:
+        of_module = {impl: suite.by_module[impl].get(module, {}) for impl in IMPLEMENTATIONS}
+        table[module] = {"tests": len(set().union(*of_module.values())),
+                         **{impl: runs.passes(of_module[impl]) for impl in IMPLEMENTATIONS}}
+    return table
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -139,19 +166,10 @@ def run_suite(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"Twisted {twisted.__version__} on CPython {sys.version.split()[0]}, IOCP reactor: "
           f"{len(modules)} modules", flush=True)
-    outcomes: dict[str, dict[str, str]] = {impl: {} for impl in IMPLEMENTATIONS}
-    per_module: dict[str, dict[str, int]] = {}
-    width = max(map(len, modules)) + 1
-    for module in modules:
-        of_module = {impl: suite.run_module(impl, module) for impl in IMPLEMENTATIONS}
-        per_module[module] = {"tests": len(set().union(*of_module.values())),
-                              **{impl: runs.passes(of_module[impl]) for impl in IMPLEMENTATIONS}}
-        print(f"{module:<{width}} {per_module[module]['tests']:>5} tests, passed "
-              + "   ".join(f"{impl}: {per_module[module][impl]:>4}" for impl in IMPLEMENTATIONS),
-              flush=True)
-        for impl in IMPLEMENTATIONS:
-            outcomes[impl].update(of_module[impl])
+    outcomes = runs.outcomes_against_record(suite, "twisted", args, modules, LABELS, REFERENCE)
+    unrecorded = runs.unrecorded(outcomes, REFERENCE)
     verdicts = runs.judge_suspects(suite, outcomes, "winsock_ov", REFERENCE, modules)
+    per_module = per_module_passes(suite, modules)
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
     only_ours = sorted(t for t, o in outcomes["winsock_ov"].items()
                        if o == "pass" and outcomes[REFERENCE].get(t) != "pass")
@@ -159,7 +177,16 @@ def run_suite(args: argparse.Namespace) -> int:
                for kind in ("flaky", "unstable", "difference")}
     elapsed = time.monotonic() - started
 
+    width = max(map(len, modules)) + 1
     print(f"\nTwisted's tests on the IOCP reactor ({len(modules)} modules) in {elapsed:.0f} s")
+    print(f"  compiled module: {'run now and recorded in' if args.record else 'recorded in'} "
+          f"{Path(args.record_file).name}; run again on {runs.reference_reruns(verdicts)} "
+          "retries")
+    if unrecorded:
+        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
+              "incomplete: record it again)")
+        for test in unrecorded:
+            print(f"    {test}")
     print(f"  {'module':<{width}} {'tests':>6} " + " ".join(f"{impl:>11}"
                                                          for impl in IMPLEMENTATIONS))
     for module, row in per_module.items():
@@ -181,9 +208,11 @@ def run_suite(args: argparse.Namespace) -> int:
         "differences": [v[1] for v in by_kind["difference"]],
         "flaky": [v[1] for v in by_kind["flaky"]],
         "unstable": [v[1] for v in by_kind["unstable"]],
-        "only_ours": only_ours, "outcomes": outcomes,
+        "only_ours": only_ours, "recorded_now": args.record,
+        "reference_runs": runs.reference_reruns(verdicts), "unrecorded": unrecorded,
+        "outcomes": outcomes,
     }, indent=1))
-    return 1 if by_kind["difference"] else 0
+    return 1 if by_kind["difference"] or unrecorded else 0
 
 
 if __name__ == "__main__":

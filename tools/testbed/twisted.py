@@ -9,13 +9,12 @@ cython-test-exception-raiser), pywin32 (the IOCP reactor module imports
 reactor does not import at all) and the compiled ``twisted-iocpsupport``.
 
 pywin32 ships ``.pth`` files that set up its DLL folder: a process must add the
-folder with ``site.addsitedir(folder)`` (``activate``), not just put it on
-``sys.path``.  The wheels are kept apart from the interpreter's own
-``site-packages``, so the other tiers never see Twisted.
+folder with ``site.addsitedir(folder)``, not just put it on ``sys.path``.  The
+wheels are kept apart from the interpreter's own ``site-packages``, so the other
+tiers never see Twisted.
 
-Every distribution is pinned (the list below is pip's resolution of
-``twisted[tls,test]==26.10.0`` for win_amd64, the same for 3.11 and 3.13) and
-downloaded with ``--no-deps``: every machine gets exactly these.
+Every distribution is pinned (``pins.TWISTED_WHEELS``) and downloaded with
+``--no-deps``: every machine gets exactly these.
 """
 
 from __future__ import annotations
@@ -25,39 +24,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent)]
-
-from winenv import (  # noqa: E402  (after the path set-up)
-    Env,
-    StepError,
-    check,
-    ensure_debian_packages,
-    recreate,
-    stamped,
-    step,
-    write_stamp,
-)
-
-TWISTED_VERSION = "26.10.0"
-# The compiled module the drop-in is compared with: wheels for cp39 to cp313.
-IOCPSUPPORT_PIN = "twisted-iocpsupport==25.10.1"  # as winenv.WINDOWS_WHEELS pins it
-TWISTED_WHEELS = (
-    f"twisted=={TWISTED_VERSION}", IOCPSUPPORT_PIN, "pywin32==312",
-    # Twisted's own requirements
-    "attrs==26.1.0", "automat==25.4.16", "constantly==23.10.4", "hyperlink==21.0.0",
-    "idna==3.21", "incremental==24.11.0", "packaging==26.4", "typing-extensions==4.16.0",
-    "zope-interface==8.7",
-    # the tls extra
-    "pyopenssl==26.4.0", "service-identity==26.1.0", "cryptography==50.0.2", "cffi==2.1.1",
-    "pycparser==3.12",
-    # the test extra
-    "hypothesis==6.155.2", "sortedcontainers==2.4.0", "pyhamcrest==2.1.0",
-    "cython-test-exception-raiser==26.4.1", "httpx==0.29.0", "httpcore==1.0.9",
-    "h11==0.16.0", "h2==4.4.1", "hpack==4.2.0", "hyperframe==6.1.0", "anyio==4.16.0",
-    "certifi==2026.10.19.post1",
-)
-# Twisted needs 3.10+; the suite and the bench run on these.
-TWISTED_PYTHONS = ("3.11", "3.13")
+from .env import Env, StepError, check, recreate, stamped, step, write_stamp
+from .pins import COMPILED_IOCPSUPPORT, TWISTED_PYTHONS, TWISTED_VERSION, TWISTED_WHEELS
+from .provision import ensure_debian_packages
 
 
 def twisted_folder(env: Env, version: str) -> Path:
@@ -75,7 +44,7 @@ def ensure_twisted(env: Env, version: str) -> Path:
     if stamped(folder, inputs):
         return folder
     downloads = env.downloads / ("twisted-cp" + version.replace(".", ""))
-    with step(env, f"download Twisted {TWISTED_VERSION}, pywin32 and {IOCPSUPPORT_PIN} "
+    with step(env, f"download Twisted {TWISTED_VERSION}, pywin32 and {COMPILED_IOCPSUPPORT} "
                    f"for Windows CPython {version}"):
         recreate(downloads)
         check(env, "pip download Twisted's wheels", [
