@@ -255,7 +255,7 @@ def test_a_send_cut_by_a_reset_reports_the_error_in_its_packet(
                   t.event("big"))
         server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("HH", 1, 0))
         server.close()  # a reset: the send cannot finish
-        rc, nbytes, key, event = t.port.getEvent(WAIT_MS)
+        rc, nbytes, _, event = t.port.getEvent(WAIT_MS)
         t.note("its packet: an error, part sent at most", (rc != 0, nbytes < 64 << 20,
                                                            t.normal(event)))
 

@@ -68,31 +68,30 @@ from typing import Any
 from .. import raw as _raw
 from .._arrays import char_buffer
 from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
+from .._callbacks import raise_routine_errors
 from .._interrupt import guard
 from .._registry import registry
-from ..core import (
+from .._unchecked import (
+    POST_QUEUED_COMPLETION_STATUS,
     WSARECV,
     WSARECVFROM,
     WSASEND,
-    OverlappedIO,
-    Submitted,
-    bool_call,
-    socket_call,
+    get_queued_completion_status,
 )
+from ..core import OWN_KEY, OverlappedIO, Submitted, bool_call, socket_call
 from ..extensions import extension_function
-from ..iocp import get_queued_completion_status
 from ..notify import OBSERVED, PortBinding
 from ..raw import (
     AF_INET,
     AF_INET6,
     DWORD,
+    ERROR_INVALID_HANDLE,
     INT,
     INVALID_HANDLE_VALUE,
     LPFN_ACCEPTEX,
     LPFN_CONNECTEX,
     LPFN_GETACCEPTEXSOCKADDRS,
     LPSOCKADDR,
-    OVERLAPPED,
     SO_PROTOCOL_INFOW,
     SOCKADDR_IN,
     SOCKADDR_IN6,
@@ -116,6 +115,7 @@ _POINTER_MASK = (1 << (8 * sizeof(ctypes.c_void_p))) - 1
 _DWORD_MASK = 0xFFFFFFFF
 _INT = struct.Struct("=i")
 _ADDRESS_LENGTH = sizeof(ctypes.c_int)  # recvfrom's length buffer: sizeof(int)
+_CREATE_IO_COMPLETION_PORT = _raw.unchecked(_raw.CreateIoCompletionPort)
 
 
 # --- arguments, converted as the compiled module's C types convert them ------------------
@@ -217,11 +217,13 @@ class Event:
 
 
 # --- the part that touches the core --------------------------------------------------------
-# An operation is a core.OverlappedIO whose owner, an ``_Operation``, holds the
-# caller's Event and everything the kernel may write.  Its notifier is the port
-# binding of its handle when ``CompletionPort.addHandle`` tied it (it ends when
-# ``getEvent`` dequeues its packet), else the observed notifier (no packet will
-# come: it ends when a reap sees Windows finished it).
+# Every operation, a posted packet included, is a core.OverlappedIO whose owner,
+# an ``_Operation``, holds the caller's Event and everything the kernel may
+# write.  Its notifier is the port binding of its handle when
+# ``CompletionPort.addHandle`` tied it (it ends when ``getEvent`` dequeues its
+# packet), else the observed notifier (no packet will come: it ends when a reap
+# sees Windows finished it).  A port's packets are told apart by their key
+# (core.OWN_KEY: winsock_ov's own I/O, ended here; any other: Twisted's).
 
 
 class _Operation:
@@ -244,14 +246,24 @@ class _Operation:
         self.pinned = self.kept = None
 
 
-class _PortState:
-    """What the bindings and posted packets of one CompletionPort refer to: its handle
-    (None once closed).  Not the CompletionPort itself, which must stay collectable."""
+class _Port:
+    """The ``notify.Port`` of one CompletionPort: its handle (None once closed) and the
+    binding its posted packets end through.  Not the CompletionPort itself, which
+    must stay collectable while its bindings live."""
 
-    __slots__ = ("__weakref__", "handle")
+    __slots__ = ("__weakref__", "handle", "posts")
 
     def __init__(self, handle: int) -> None:
         self.handle: int | None = handle
+        self.posts = PortBinding(self, handle, handle, 0)
+
+    @property
+    def closed(self) -> bool:
+        return self.handle is None
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        raise AssertionError("handles are tied without skip-on-success: every I/O's packet "
+                             "is queued")
 
 
 # Handles tied by addHandle, with their binding.  Known by handle value: a socket
@@ -261,79 +273,61 @@ _bindings: dict[int, PortBinding] = {}
 
 
 def _start(handle: int, call: Any, event: Any, pinned: PinnedBuffers | None = None,
-           kept: Any = None) -> int:
+           kept: Any = None, notifier: Any = None) -> int:
     """Start an I/O on the core, every argument checked by now; the start call's error
     (0, ERROR_IO_PENDING, or a refusal: then nothing is pending)."""
     operation = _Operation(event, pinned, kept)
-    io = OverlappedIO(operation, operation.finish, _bindings.get(handle, OBSERVED))
+    io = OverlappedIO(operation, operation.finish,
+                      notifier or _bindings.get(handle, OBSERVED))
     how, code = io.submit(handle, call)
     # Finished within the call with a warning (WSAEMSGSIZE): the caller is told the
     # error, as for a refusal, but Windows still queues its packet (core.completion_follows).
     # (Another thread dequeuing the port during the call could hand that packet on
     # before this line; the IOCP reactor dequeues on the thread that starts its I/O.)
-    if how is Submitted.WARNED:
+    if how is _WARNED:
         operation.reported = True
     return code
 
 
-class _Posted:
-    """A packet of ``postEvent``: its own OVERLAPPED, held by the registry until dequeued."""
-
-    __slots__ = ("__weakref__", "address", "event", "overlapped", "port")
-
-    def __init__(self, event: Any, port: _PortState) -> None:
-        self.overlapped = OVERLAPPED()
-        self.address = addressof(self.overlapped)
-        self.event, self.port = event, port
-
-    def poll(self) -> None:
-        """Nothing to observe: it ends when dequeued."""
-
-    def cancel_for_exit(self) -> None:
-        """Nothing to cancel."""
-
-
-def _dispatch(address: int, error: int, nbytes: int) -> tuple[bool, Any]:
-    """What a dequeued packet carrying ``address`` means: (whether to hand it to the
-    caller, its event)."""
-    item = registry.get(address)
-    if item.__class__ is OverlappedIO and item.finished_by_os() \
-            and registry.claim(address) is item:
-        owner = item.complete(error, nbytes, None)  # its packet is out: Windows is done
-        if owner.__class__ is _Operation:
-            return not owner.reported, owner.event
-        return False, None  # winsock_ov's own I/O on this port: its done callbacks ran
-    if item.__class__ is _Posted:
-        registry.claim(address)
-        return True, item.event
-    # No I/O of this process is at that address (or the one there is still
-    # pending, so this is not its packet): the packet is handed on, with no event.
-    return True, None
+_WARNED = Submitted.WARNED
 
 
 def _take(port: int, wait: int) -> tuple[int, int, int, Any]:
-    """``getEvent``: one packet for the caller within ``wait`` ms (packets ending an
-    I/O the caller is not to hear of are taken on the way)."""
+    """``getEvent``: one packet for the caller within ``wait`` ms, ending the I/O it
+    carries.  Packets the caller is not to see (winsock_ov's own I/O; an I/O whose
+    error the caller was told at its start) are taken on the way."""
     started = time.monotonic() if wait else 0.0
     while True:
         error, address, key, nbytes = get_queued_completion_status(port, wait)
         if not address:  # nothing came, or a packet posted with None
             return error, nbytes, key, None
-        handed, event = _dispatch(address, error, nbytes)
-        if handed:
-            return error, nbytes, key, event
+        # No OVERLAPPED of this module's is ever handed out, so none can be
+        # reused before its packet is dequeued: the address names the I/O.
+        io = registry.claim(address)
+        if key == OWN_KEY:  # winsock_ov's own I/O on this port: it acts through callbacks
+            if io is not None:
+                io.complete(error, nbytes, None)
+            raise_routine_errors()
+        elif io is None:  # posted by other code, naming nothing of this process
+            return error, nbytes, key, None
+        else:
+            owner = io.complete(error, nbytes, None)
+            if owner.__class__ is not _Operation:
+                return error, nbytes, key, None
+            if not owner.reported:  # type: ignore[attr-defined]
+                return error, nbytes, key, owner.event  # type: ignore[attr-defined]
         if wait and wait != _DWORD_MASK:  # what is left of the wait, for the next packet
             now = time.monotonic()
             wait, started = max(0, wait - int((now - started) * 1000)), now
 
 
-def _close_port(state: _PortState) -> None:
+def _close_port(state: _Port) -> None:
     """Close the port; its handles' I/O then ends when observed finished.
 
     Once its only handle is closed no packet can be dequeued from the port
     again, so an I/O still pending on a handle tied to it can only be seen
     ending in its OVERLAPPED: the observed notifier's way.  Its packets posted
-    and never dequeued were never written to by Windows: they are dropped.
+    and never dequeued were never written to by Windows: they end now.
     """
     handle, state.handle = state.handle, None
     if handle is None:
@@ -342,14 +336,15 @@ def _close_port(state: _PortState) -> None:
     for tied, binding in list(_bindings.items()):
         if binding.port is state:
             del _bindings[tied]
-    for item in registry.operations():
-        if isinstance(item, OverlappedIO) and getattr(item.notifier, "port", None) is state:
-            item.notifier = OBSERVED
-        elif isinstance(item, _Posted) and item.port is state:
-            registry.claim(item.address)
+    for io in registry.operations():
+        if io.notifier is state.posts:
+            if registry.claim(io.address) is io:
+                io.complete(ERROR_INVALID_HANDLE, 0, None)
+        elif io.ends_through(state):
+            io.notifier = OBSERVED
 
 
-_open_ports: weakref.WeakSet[_PortState] = weakref.WeakSet()
+_open_ports: weakref.WeakSet[_Port] = weakref.WeakSet()
 
 
 @atexit.register
@@ -363,9 +358,6 @@ def _close_ports_at_exit() -> None:
 
 # --- the completion port ---------------------------------------------------------------------
 
-_POST_QUEUED_COMPLETION_STATUS = _raw.unchecked(_raw.PostQueuedCompletionStatus)
-_CREATE_IO_COMPLETION_PORT = _raw.unchecked(_raw.CreateIoCompletionPort)
-
 
 class CompletionPort:
     """An I/O completion port (CreateIoCompletionPort), closed when collected."""
@@ -376,7 +368,7 @@ class CompletionPort:
         handle = _CREATE_IO_COMPLETION_PORT(INVALID_HANDLE_VALUE, None, 0, 0)
         if not handle:
             raise _windows_error("CreateIoCompletionPort", ctypes.get_last_error())
-        self._state = _PortState(int(handle))
+        self._state = _Port(int(handle))
         _open_ports.add(self._state)
 
     def addHandle(self, handle: int, key: int = 0) -> None:
@@ -409,14 +401,16 @@ class CompletionPort:
         nbytes, key = _c_ulong(bytes), _size_t(key)
         port = self._handle()
         if obj is None:
-            if not _POST_QUEUED_COMPLETION_STATUS(port, nbytes, key, None):
+            if not POST_QUEUED_COMPLETION_STATUS(port, nbytes, key, None):
                 raise _windows_error("PostQueuedCompletionStatus", ctypes.get_last_error())
             return
-        posted = _Posted(obj, self._state)
-        registry.add(posted)
-        if not _POST_QUEUED_COMPLETION_STATUS(port, nbytes, key, byref(posted.overlapped)):
-            code = ctypes.get_last_error()
-            registry.claim(posted.address)  # nothing was queued
+
+        def call(port: int, ov: Any, routine: Any) -> int:
+            return bool_call(POST_QUEUED_COMPLETION_STATUS, port, nbytes, key, byref(ov))
+
+        # A posted packet is an I/O of the port's own binding: it ends when dequeued.
+        code = _start(port, call, obj, notifier=self._state.posts)
+        if code:
             raise _windows_error("PostQueuedCompletionStatus", code)
 
     def _handle(self) -> int:
@@ -714,6 +708,6 @@ def install(*, prefer_compiled: bool = False) -> types.ModuleType:
                                    "winsock_ov.compat.iocpsupport, standing in")
         package.__path__ = []
         sys.modules["twisted_iocpsupport"] = package
-    setattr(package, "iocpsupport", this)
+    package.iocpsupport = this
     sys.modules[COMPILED] = this
     return this
