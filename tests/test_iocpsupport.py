@@ -10,6 +10,7 @@ compares everything both modules do alike.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import select
 import signal
@@ -23,7 +24,10 @@ import pytest
 from support import WAIT, run_python, said, wait_until
 
 import winsock_ov
+from winsock_ov._unchecked import POST_QUEUED_COMPLETION_STATUS
 from winsock_ov.compat import iocpsupport
+from winsock_ov.core import OWN_KEY, OverlappedIO, bool_call
+from winsock_ov.notify import PortBinding
 
 pytestmark = pytest.mark.windows
 
@@ -80,6 +84,48 @@ def tcp_pair(port: Any) -> Iterator[tuple[socket.socket, socket.socket]]:
         if port is not None:
             port.addHandle(client.fileno())
         yield client, server
+
+
+class OwnPort:
+    """The ``notify.Port`` of winsock_ov's own I/O on a port that Twisted dequeues."""
+
+    closed = False
+
+    def hand_out(self, io: OverlappedIO, owner: object, key: int) -> None:
+        raise AssertionError("tied without skip-on-success")
+
+
+def test_winsock_ovs_own_io_on_the_port_ends_in_get_event_and_never_reaches_the_caller(
+        ) -> None:
+    """A packet with core.OWN_KEY is winsock_ov's own I/O on that port (its key, not
+    Twisted's: the reactor asserts every packet it gets carries one of its keys).
+    getEvent ends it (its on_done runs) and returns the caller's packet behind it."""
+    port = iocpsupport.CompletionPort()
+    handle = port._state.handle  # what winsock_ov's own I/O would be tied to
+    ended: list[tuple[int, int]] = []
+    own = OverlappedIO("own", lambda code, nbytes, flags: ended.append((code, nbytes)),
+                       PortBinding(OwnPort(), handle, handle, OWN_KEY))
+    own.submit(handle, lambda port, ov, routine: bool_call(
+        POST_QUEUED_COMPLETION_STATUS, port, 7, OWN_KEY, ctypes.byref(ov)))
+    event = iocpsupport.Event(None, "twisted's")
+    port.postEvent(3, 1, event)
+    assert port.getEvent(WAIT_MS) == (0, 3, 1, event)
+    assert ended == [(0, 7)]
+    assert port.getEvent(0) == (WAIT_TIMEOUT, 0, 0, None)
+
+
+def test_twisteds_keys_come_back_as_given_whatever_the_packet() -> None:
+    port = iocpsupport.CompletionPort()
+    first, second = iocpsupport.Event(None, "a"), iocpsupport.Event(None, "b")
+    with tcp_pair(None) as (client, server):
+        port.addHandle(client.fileno(), 0x1234)
+        port.postEvent(5, 0x5678, first)
+        port.postEvent(0, 0, None)
+        assert iocpsupport.recv(client.fileno(), [bytearray(4)], second) == (ERROR_IO_PENDING, 0)
+        server.sendall(b"ab")
+        assert port.getEvent(WAIT_MS) == (0, 5, 0x5678, first)
+        assert port.getEvent(WAIT_MS) == (0, 0, 0, None)
+        assert port.getEvent(WAIT_MS) == (0, 2, 0x1234, second)
 
 
 def test_receive_buffers_stay_exported_until_the_packet_is_dequeued() -> None:
