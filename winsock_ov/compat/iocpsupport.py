@@ -62,12 +62,12 @@ import sys
 import time
 import types
 import weakref
-from ctypes import addressof, byref, sizeof
+from ctypes import addressof, byref, c_char, sizeof
 from typing import Any
 
 from .. import raw as _raw
 from .._arrays import char_buffer
-from .._buffers import PinnedBuffers, one_wsabuf, wsabuf_in_place
+from .._buffers import MAX_LENGTH, PinnedBuffers, one_wsabuf, wsabuf_in_place
 from .._callbacks import raise_routine_errors
 from .._interrupt import guard
 from .._registry import registry
@@ -583,21 +583,39 @@ have_connectex = sys.platform == "win32" and _connectex_found()
 def recv(s: int, bufflist: Any, obj: Any, flags: int = 0) -> tuple[int, int]:
     """WSARecv into the writable buffers of ``bufflist``: ``(rc, bytes)``."""
     handle, flags = _socket(s), _c_ulong(flags)
-    try:
-        buffers = list(bufflist)
-    except TypeError:
-        raise TypeError("second argument needs to be a list") from None
-    pinned = PinnedBuffers(buffers, writable=True) if buffers else None
-    # No buffer at all is a receive that ends when data comes, taking none.
-    wsabufs, count = (pinned.wsabufs, pinned.count) if pinned else (one_wsabuf(0, 0), 0)
+    pinned: PinnedBuffers | None = None
+    exported = _one_bytearray(bufflist)
+    if exported is not None:  # what the IOCP reactor passes: one bytearray
+        wsabufs, count = one_wsabuf(addressof(exported), len(bufflist[0])), 1
+    else:
+        try:
+            buffers = list(bufflist)
+        except TypeError:
+            raise TypeError("second argument needs to be a list") from None
+        pinned = PinnedBuffers(buffers, writable=True) if buffers else None
+        # No buffer at all is a receive that ends when data comes, taking none.
+        wsabufs, count = (pinned.wsabufs, pinned.count) if pinned else (one_wsabuf(0, 0), 0)
     received, in_out_flags = DWORD(), DWORD(flags)
 
     def call(handle: int, ov: Any, routine: Any) -> int:
         return socket_call(WSARECV, handle, byref(wsabufs), count, byref(received),
                            byref(in_out_flags), byref(ov), None)
 
-    rc = _start(handle, call, obj, pinned, (wsabufs, in_out_flags))
+    rc = _start(handle, call, obj, pinned, (exported, wsabufs, in_out_flags))
     return (rc, received.value) if rc in (0, _raw.ERROR_IO_PENDING) else (rc, 0)
+
+
+def _one_bytearray(bufflist: Any) -> Any:
+    """For a list holding one non-empty bytearray (the IOCP reactor's receives), a
+    ctypes object made on it with ``from_buffer``: it holds an export of the
+    bytearray (which can then not be resized) until it is dropped, and its address
+    is the bytearray's.  One call where ``PinnedBuffers`` makes several.  None for
+    anything else."""
+    if bufflist.__class__ is list and len(bufflist) == 1:
+        buffer = bufflist[0]
+        if buffer.__class__ is bytearray and 0 < len(buffer) <= MAX_LENGTH:
+            return c_char.from_buffer(buffer)
+    return None
 
 
 def recvfrom(s: int, buff: Any, addr_buff: Any, addr_len_buff: Any, obj: Any,
