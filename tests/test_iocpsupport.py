@@ -114,6 +114,17 @@ def test_winsock_ovs_own_io_on_the_port_ends_in_get_event_and_never_reaches_the_
     assert port.getEvent(0) == (WAIT_TIMEOUT, 0, 0, None)
 
 
+def test_winsock_ovs_own_key_is_refused_as_a_callers_key() -> None:
+    port = iocpsupport.CompletionPort()
+    with tcp_pair(None) as (client, _):
+        with pytest.raises(ValueError, match="winsock_ov's own"):
+            port.addHandle(client.fileno(), OWN_KEY)
+        with pytest.raises(ValueError, match="winsock_ov's own"):
+            port.postEvent(0, OWN_KEY, iocpsupport.Event(None, None))
+        port.addHandle(client.fileno(), OWN_KEY - 1)  # any other key is the caller's
+    assert port.getEvent(0) == (WAIT_TIMEOUT, 0, 0, None)  # nothing was posted
+
+
 def test_twisteds_keys_come_back_as_given_whatever_the_packet() -> None:
     port = iocpsupport.CompletionPort()
     first, second = iocpsupport.Event(None, "a"), iocpsupport.Event(None, "b")

@@ -179,6 +179,15 @@ def _unsigned_short(value: Any) -> int:
     return _integer(value, 0, 0xFFFF, "unsigned short")
 
 
+def _callers_key(value: Any) -> int:
+    """A completion key of the caller's: any ULONG_PTR but winsock_ov's own."""
+    key = _size_t(value)
+    if key == OWN_KEY:
+        raise ValueError(f"completion key {OWN_KEY:#x} is winsock_ov's own (core.OWN_KEY): "
+                         "getEvent never returns its packets")
+    return key
+
+
 def _windows_error(function: str, code: int) -> OSError:
     """The compiled module's ``WindowsError(function, code)``, ``winerror`` set too."""
     error = OSError(function, code)
@@ -373,7 +382,7 @@ class CompletionPort:
 
     def addHandle(self, handle: int, key: int = 0) -> None:
         """Tie ``handle`` to this port: its operations' packets come with ``key``."""
-        handle, key = _size_t(handle), _size_t(key)
+        handle, key = _size_t(handle), _callers_key(key)
         port = self._handle()
         try:
             binding = PortBinding.tie(self._state, port, handle, key)
@@ -398,7 +407,7 @@ class CompletionPort:
 
     def postEvent(self, bytes: int, key: int, obj: Any) -> None:
         """Queue a packet that ``getEvent`` returns as ``(0, bytes, key, obj)``."""
-        nbytes, key = _c_ulong(bytes), _size_t(key)
+        nbytes, key = _c_ulong(bytes), _callers_key(key)
         port = self._handle()
         if obj is None:
             if not POST_QUEUED_COMPLETION_STATUS(port, nbytes, key, None):
