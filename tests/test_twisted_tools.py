@@ -40,7 +40,7 @@ class FakePip:
             for pin in pins[:self.wheels]:
                 name, version = pin.split("==")
                 package = name.replace("-", "_")
-                if package == "cryptography":  # where twisted_env puts the DLL
+                if package == "cryptography":  # where testbed.twisted puts the DLL
                     package = "cryptography/hazmat/bindings"
                 with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
                     wheel.writestr(f"{package}/__init__.py", "")

@@ -52,7 +52,6 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import outcome_records as records  # noqa: E402  (after the path set-up)
 import unittest_runs as runs  # noqa: E402
 
 REPO = runs.REPO
@@ -204,12 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tests-dir, --record-file and --expected are required")
     if args.record and (args.modules or args.ours):
         parser.error("--record records the whole suite: not with --modules or --ours")
-    try:
-        return run_suite(args)
-    except records.RecordError as exc:
-        print(f"!! {exc}", flush=True)
-        Path(args.json).write_text(json.dumps({"python": VERSION, "error": str(exc)}))
-        return 2
+    return runs.run_against_record(args, run_suite, python=VERSION)
 
 
 def run_suite(args: argparse.Namespace) -> int:

@@ -36,7 +36,6 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import outcome_records as records  # noqa: E402  (after the path set-up)
 import unittest_runs as runs  # noqa: E402
 
 IMPLEMENTATIONS = ("default", "aio")
@@ -105,12 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--record-file and --expected are required")
     if args.record and args.modules:
         parser.error("--record records the whole suite: not with --modules")
-    try:
-        return run_suite(args)
-    except records.RecordError as exc:
-        print(f"!! {exc}", flush=True)
-        Path(args.json).write_text(json.dumps({"error": str(exc)}))
-        return 2
+    return runs.run_against_record(args, run_suite)
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -134,8 +128,7 @@ def run_suite(args: argparse.Namespace) -> int:
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
     only_aio = sorted(t for t, o in outcomes["aio"].items()
                       if o == "pass" and outcomes["default"].get(t) != "pass")
-    by_kind = {kind: [v for v in verdicts if v[0] == kind]
-               for kind in ("flaky", "unstable", "difference")}
+    report = runs.verdict_report(verdicts, recorded_now=args.record, unrecorded=unrecorded)
     elapsed = time.monotonic() - started
 
     print(f"\nTornado's tests ({len(modules)} modules) in {elapsed:.0f} s")
@@ -161,14 +154,10 @@ def run_suite(args: argparse.Namespace) -> int:
     Path(args.json).write_text(json.dumps({
         "python": version, "tornado": tornado.version, "modules": len(modules),
         "seconds": round(elapsed), "counts": counts, "selector_threads": threads,
-        "differences": [v[1] for v in by_kind["difference"]],
-        "flaky": [v[1] for v in by_kind["flaky"]],
-        "unstable": [v[1] for v in by_kind["unstable"]],
-        "only_aio": only_aio, "recorded_now": args.record,
-        "reference_runs": runs.reference_reruns(verdicts), "unrecorded": unrecorded,
-        "outcomes": outcomes,
+        "only_aio": only_aio,
+        "outcomes": outcomes, **report,
     }, indent=1))
-    return 1 if by_kind["difference"] or threads["aio"] or unrecorded else 0
+    return 1 if report["differences"] or threads["aio"] or unrecorded else 0
 
 
 if __name__ == "__main__":

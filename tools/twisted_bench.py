@@ -1,9 +1,10 @@
 """A Twisted TCP echo on its IOCP reactor with winsock_ov.compat.iocpsupport, against
 the same on the compiled twisted_iocpsupport, and Twisted's select reactor too.
 
-Run under Windows CPython with the folder ``tools/twisted_env.py`` provisions::
+Run under Windows CPython with the folder ``testbed.twisted`` provisions (the
+``--twisted-suite`` tier makes it: ``CACHE/twisted/cp311``)::
 
-    python tools/twisted_bench.py --twisted DIR [--rounds N] [--json FILE]
+    python3 tools/winenv.py run 3.11 tools/twisted_bench.py --twisted DIR [--rounds N]
 
 Each run is a fresh process (a process installs one reactor, and imports one
 twisted_iocpsupport): it serves an echo on 127.0.0.1 and runs ``connections``
@@ -163,7 +164,7 @@ def render(rows: list[stats.Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--twisted", required=True,
-                        help="the folder tools/twisted_env.py provisions")
+                        help="the folder testbed.twisted provisions")
     parser.add_argument("--rounds", type=int, default=5, help="paired rounds per row")
     parser.add_argument("--scale", type=float, default=1.0, help="work per timed run")
     parser.add_argument("--json", help="write every raw number here")

@@ -41,7 +41,6 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import outcome_records as records  # noqa: E402  (after the path set-up)
 import unittest_runs as runs  # noqa: E402
 
 IMPLEMENTATIONS = ("compiled", "winsock_ov")
@@ -135,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--twisted, --record-file and --expected are required")
     if args.record and args.modules:
         parser.error("--record records the whole suite: not with --modules")
-    try:
-        return run_suite(args)
-    except records.RecordError as exc:
-        print(f"!! {exc}", flush=True)
-        Path(args.json).write_text(json.dumps({"error": str(exc)}))
-        return 2
+    return runs.run_against_record(args, run_suite)
 
 
 def per_module_passes(suite: runs.Suite, modules: list[str]) -> dict[str, dict[str, int]]:
@@ -173,8 +167,7 @@ def run_suite(args: argparse.Namespace) -> int:
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
     only_ours = sorted(t for t, o in outcomes["winsock_ov"].items()
                        if o == "pass" and outcomes[REFERENCE].get(t) != "pass")
-    by_kind = {kind: [v for v in verdicts if v[0] == kind]
-               for kind in ("flaky", "unstable", "difference")}
+    report = runs.verdict_report(verdicts, recorded_now=args.record, unrecorded=unrecorded)
     elapsed = time.monotonic() - started
 
     width = max(map(len, modules)) + 1
@@ -205,14 +198,10 @@ def run_suite(args: argparse.Namespace) -> int:
     Path(args.json).write_text(json.dumps({
         "python": version, "twisted": twisted.__version__, "modules": len(modules),
         "seconds": round(elapsed), "counts": counts, "per_module": per_module,
-        "differences": [v[1] for v in by_kind["difference"]],
-        "flaky": [v[1] for v in by_kind["flaky"]],
-        "unstable": [v[1] for v in by_kind["unstable"]],
-        "only_ours": only_ours, "recorded_now": args.record,
-        "reference_runs": runs.reference_reruns(verdicts), "unrecorded": unrecorded,
-        "outcomes": outcomes,
+        "only_ours": only_ours,
+        "outcomes": outcomes, **report,
     }, indent=1))
-    return 1 if by_kind["difference"] or unrecorded else 0
+    return 1 if report["differences"] or unrecorded else 0
 
 
 if __name__ == "__main__":
