@@ -17,6 +17,9 @@ compiled module; a return code is 0 or a Windows error code, never raised):
   nothing came: then ``event`` is None), ``event`` the object the operation was
   started with (or posted), None for a packet posted with None.
   ``postEvent(bytes, key, event)`` queues a packet that ``getEvent`` returns.
+  The keys are the caller's, passed through, but for ``core.OWN_KEY``: a
+  packet carrying it is winsock_ov's own I/O on the port, ended inside
+  ``getEvent`` and never returned (the key is refused as a caller's).
 * ``Event(callback, owner, **attributes)``: a plain object carrying whatever
   the caller sets on it; the operations take one and ``getEvent`` hands it back.
 * ``recv(s, buffers, event, flags=0)`` (WSARecv into a sequence of writable
