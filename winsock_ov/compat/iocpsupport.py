@@ -326,8 +326,8 @@ def _take(port: int, wait: int) -> tuple[int, int, int, Any]:
             owner = io.complete(error, nbytes, None)
             if owner.__class__ is not _Operation:
                 return error, nbytes, key, None
-            if not owner.reported:  # type: ignore[attr-defined]
-                return error, nbytes, key, owner.event  # type: ignore[attr-defined]
+            if not owner.reported:
+                return error, nbytes, key, owner.event
         if wait and wait != _DWORD_MASK:  # what is left of the wait, for the next packet
             now = time.monotonic()
             wait, started = max(0, wait - int((now - started) * 1000)), now
@@ -738,6 +738,6 @@ def install(*, prefer_compiled: bool = False) -> types.ModuleType:
                                    "winsock_ov.compat.iocpsupport, standing in")
         package.__path__ = []
         sys.modules["twisted_iocpsupport"] = package
-    package.iocpsupport = this
+    setattr(package, "iocpsupport", this)  # noqa: B010  (unknown to type checkers)
     sys.modules[COMPILED] = this
     return this
