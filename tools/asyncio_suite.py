@@ -244,13 +244,8 @@ def run_suite(args: argparse.Namespace) -> int:
     loop_classes = loop_class_passes(outcomes)
     elapsed = time.monotonic() - started
     print(f"\nCPython {VERSION}'s asyncio tests ({len(modules)} modules) in {elapsed:.0f} s")
-    print(f"  C _overlapped: {'run now and recorded in' if args.record else 'recorded in'} "
-          f"{Path(args.record_file).name}; run again on {reference_runs} retries")
-    if unrecorded:
-        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
-              "incomplete: record it again)")
-        for test in unrecorded:
-            print(f"    {test}")
+    runs.print_record_state("C _overlapped", args.record, args.record_file, reference_runs,
+                            unrecorded)
     for impl in labels:
         print(f"  {LABELS[impl]:<16} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
     print("  passing in the loop classes: " + ", ".join(

@@ -132,14 +132,8 @@ def run_suite(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
 
     print(f"\nTornado's tests ({len(modules)} modules) in {elapsed:.0f} s")
-    print(f"  default loop: {'run now and recorded in' if args.record else 'recorded in'} "
-          f"{Path(args.record_file).name}; run again on {runs.reference_reruns(verdicts)} "
-          "retries")
-    if unrecorded:
-        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
-              "incomplete: record it again)")
-        for test in unrecorded:
-            print(f"    {test}")
+    runs.print_record_state("default loop", args.record, args.record_file, report["reference_runs"],
+                            unrecorded)
     for impl in IMPLEMENTATIONS:
         print(f"  {LABELS[impl]:<15} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items())
               + f"; {threads[impl]} '{SELECTOR_THREAD}' threads started")

@@ -172,14 +172,8 @@ def run_suite(args: argparse.Namespace) -> int:
 
     width = max(map(len, modules)) + 1
     print(f"\nTwisted's tests on the IOCP reactor ({len(modules)} modules) in {elapsed:.0f} s")
-    print(f"  compiled module: {'run now and recorded in' if args.record else 'recorded in'} "
-          f"{Path(args.record_file).name}; run again on {runs.reference_reruns(verdicts)} "
-          "retries")
-    if unrecorded:
-        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
-              "incomplete: record it again)")
-        for test in unrecorded:
-            print(f"    {test}")
+    runs.print_record_state("compiled module", args.record, args.record_file,
+                            report["reference_runs"], unrecorded)
     print(f"  {'module':<{width}} {'tests':>6} " + " ".join(f"{impl:>11}"
                                                          for impl in IMPLEMENTATIONS))
     for module, row in per_module.items():

@@ -445,3 +445,16 @@ def verdict_report(verdicts: list[Verdict], *, recorded_now: bool,
         "recorded_now": recorded_now, "reference_runs": reference_reruns(verdicts),
         "unrecorded": unrecorded,
     }
+
+
+def print_record_state(reference: str, recorded_now: bool, record_file: str,
+                       reference_runs: int, unrecorded: list[str]) -> None:
+    """The summary's lines on the reference's record: where it is, how often the
+    reference ran again, and the tests the record lacks."""
+    print(f"  {reference}: {'run now and recorded in' if recorded_now else 'recorded in'} "
+          f"{Path(record_file).name}; run again on {reference_runs} retries")
+    if unrecorded:
+        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
+              "incomplete: record it again)")
+        for test in unrecorded:
+            print(f"    {test}")
