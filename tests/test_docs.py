@@ -24,6 +24,7 @@ import pytest
 
 import winsock_ov
 import winsock_ov.cmsg
+import winsock_ov.compat.iocpsupport
 import winsock_ov.compat.overlapped
 import winsock_ov.raw
 import winsock_ov.selectors
@@ -148,7 +149,7 @@ def test_the_docs_build_with_no_warning_and_every_cross_reference_resolved(built
     assert (built / "index.html").is_file()
     for page in ("api/winsock_ov", "api/aio", "api/selectors", "api/cmsg", "api/compat",
                  "api/raw", "guide/styles", "guide/ports", "guide/lifetimes", "guide/interrupt",
-                 "guide/dropin", "guide/aio", "guide/selector", "guide/testing"):
+                 "guide/dropin", "guide/twisted", "guide/aio", "guide/selector", "guide/testing"):
         assert (built / f"{page}.html").is_file(), page
 
 
@@ -161,8 +162,13 @@ def test_every_public_name_appears_in_the_built_reference(built: Path) -> None:
     compat = winsock_ov.compat.overlapped
     expected |= {f"winsock_ov.compat.overlapped.{name}" for name in compat.__all__
                  if callable(getattr(compat, name))}
+    expected |= {f"winsock_ov.compat.iocpsupport.{name}"
+                 for name in winsock_ov.compat.iocpsupport.__all__}
+    expected |= {f"winsock_ov.compat.iocpsupport.CompletionPort.{name}"
+                 for name in ("addHandle", "getEvent", "postEvent")}
     expected |= {f"winsock_ov.raw.{name}" for name in winsock_ov.raw.__all__}
     expected |= {"winsock_ov", "winsock_ov.aio", "winsock_ov.compat.overlapped",
-                 "winsock_ov.raw", "winsock_ov.selectors", "winsock_ov.cmsg"}
+                 "winsock_ov.compat.iocpsupport", "winsock_ov.raw", "winsock_ov.selectors",
+                 "winsock_ov.cmsg"}
     missing = sorted(expected - documented)
     assert not missing, f"public names missing from the built documentation: {missing}"

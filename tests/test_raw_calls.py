@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import sys
 import threading
-from ctypes import byref, create_string_buffer, sizeof
+from ctypes import byref, create_string_buffer, create_unicode_buffer, sizeof
 from typing import Any, Callable
 
 import pytest
@@ -154,6 +154,10 @@ INVALID_CALLS: dict[str, tuple[Callable[[], Any], int]] = {
     "WSAStringToAddressW": (lambda: raw.WSAStringToAddressW(
         "not an address", raw.AF_INET, None, byref(raw.SOCKADDR_IN()),
         byref(raw.INT(sizeof(raw.SOCKADDR_IN)))), raw.WSAEINVAL),
+    # A SOCKADDR of no family (zeroed) is no address.
+    "WSAAddressToStringW": (lambda: raw.WSAAddressToStringW(
+        byref(raw.SOCKADDR_IN()), sizeof(raw.SOCKADDR_IN), None, create_unicode_buffer(64),
+        byref(D(64))), raw.WSAEINVAL),
     "inet_ntop": (lambda: raw.inet_ntop(9999, byref(raw.IN_ADDR()), create_string_buffer(64),
                                         64), raw.WSAEAFNOSUPPORT),
     "getaddrinfo": (lambda: raw.getaddrinfo(None, None, None, byref(raw.PADDRINFOA())),

@@ -294,3 +294,26 @@ def test_tests_ours_ran_that_the_record_lacks_are_named() -> None:
     outcomes = {"ref": {"m.T.a": "pass"}, "ours": {"m.T.a": "pass", "m.T.new": "pass"},
                 "aio": {"m.T.other": "fail"}}
     assert runs.unrecorded(outcomes, "ref") == ["m.T.new", "m.T.other"]
+
+
+def test_a_suites_report_sorts_its_verdicts_and_counts_the_references_reruns() -> None:
+    verdicts: list[Any] = [("difference", "a", "fail", ["fail"] * 3, ["pass"] * 3),
+                           ("flaky", "b", "fail", ["fail", "pass"], ["pass"]),
+                           ("unstable", "c", "fail", ["fail"] * 3, ["fail"] * 3),
+                           ("difference", "d", "hung", [], None)]
+    assert runs.verdict_report(verdicts, recorded_now=False, unrecorded=["e"]) == {
+        "differences": ["a", "d"], "flaky": ["b"], "unstable": ["c"],
+        "recorded_now": False, "reference_runs": 7, "unrecorded": ["e"]}
+
+
+def test_a_refused_record_is_the_reports_error_and_exit_code_2(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    args = argparse.Namespace(json=str(report))
+
+    def refused(args: argparse.Namespace) -> int:
+        raise records.RecordError("made with other inputs: record again with X")
+
+    assert runs.run_against_record(args, refused, python="3.11") == 2
+    assert json.loads(report.read_text()) == {
+        "python": "3.11", "error": "made with other inputs: record again with X"}
+    assert runs.run_against_record(args, lambda args: 1) == 1

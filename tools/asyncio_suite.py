@@ -58,7 +58,6 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import outcome_records as records  # noqa: E402  (after the path set-up)
 import unittest_runs as runs  # noqa: E402
 
 REPO = runs.REPO
@@ -236,12 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tests-dir, --record-file and --expected are required")
     if args.record and (args.modules or args.ours):
         parser.error("--record records the whole suite: not with --modules or --ours")
-    try:
-        return run_suite(args)
-    except records.RecordError as exc:
-        print(f"!! {exc}", flush=True)
-        Path(args.json).write_text(json.dumps({"python": VERSION, "error": str(exc)}))
-        return 2
+    return runs.run_against_record(args, run_suite, python=VERSION)
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -302,13 +296,8 @@ def run_suite(args: argparse.Namespace) -> int:
     loop_classes = loop_class_passes(outcomes)
     elapsed = time.monotonic() - started
     print(f"\nCPython {VERSION}'s asyncio tests ({len(modules)} modules) in {elapsed:.0f} s")
-    print(f"  C _overlapped: {'run now and recorded in' if args.record else 'recorded in'} "
-          f"{Path(args.record_file).name}; run again on {reference_runs} retries")
-    if unrecorded:
-        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
-              "incomplete: record it again)")
-        for test in unrecorded:
-            print(f"    {test}")
+    runs.print_record_state("C _overlapped", args.record, args.record_file, reference_runs,
+                            unrecorded)
     for impl in labels:
         print(f"  {LABELS[impl]:<16} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
     if "afd" in ours:

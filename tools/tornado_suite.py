@@ -36,7 +36,6 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-import outcome_records as records  # noqa: E402  (after the path set-up)
 import unittest_runs as runs  # noqa: E402
 
 IMPLEMENTATIONS = ("default", "aio")
@@ -105,12 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--record-file and --expected are required")
     if args.record and args.modules:
         parser.error("--record records the whole suite: not with --modules")
-    try:
-        return run_suite(args)
-    except records.RecordError as exc:
-        print(f"!! {exc}", flush=True)
-        Path(args.json).write_text(json.dumps({"error": str(exc)}))
-        return 2
+    return runs.run_against_record(args, run_suite)
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -134,19 +128,12 @@ def run_suite(args: argparse.Namespace) -> int:
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in IMPLEMENTATIONS}
     only_aio = sorted(t for t, o in outcomes["aio"].items()
                       if o == "pass" and outcomes["default"].get(t) != "pass")
-    by_kind = {kind: [v for v in verdicts if v[0] == kind]
-               for kind in ("flaky", "unstable", "difference")}
+    report = runs.verdict_report(verdicts, recorded_now=args.record, unrecorded=unrecorded)
     elapsed = time.monotonic() - started
 
     print(f"\nTornado's tests ({len(modules)} modules) in {elapsed:.0f} s")
-    print(f"  default loop: {'run now and recorded in' if args.record else 'recorded in'} "
-          f"{Path(args.record_file).name}; run again on {runs.reference_reruns(verdicts)} "
-          "retries")
-    if unrecorded:
-        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
-              "incomplete: record it again)")
-        for test in unrecorded:
-            print(f"    {test}")
+    runs.print_record_state("default loop", args.record, args.record_file, report["reference_runs"],
+                            unrecorded)
     for impl in IMPLEMENTATIONS:
         print(f"  {LABELS[impl]:<15} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items())
               + f"; {threads[impl]} '{SELECTOR_THREAD}' threads started")
@@ -161,14 +148,10 @@ def run_suite(args: argparse.Namespace) -> int:
     Path(args.json).write_text(json.dumps({
         "python": version, "tornado": tornado.version, "modules": len(modules),
         "seconds": round(elapsed), "counts": counts, "selector_threads": threads,
-        "differences": [v[1] for v in by_kind["difference"]],
-        "flaky": [v[1] for v in by_kind["flaky"]],
-        "unstable": [v[1] for v in by_kind["unstable"]],
-        "only_aio": only_aio, "recorded_now": args.record,
-        "reference_runs": runs.reference_reruns(verdicts), "unrecorded": unrecorded,
-        "outcomes": outcomes,
+        "only_aio": only_aio,
+        "outcomes": outcomes, **report,
     }, indent=1))
-    return 1 if by_kind["difference"] or threads["aio"] or unrecorded else 0
+    return 1 if report["differences"] or threads["aio"] or unrecorded else 0
 
 
 if __name__ == "__main__":

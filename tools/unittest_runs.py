@@ -1,5 +1,6 @@
 """Running a unittest suite module by module in child processes, and comparing
-implementations: the machinery shared by asyncio_suite.py and tornado_suite.py.
+implementations: the machinery shared by asyncio_suite.py, tornado_suite.py and
+twisted_suite.py.
 
 A child runs one module (or some of its tests) with one implementation and
 writes each test's start and outcome as JSON lines; a test that hangs is ended
@@ -418,3 +419,42 @@ def unrecorded(outcomes: dict[str, dict[str, str]], reference: str) -> list[str]
 def reference_reruns(verdicts: list[Verdict]) -> int:
     """How many times the reference ran a suspect again (all its runs in a normal run)."""
     return sum(len(theirs or []) for _, _, _, _, theirs in verdicts)
+
+
+def run_against_record(args: argparse.Namespace, run_suite: Callable[[argparse.Namespace], int],
+                       **report: object) -> int:
+    """``run_suite(args)``; for a record it refuses (``outcome_records.RecordError``,
+    saying how to record again), the message printed and written as the JSON
+    report's ``error`` (beside ``report``'s fields), and 2."""
+    try:
+        return run_suite(args)
+    except records.RecordError as exc:
+        print(f"!! {exc}", flush=True)
+        Path(args.json).write_text(json.dumps({**report, "error": str(exc)}))
+        return 2
+
+
+def verdict_report(verdicts: list[Verdict], *, recorded_now: bool,
+                   unrecorded: list[str]) -> dict[str, Any]:
+    """The JSON report's fields on the suspects' verdicts and the record, the same
+    for every suite compared with a reference's record."""
+    return {
+        **{field: [v[1] for v in verdicts if v[0] == kind]
+           for field, kind in (("differences", "difference"), ("flaky", "flaky"),
+                               ("unstable", "unstable"))},
+        "recorded_now": recorded_now, "reference_runs": reference_reruns(verdicts),
+        "unrecorded": unrecorded,
+    }
+
+
+def print_record_state(reference: str, recorded_now: bool, record_file: str,
+                       reference_runs: int, unrecorded: list[str]) -> None:
+    """The summary's lines on the reference's record: where it is, how often the
+    reference ran again, and the tests the record lacks."""
+    print(f"  {reference}: {'run now and recorded in' if recorded_now else 'recorded in'} "
+          f"{Path(record_file).name}; run again on {reference_runs} retries")
+    if unrecorded:
+        print(f"  ran here but not in the record: {len(unrecorded)} (the record is "
+              "incomplete: record it again)")
+        for test in unrecorded:
+            print(f"    {test}")

@@ -101,11 +101,59 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                       help="TCP port, 0-65535 (0: one the system chooses, printed)")
     echo.add_argument("--host", default="127.0.0.1",
                       help="the address to listen on (IPv4 or IPv6)")
+
+    sub.add_parser("twisted", help="run a Twisted program on its IOCP reactor, with "
+                                   "winsock_ov's twisted_iocpsupport",
+                   description=TWISTED_USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     return parser.parse_args(argv)
 
 
+TWISTED_USAGE = """\
+usage: python -m winsock_ov twisted [--no-reactor] (-m MODULE | SCRIPT) [ARGS ...]
+
+Run SCRIPT (or MODULE, as python -m does) with winsock_ov.compat.iocpsupport
+standing in for the compiled twisted_iocpsupport, and Twisted's IOCP reactor
+installed as its reactor.  With --no-reactor the program picks its reactor
+(python -m winsock_ov twisted --no-reactor -m twisted.trial --reactor=iocp ...).
+Twisted's IOCP reactor module also needs pywin32."""
+
+
+def run_twisted(argv: Sequence[str]) -> int:
+    """``python -m winsock_ov twisted ...``: see TWISTED_USAGE."""
+    import runpy
+
+    args = list(argv)
+    install_reactor = args[:1] != ["--no-reactor"]
+    if not install_reactor:
+        del args[0]
+    if not args or args[0] in ("-h", "--help") or args == ["-m"]:
+        print(TWISTED_USAGE, file=sys.stdout if args[:1] in (["-h"], ["--help"]) else sys.stderr)
+        return 0 if args[:1] in (["-h"], ["--help"]) else 2
+    if sys.platform != "win32":
+        print(f"python -m winsock_ov twisted: needs Windows (Winsock2), not {sys.platform}",
+              file=sys.stderr)
+        return NOT_WINDOWS
+    from .compat import iocpsupport
+
+    iocpsupport.install()
+    if install_reactor:
+        from twisted.internet import iocpreactor  # type: ignore[import-not-found,unused-ignore]
+
+        iocpreactor.install()
+    if args[0] == "-m":
+        sys.argv = [args[1], *args[2:]]
+        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = list(args)
+        runpy.run_path(args[0], run_name="__main__")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["twisted"]:  # the program's own options follow: not argparse's
+        return run_twisted(argv[1:])
+    args = parse_args(argv)
     if sys.platform != "win32":
         print(f"python -m winsock_ov: needs Windows (Winsock2), not {sys.platform}",
               file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .env import Env, StepError, step, windows_path
-from .pins import ASYNCIO_SUITES, QUICK_VERSION, WINDOWS_VERSIONS
+from .pins import ASYNCIO_SUITES, QUICK_VERSION, TWISTED_PYTHONS, WINDOWS_VERSIONS
 from .provision import build_c_anchor, wine_session
 from .schedule import Selection, Timings, print_table, provision, run_tiers, terminal_stream
 from .tiers import run_abi_probe
@@ -189,9 +189,9 @@ def add_test_parser(sub: Any) -> None:
                                       "summary table; with no selection, every tier.")
     test.add_argument("--python", action="append", choices=WINDOWS_VERSIONS,
                       help="run the suite under this Windows CPython (repeatable); with "
-                           "--python, --asyncio-suite, --tornado-suite or --wheel, only what "
-                           "they name runs (besides the portable and ABI tiers); with none, "
-                           "everything")
+                           "--python, --asyncio-suite, --tornado-suite, --twisted-suite or "
+                           "--wheel, only what they name runs (besides the portable and ABI "
+                           "tiers); with none, everything")
     test.add_argument("--asyncio-suite", action="append", choices=tuple(ASYNCIO_SUITES),
                       help="run CPython's asyncio tests of this version on winsock_ov's "
                            "_overlapped and on winsock_ov.aio's loop, against the C "
@@ -203,6 +203,10 @@ def add_test_parser(sub: Any) -> None:
     test.add_argument("--tornado-suite", action="append", choices=WINDOWS_VERSIONS,
                       help="run Tornado's own tests on winsock_ov.aio's loop, against the "
                            "default loop's recorded outcomes (repeatable)")
+    test.add_argument("--twisted-suite", action="append", choices=TWISTED_PYTHONS,
+                      help="run Twisted's own tests on its IOCP reactor with "
+                           "winsock_ov.compat.iocpsupport, against the compiled module's "
+                           "recorded outcomes (repeatable)")
     test.add_argument("--wheel", action="append", choices=WINDOWS_VERSIONS,
                       help="build the sdist and the wheel, and run the suite against the "
                            "installed wheel under this Windows CPython (repeatable)")

@@ -18,13 +18,17 @@ WINDOWS_VERSIONS = tuple(EMBED_SDISTS)
 _CURRENT_TOOLS = ("pytest==9.0.3", "hypothesis==6.155.2", "colorama==0.4.6")
 _BACKPORTS = ("exceptiongroup==1.3.1", "tomli==2.4.1")
 _READINESS_USERS = ("pyzmq==27.1.0", "tornado==6.5.2")
+# The compiled module winsock_ov.compat.iocpsupport stands in for: tests compare
+# them (tests/test_iocpsupport_differential.py).  It has wheels for cp39 to cp313
+# and needs nothing else (Twisted itself comes with TWISTED_WHEELS, below).
+COMPILED_IOCPSUPPORT = "twisted-iocpsupport==25.10.1"
 WINDOWS_WHEELS = {
     "3.9": ("pytest==8.4.2", "hypothesis==6.141.1", "colorama==0.4.6", *_BACKPORTS,
-            *_READINESS_USERS),
-    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS, *_READINESS_USERS),
-    "3.11": (*_CURRENT_TOOLS, *_READINESS_USERS),
-    "3.12": (*_CURRENT_TOOLS, *_READINESS_USERS),
-    "3.13": (*_CURRENT_TOOLS, *_READINESS_USERS),
+            *_READINESS_USERS, COMPILED_IOCPSUPPORT),
+    "3.10": (*_CURRENT_TOOLS, *_BACKPORTS, *_READINESS_USERS, COMPILED_IOCPSUPPORT),
+    "3.11": (*_CURRENT_TOOLS, *_READINESS_USERS, COMPILED_IOCPSUPPORT),
+    "3.12": (*_CURRENT_TOOLS, *_READINESS_USERS, COMPILED_IOCPSUPPORT),
+    "3.13": (*_CURRENT_TOOLS, *_READINESS_USERS, COMPILED_IOCPSUPPORT),
 }
 # The version --quick tests with: the newest.
 QUICK_VERSION = WINDOWS_VERSIONS[-1]
@@ -60,6 +64,32 @@ PYTHON_DOC_INVENTORY = ("bookworm", "python3.11-doc", "3.11.2-6+deb12u8")
 TORNADO_SUITE_VERSIONS = ("3.11",)
 TORNADO_VERSION = next(pin.split("==")[1] for pin in _READINESS_USERS
                        if pin.startswith("tornado=="))
+# Twisted's own tests on its IOCP reactor (tools/twisted_suite.py) and the Twisted
+# echo bench, from a folder of their own (testbed.twisted): pip's resolution of
+# ``twisted[tls,test]==26.10.0`` for win_amd64, the same for 3.11 and 3.13, plus
+# pywin32 (the reactor module imports it) and the compiled module.  Twisted needs
+# 3.10+; the suite is provisioned for TWISTED_PYTHONS and is a tier of a full run
+# for TWISTED_SUITE_VERSIONS: 3.11 only, as 3.13's tier would add about 400 s more
+# on a quiet machine (its record took 1.5 times 3.11's), and a full run must stay
+# well inside its budget.  ``--twisted-suite 3.13`` runs it, against its record.
+TWISTED_VERSION = "26.10.0"
+TWISTED_WHEELS = (
+    f"twisted=={TWISTED_VERSION}", COMPILED_IOCPSUPPORT, "pywin32==312",
+    # Twisted's own requirements
+    "attrs==26.1.0", "automat==25.4.16", "constantly==23.10.4", "hyperlink==21.0.0",
+    "idna==3.21", "incremental==24.11.0", "packaging==26.4", "typing-extensions==4.16.0",
+    "zope-interface==8.7",
+    # the tls extra
+    "pyopenssl==26.4.0", "service-identity==26.1.0", "cryptography==50.0.2", "cffi==2.1.1",
+    "pycparser==3.12",
+    # the test extra
+    "hypothesis==6.155.2", "sortedcontainers==2.4.0", "pyhamcrest==2.1.0",
+    "cython-test-exception-raiser==26.4.1", "httpx==0.29.0", "httpcore==1.0.9",
+    "h11==0.16.0", "h2==4.4.1", "hpack==4.2.0", "hyperframe==6.1.0", "anyio==4.16.0",
+    "certifi==2026.10.19.post1",
+)
+TWISTED_PYTHONS = ("3.11", "3.13")
+TWISTED_SUITE_VERSIONS = ("3.11",)
 # The suite against the installed wheel (not the source tree): for this version
 # in a full run.
 WHEEL_TIER_VERSIONS = ("3.13",)

@@ -36,6 +36,7 @@ from .pins import (
     ASYNCIO_SUITES,
     QUICK_VERSION,
     TORNADO_SUITE_VERSIONS,
+    TWISTED_SUITE_VERSIONS,
     WHEEL_TIER_VERSIONS,
     WINDOWS_VERSIONS,
 )
@@ -49,12 +50,13 @@ from .provision import (
     ensure_wineprefix,
 )
 from .tiers import TierResult
+from .twisted import ensure_twisted
 from .wine import kill_all
 
 # Seconds each kind of tier took on a 2-core machine, for ordering a first run;
 # later runs use the times the last run measured (``Timings``).
 DEFAULT_SECONDS = {"portable": 150, "abi": 10, "windows": 220, "wheel": 260,
-                   "asyncio": 500, "tornado": 200}
+                   "asyncio": 500, "tornado": 200, "twisted": 300}
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Selection:
     suites: list[str]
     tornado: list[str] = field(default_factory=list)
     wheels: list[str] = field(default_factory=list)
+    twisted: list[str] = field(default_factory=list)
     record: bool = False
     prove_hangs: bool = False
     afd_suites: list[str] = field(default_factory=list)  # besides tiers.AFD_SELECTOR_SUITE
@@ -81,26 +84,31 @@ class Selection:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Selection:
         wheels: list[str] = []
+        twisted: list[str] = []
         afd = getattr(args, "afd_selector_suite", None) or []
-        if args.python or args.asyncio_suite or args.tornado_suite or args.wheel or afd:
+        if (args.python or args.asyncio_suite or args.tornado_suite or args.wheel
+                or args.twisted_suite or afd):
             versions, suites = args.python or [], [*(args.asyncio_suite or []), *afd]
             tornado, wheels = args.tornado_suite or [], args.wheel or []
+            twisted = args.twisted_suite or []
         elif args.quick:
             versions, suites, tornado = [QUICK_VERSION], [], []
         else:
             versions, suites = list(WINDOWS_VERSIONS), list(ASYNCIO_SUITES)
             tornado, wheels = list(TORNADO_SUITE_VERSIONS), list(WHEEL_TIER_VERSIONS)
+            twisted = list(TWISTED_SUITE_VERSIONS)
 
         def ordered(chosen: list[str]) -> list[str]:
             return sorted(set(chosen), key=WINDOWS_VERSIONS.index)
 
         return cls(ordered(versions), ordered(suites), ordered(tornado), ordered(wheels),
-                   args.record, args.prove_hangs, ordered(afd))
+                   ordered(twisted), args.record, args.prove_hangs, ordered(afd))
 
     @property
     def interpreters(self) -> list[str]:
         """The Windows interpreters the selection runs."""
-        return sorted({*self.versions, *self.suites, *self.tornado, *self.wheels},
+        return sorted({*self.versions, *self.suites, *self.tornado, *self.wheels,
+                       *self.twisted},
                       key=WINDOWS_VERSIONS.index)
 
     def tiers(self, pytest_extra: Sequence[str]) -> list[Tier]:
@@ -125,6 +133,8 @@ class Selection:
               for v in self.suites),
             *(tier(f"tornado-{v}", f"Tornado's tests, CPython {v} (Wine)", tiers.tier_tornado,
                    version=v, record=self.record) for v in self.tornado),
+            *(tier(f"twisted-{v}", f"Twisted's tests, CPython {v} (Wine)", tiers.tier_twisted,
+                   version=v, record=self.record) for v in self.twisted),
         ]
 
 
@@ -145,6 +155,8 @@ def provision(env: Env, selection: Selection) -> None:
         ensure_asyncio_tests(env, version)  # CPython's selector tests
     for version in selection.suites:
         ensure_asyncio_tests(env, version)
+    for version in selection.twisted:
+        ensure_twisted(env, version)
 
 
 class Timings:

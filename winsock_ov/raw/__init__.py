@@ -447,6 +447,7 @@ __all__ = [
     "SleepEx",
     "UnregisterWait",
     "UnregisterWaitEx",
+    "WSAAddressToStringW",
     "WSACleanup",
     "WSACloseEvent",
     "WSAConnect",

@@ -50,6 +50,7 @@ from .types import (
     LPWSAOVERLAPPED_COMPLETION_ROUTINE,
     LPWSAPROTOCOL_INFOA,
     LPWSAPROTOCOL_INFOW,
+    LPWSTR,
     PADDRINFOA,
     PADDRINFOW,
     PCSTR,
@@ -249,6 +250,16 @@ WSAStringToAddressW = _ws2("WSAStringToAddressW", INT, [
     LPINT,  # lpAddressLength (in, out)
 ], check_socket_error, params=(
     "AddressString AddressFamily lpProtocolInfo lpAddress lpAddressLength"))
+# The address as text, the port after it ("1.2.3.4:80", "[::1%3]:80"; no port when
+# it is 0); twisted_iocpsupport formats received addresses with it.
+WSAAddressToStringW = _ws2("WSAAddressToStringW", INT, [
+    LPSOCKADDR_ANY,  # lpsaAddress
+    DWORD,  # dwAddressLength
+    LPWSAPROTOCOL_INFOW,  # lpProtocolInfo (NULL)
+    LPWSTR,  # lpszAddressString (out)
+    LPDWORD,  # lpdwAddressStringLength (in, out)
+], check_socket_error, params=(
+    "lpsaAddress dwAddressLength lpProtocolInfo lpszAddressString lpdwAddressStringLength"))
 inet_ntop = _ws2("inet_ntop", PSTR, [INT, LPCVOID_ANY, PSTR, SIZE_T], check_null,
                  params="Family pAddr pStringBuf StringBufSize")
 htons = _ws2("htons", u_short, [u_short], params="hostshort")
@@ -305,6 +316,7 @@ __all__ = [
     "LPVOID_ANY",
     "FreeAddrInfoW",
     "GetAddrInfoW",
+    "WSAAddressToStringW",
     "WSACleanup",
     "WSACloseEvent",
     "WSAConnect",
