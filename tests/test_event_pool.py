@@ -17,10 +17,10 @@ from winsock_ov.raw import SD_SEND, WSAESHUTDOWN
 windows = pytest.mark.windows
 
 
-def immediate_send(sock: Any) -> Any:
+def immediate_send(sock: Any, event: Event | None = None) -> Any:
     """A 1-byte send that finished within its call (loopback sends do, as a rule)."""
     for _ in range(100):
-        op = sock.send(b"x")
+        op = sock.send(b"x", event=event)
         if op.completed_immediately:
             return op
         op.result(WAIT)
@@ -30,24 +30,24 @@ def immediate_send(sock: Any) -> Any:
 @windows
 def test_an_io_finished_within_its_call_has_its_event_signaled_when_the_call_returns(
         tcp: Any) -> None:
-    # What the pool's rule relies on to reuse such an event without asking it.
+    # What the pool's rule relies on to keep such an event without asking it.
     client, server = tcp
-    for _ in range(20):
-        op = immediate_send(client)
-        assert op.event.is_set()
-        assert server.recv(1).result(WAIT) == b"x"
+    with Event() as event:
+        for _ in range(20):
+            event.reset()
+            immediate_send(client, event=event)
+            assert event.is_set()
+            assert server.recv(1).result(WAIT) == b"x"
 
 
 @windows
-def test_an_operations_event_is_reset_before_the_sockets_next_operation_uses_it(
+def test_an_operations_event_comes_back_reset_and_serves_the_sockets_next_operation(
         tcp: Any) -> None:
     client, server = tcp
-    sent = immediate_send(client)
-    lent = sent.event
-    assert len(client.event_pool) == 1 and lent.is_set()
+    lent = immediate_send(client).event
+    assert len(client.event_pool) == 1 and not lent.is_set(), "reset as it came back"
     op = client.recv(1)  # pending: nothing was sent to the client
     assert op.event is lent, "the pooled event serves the next operation"
-    assert not lent.is_set(), "reset before the call"
     assert not op.wait(0.05), "the earlier operation's signal is not this one's end"
     server.send(b"y").result(WAIT)
     assert op.result(WAIT) == b"y"
@@ -55,7 +55,8 @@ def test_an_operations_event_is_reset_before_the_sockets_next_operation_uses_it(
 
 
 @windows
-def test_an_event_whose_signal_was_not_seen_is_asked_and_closed_if_it_has_not_come() -> None:
+def test_an_event_whose_signal_was_not_seen_is_kept_only_if_its_reset_found_it_signaled(
+        ) -> None:
     pool = EventPool()
     late = Event()  # its operation's end was read from Internal; the signal is late
     pool.give_back(late, signal_came=False)
@@ -63,13 +64,19 @@ def test_an_event_whose_signal_was_not_seen_is_asked_and_closed_if_it_has_not_co
     came = Event()
     came.set()
     pool.give_back(came, signal_came=False)
-    assert not came.closed and len(pool) == 1
+    assert not came.closed and len(pool) == 1 and not came.is_set()
+    certain = Event()  # a refused operation's, say: never signaled, and never will be
+    pool.give_back(certain, signal_came=True)
+    assert not certain.closed and len(pool) == 2
+    assert pool.take() is certain and pool.take() is came
+    pool.give_back(certain, signal_came=True)
     taken = pool.take()
-    assert taken is came and not taken.is_set()
+    assert taken is certain
     pool.close()
     assert not taken.closed, "in use: closed when given back"
     pool.give_back(taken, signal_came=True)
     assert taken.closed
+    came.close()
 
 
 @windows

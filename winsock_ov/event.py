@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
+from ctypes import byref
 from typing import Any, Protocol
 
 from ._callbacks import raise_routine_errors
@@ -12,7 +13,10 @@ from ._closable import Closable
 from ._interrupt import guard
 from ._timeouts import milliseconds
 from .raw import (
+    LONG,
+    STATUS_SUCCESS,
     WAIT_OBJECT_0,
+    NtResetEvent,
     WaitForSingleObjectEx,
     WSACloseEvent,
     WSACreateEvent,
@@ -137,33 +141,36 @@ class _Observable(Protocol):
 class EventPool:
     """The events a socket's operations use when they are given none (``sock.recv(n)``).
 
-    The reuse rule, written here only: an event goes back to the pool once the
-    signal Windows gives it for the operation that used it has certainly come,
-    or certainly never will.  That is so when
+    The reuse rule, written here only: an event serves another operation only
+    once the signal Windows gives it for the operation that used it has come,
+    or certainly never will.  An operation that ended gives its event back, and
+    the pool resets it at once with ``NtResetEvent``, which also tells whether
+    it was signaled.  It keeps the event (reset) if
 
-    * the submitting call was refused: nothing started, nothing is signaled;
-    * the call finished the I/O within it: an I/O completed within its call has
-      its event signaled before the call returns (NT completes a synchronous
-      I/O, event included, before the system call returns to the caller; Wine's
-      server sets it as it records the call's direct result);
-    * a wait on the event saw it signaled: only its operation could signal it,
-      since it was reset before that operation was submitted (by this rule, no
-      earlier operation's signal could come after that).
+    * the signal was certain, which ``give_back`` is told (``signal_came``):
+      the submitting call was refused (nothing started, nothing is signaled);
+      the call finished the I/O within it (an I/O completed within its call has
+      its event signaled before the call returns: NT completes a synchronous
+      I/O, event included, before the system call returns; Wine's server sets
+      it as it records the call's direct result); or a wait on the event saw it
+      signaled (only its operation could signal it: it was nonsignaled, by this
+      rule, when that operation was submitted);
+    * or else the reset found it signaled: the one signal of its operation came.
 
-    Otherwise its end was read from OVERLAPPED.Internal (a reap, ``observe()``,
-    an abort after ``cancel()`` or a socket close, a wait on another handle),
-    which Windows writes *before* it signals the event: ``give_back`` asks the
-    event (a 0 ms wait).  Signaled, it is pooled; not yet, it is closed, as a C
-    program closes its event (Windows keeps its own reference to the event
-    object, so the late signal lands on no handle of ours).  An event that a
-    waiter still holds (``Event.acquire_handle``) or that its user closed is
-    never pooled; one taken from the pool is reset (``WSAResetEvent``) before
-    its operation is submitted.  So an operation's event costs a C program's
-    calls or fewer: one reset where C creates and closes one.
+    Otherwise the operation's end was read from OVERLAPPED.Internal (a reap,
+    ``observe()``, an abort after ``cancel()`` or a socket close), which Windows
+    writes *before* it signals the event, and the signal may still come: the
+    event is closed, as a C program closes its event (Windows keeps its own
+    reference to the event object, so the late signal lands on no handle of
+    ours).  An event that a waiter still holds (``Event.acquire_handle``) or
+    that its user closed is never kept.  So an operation's event costs one
+    server request (the reset) where a C program makes two (WSACreateEvent and
+    WSACloseEvent), and a pooled event is always nonsignaled: ``take`` makes
+    no call.
 
     At most ``IDLE_LIMIT`` events wait in the pool.  When it is empty, the
     socket's operations in flight are observed first (``inflight``): a dropped
-    operation that ended hands its event back, so a loop of dropped operations
+    operation that ended gives its event back, so a loop of dropped operations
     holds the events of the operations really in flight and no more (the
     registry's reap alone would leave hundreds open between reaps).  Thread-safe
     under the module's lock.
@@ -182,31 +189,36 @@ class EventPool:
         return len(self._idle)
 
     def take(self) -> Event:
-        """An event for a new operation, nonsignaled: a pooled one reset, else a new one."""
+        """A nonsignaled event for a new operation: a pooled one, else a new one."""
         event = self._pop()
         if event is None and self._inflight:
             for io in list(self._inflight):  # ended but dropped: their events come back
                 io.observe()
             event = self._pop()
-        if event is None:
-            return Event()
-        event.reset()
-        return event
+        return Event() if event is None else event
 
     def _pop(self) -> Event | None:
         with _LOCK:
             return self._idle.pop() if self._idle else None
 
+    def _room_for(self, event: Event) -> bool:
+        return (not self._closed and not event._close_requested and event._users == 0
+                and len(self._idle) < self.IDLE_LIMIT)
+
     def give_back(self, event: Event, signal_came: bool) -> None:
         """The operation that took ``event`` ended; ``signal_came``: its signal is
-        certain to have come (see the rule above), else the event is asked."""
-        if not signal_came and not event.closed:
-            signal_came = event.is_set()
+        certain to have come or never to come (see the rule above)."""
         with _LOCK:
-            keep = (signal_came and not self._closed and not event._close_requested
-                    and event._users == 0 and len(self._idle) < self.IDLE_LIMIT)
-            if keep:
-                self._idle.append(event)
+            keep = self._room_for(event)
+        if keep:
+            previous = LONG()
+            reset = NtResetEvent(event._handle, byref(previous)) == STATUS_SUCCESS
+            keep = reset and (signal_came or previous.value != 0)
+        if keep:
+            with _LOCK:
+                keep = self._room_for(event)
+                if keep:
+                    self._idle.append(event)
         if not keep:
             event.close()
 

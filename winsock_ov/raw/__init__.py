@@ -403,6 +403,7 @@ __all__ = [
     "GetProcessHandleCount",
     "GetQueuedCompletionStatus",
     "GetQueuedCompletionStatusEx",
+    "NtResetEvent",
     "OpenThread",
     "PostQueuedCompletionStatus",
     "QueueUserAPC",
