@@ -235,6 +235,14 @@ def _valid_calls() -> dict[str, Callable[[], Any]]:
         assert raw.WaitForSingleObjectEx(handle, 0, raw.FALSE) == raw.WAIT_TIMEOUT
         raw.CloseHandle(handle)
 
+    def reset_reporting() -> None:
+        handle = raw.CreateEventW(None, raw.TRUE, raw.TRUE, None)  # signaled
+        previous = raw.LONG(-1)
+        assert raw.NtResetEvent(handle, byref(previous)) == 0 and previous.value == 1
+        assert raw.NtResetEvent(handle, byref(previous)) == 0 and previous.value == 0
+        assert raw.WaitForSingleObjectEx(handle, 0, raw.FALSE) == raw.WAIT_TIMEOUT
+        raw.CloseHandle(handle)
+
     def addrinfo() -> None:
         result = raw.PADDRINFOA()
         raw.getaddrinfo(b"127.0.0.1", b"80", None, byref(result))
@@ -303,6 +311,7 @@ def _valid_calls() -> dict[str, Callable[[], Any]]:
             and raw.GetCurrentThread() == raw.INVALID_HANDLE_VALUE - 1
             and raw.GetCurrentProcess() == raw.INVALID_HANDLE_VALUE
         ) or pytest.fail("pseudo-handles"),
+        "NtResetEvent": reset_reporting,
         "RtlNtStatusToDosError": lambda: (
             raw.RtlNtStatusToDosError(raw.STATUS_CANCELLED) == raw.ERROR_OPERATION_ABORTED
             and raw.RtlNtStatusToDosError(0xC000020D) == raw.ERROR_NETNAME_DELETED

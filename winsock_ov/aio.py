@@ -223,8 +223,18 @@ class EventLoop(_windows_events.ProactorEventLoop):  # type: ignore[misc,name-de
             assert event is not None
             # Its event fires a wait of the proactor's; observing the operation then
             # ends it, running its callbacks (one of which wakes the awaiting task).
-            self._proactor.wait_for_handle(event.handle).add_done_callback(
-                lambda _: operation.observe())
+            # The wait holds the event until it fires: a socket's pool never lends
+            # an event someone waits on to another operation (event.EventPool).
+            handle = event.acquire_handle()
+            if operation.observe():  # ended meanwhile: no wait (its event may be lent)
+                event.release_handle()
+                return
+
+            def fired(_: object) -> None:
+                event.release_handle()
+                operation.observe()
+
+            self._proactor.wait_for_handle(handle).add_done_callback(fired)
         else:
             raise RuntimeError("a completion routine runs only during an alertable wait of "
                                "the issuing thread, which this loop never makes: use an "

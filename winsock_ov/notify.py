@@ -31,7 +31,7 @@ from ._registry import registry
 from ._timeouts import Deadline, milliseconds
 from .core import Notifier, OverlappedIO
 from .errors import error_from_code
-from .event import Event
+from .event import Event, EventPool
 from .raw import (
     DWORD,
     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS,
@@ -90,31 +90,42 @@ OBSERVED = ObservedNotifier()  # stateless: one for every I/O that needs no more
 
 
 class EventNotifier(ObservedNotifier):
-    """Windows signals ``event`` (or one of the I/O's own) when the I/O ends.
+    """Windows signals ``event`` (the caller's, or one taken from ``pool``) when the
+    I/O ends.
 
-    An event of its own is made at ``arm`` and closed at ``disarm``: a pooled
-    one could still get the late signal of its previous I/O.  The handle is
-    held (``Event.acquire_handle``) by the I/O and by every waiter, so no
-    thread closes it under another.
+    The pool's event is taken at ``arm`` and given back at ``disarm`` under the
+    pool's reuse rule (``event.EventPool``), with what this notifier knows: the
+    call refused the I/O or finished it within the call, or a wait here saw the
+    signal.  The handle is held (``Event.acquire_handle``) by the I/O and by
+    every waiter, so no thread closes it under another; a waiter that comes once
+    the I/O ended (``ended``) does not wait on it, as it may serve another I/O
+    by then.
     """
 
-    __slots__ = ("event", "owned")
+    __slots__ = ("ended", "event", "pool", "signaled")
 
-    def __init__(self, event: Event | None) -> None:
+    def __init__(self, event: Event | None, pool: EventPool | None = None) -> None:
         self.event = event
-        self.owned = event is None
+        self.pool = pool if event is None else None  # None: the caller's event
+        self.signaled = False  # a wait here saw the pool's event signaled
+        self.ended = False
 
     def arm(self, io: OverlappedIO) -> None:
-        if self.event is None:
-            self.event = Event()
-        io.overlapped.hEvent = self.event.acquire_handle()
+        event = self.event
+        if event is None:
+            event = self.event = self.pool.take() if self.pool is not None else Event()
+        io.overlapped.hEvent = event.acquire_handle()
 
     def disarm(self, io: OverlappedIO) -> None:
+        self.ended = True  # before the event can be given back: see wait()
         event = self.event
-        if event is not None:
-            event.release_handle()
-            if self.owned:
-                event.close()
+        if event is None:
+            return
+        event.release_handle()
+        if self.pool is not None:
+            # Refused (Internal never written), finished within the call, or seen
+            # signaled: the signal is certain (the pool's rule says why).
+            self.pool.give_back(event, self.signaled or io.immediate or not io.finished_by_os())
 
     def wait(self, io: OverlappedIO, timeout: float | None) -> bool:
         deadline = Deadline(timeout)
@@ -123,12 +134,17 @@ class EventNotifier(ObservedNotifier):
             handle = event.acquire_handle() if event is not None else None
         except ValueError:  # closed: the I/O ended, or its owner closed the event
             handle = None
+        if handle is not None and self.ended:  # the event may serve another I/O now
+            event.release_handle()  # type: ignore[union-attr]
+            handle = None
         if handle is None:
             return sleep_until(io.observe, timeout)
         try:
             code = wait_for_handle(handle, milliseconds(timeout))
         finally:
             event.release_handle()  # type: ignore[union-attr]
+        if code == WAIT_OBJECT_0:
+            self.signaled = True
         if io.observe():
             return True
         if code == WAIT_TIMEOUT:
@@ -189,18 +205,23 @@ class IssuingThread:
 
 # One thunk for the whole process, created once and never freed: Windows may call
 # it for any routine I/O still queued, even while the interpreter exits.  It
-# receives lpOverlapped as an address and finds the I/O in the registry.
+# receives lpOverlapped as an address and finds the I/O in the registry.  What it
+# calls is looked up once, here (default arguments), not at each completion; the
+# I/O's notifier (``RoutineNotifier.deliver``) completes it and runs the routine.
 _FUNCTYPE = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)
 _ROUTINE_BY_ADDRESS = _FUNCTYPE(None, DWORD, DWORD, c_void_p, DWORD)
 
 
-def _run_completion_routine(error: int, nbytes: int, overlapped: int | None, flags: int) -> None:
+def _run_completion_routine(error: int, nbytes: int, overlapped: int | None, flags: int,
+                            claim: Callable[[int], OverlappedIO | None] = registry.claim,
+                            stash: Callable[[BaseException], None] = stash_routine_error,
+                            ) -> None:
     try:
-        io = registry.claim(overlapped or 0)
+        io = claim(overlapped or 0)
         if io is not None:
             io.notifier.deliver(io, error, nbytes, flags)
     except BaseException as exc:
-        stash_routine_error(exc)
+        stash(exc)
 
 
 _thunk = _ROUTINE_BY_ADDRESS(_run_completion_routine)

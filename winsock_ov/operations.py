@@ -6,8 +6,9 @@ that submits them; its life (the OVERLAPPED, the registry, completion exactly
 once) is the core's (``winsock_ov.core``), and how its end is learned is its
 notifier's (``winsock_ov.notify``), chosen when the operation is made:
 
-* event (default): Windows signals an Event (``event=``, or one of the
-  operation's own) and writes the outcome into OVERLAPPED.Internal/InternalHigh;
+* event (default): Windows signals an Event (``event=``, or one the socket's
+  pool lends the operation, ``event.EventPool``) and writes the outcome into
+  OVERLAPPED.Internal/InternalHigh;
 * routine (``routine=callable``): Windows queues the completion routine to the
   issuing thread, which runs it during an alertable wait; it is called as
   ``routine(operation)``;
@@ -35,7 +36,7 @@ from ._checks import check_flags, check_length
 from ._unchecked import WSARECV, WSARECVFROM, WSASEND, WSASENDTO
 from .core import OverlappedIO, State, Submitted, socket_call
 from .errors import ThreadExitedError, error_from_code
-from .event import Event
+from .event import Event, EventPool
 from .notify import EventNotifier, Notify, PortBinding, RoutineNotifier
 from .outcome import Outcome
 from .raw import DWORD, OVERLAPPED, WSAENOTSOCK, WSAGetOverlappedResult
@@ -96,7 +97,7 @@ class Operation(Outcome[_T_co]):
         binding = sock.port_binding
         notifier: ObjectNotifier
         if binding is None or event is not None or routine is not None or binding.port.closed:
-            notifier = self._notifier(binding, event, routine)
+            notifier = self._notifier(binding, event, routine, sock.event_pool)
         else:
             notifier = binding
         self.socket = sock
@@ -108,7 +109,7 @@ class Operation(Outcome[_T_co]):
 
     @staticmethod
     def _notifier(binding: PortBinding | None, event: Event | None,
-                  routine: Routine[Any] | None) -> ObjectNotifier:
+                  routine: Routine[Any] | None, pool: EventPool) -> ObjectNotifier:
         """The notifier for what was asked, checked (a bound socket asking nothing
         else needs no check: its binding is the notifier)."""
         if event is not None and routine is not None:
@@ -125,7 +126,7 @@ class Operation(Outcome[_T_co]):
             return binding
         if routine is not None:
             return RoutineNotifier(routine)
-        return EventNotifier(event)
+        return EventNotifier(event, pool)
 
     # --- submitting ---------------------------------------------------------------
 
@@ -182,7 +183,11 @@ class Operation(Outcome[_T_co]):
 
     @property
     def event(self) -> Event | None:
-        """The Event Windows signals for an event operation once started (else None)."""
+        """The Event Windows signals for an event operation once started (else None).
+
+        With no ``event=``, it is lent by the socket's pool (``Socket.event_pool``)
+        until the operation ends: afterwards it may serve the socket's next operation.
+        """
         notifier = self._io.notifier
         return notifier.event if isinstance(notifier, EventNotifier) else None
 

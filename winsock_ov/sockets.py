@@ -14,7 +14,7 @@ from ._closable import Closable
 from ._interrupt import guard, sliced
 from ._timeouts import milliseconds
 from .errors import error_from_code, timeout_error
-from .event import Event
+from .event import Event, EventPool
 from .extensions import AcceptOperation, ConnectOperation, DisconnectOperation
 from .messages import RecvMsgOperation, SendMsgOperation
 from .notify import Port, PortBinding
@@ -115,13 +115,15 @@ class Socket(Closable):
     overlapped operation and return its object at once.  Each takes at most one
     of ``event=`` (an Event to be signaled) or ``routine=`` (a callable run as
     ``routine(op)`` during an alertable wait of this thread); with neither, the
-    operation signals an event of its own.
+    operation signals an event the socket lends it (``event_pool``: reset before
+    each use, and reused only once no earlier operation can still signal it).
 
     Closing cancels the operations in flight; they complete as aborted
     (OperationAbortedError), and their memory stays owned until they do.
     """
 
-    __slots__ = ("__weakref__", "_handle", "family", "inflight", "port_binding", "proto", "type")
+    __slots__ = ("__weakref__", "_handle", "event_pool", "family", "inflight", "port_binding",
+                 "proto", "type")
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0) -> None:
         self._setup(family, type, proto, None)
@@ -141,6 +143,8 @@ class Socket(Closable):
         # The I/O of the operations started here whose end was not yet observed
         # (the core keeps it); and the completion port's binding, once associated.
         self.inflight: set[OverlappedIO] = set()
+        # The events of its operations given none (``event.EventPool``).
+        self.event_pool = EventPool(self.inflight)
         self.port_binding: PortBinding | None = None
         if handle is None:
             handle = WSASocketW(family, type, proto, None, 0,
@@ -214,6 +218,7 @@ class Socket(Closable):
             except OSError:
                 pass  # ERROR_NOT_FOUND: they had all finished
         closesocket(handle)
+        self.event_pool.close()
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:

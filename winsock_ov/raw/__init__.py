@@ -435,6 +435,7 @@ __all__ = [
     "GetProcessHandleCount",
     "GetQueuedCompletionStatus",
     "GetQueuedCompletionStatusEx",
+    "NtResetEvent",
     "OpenThread",
     "PostQueuedCompletionStatus",
     "QueueUserAPC",
