@@ -183,6 +183,18 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) 
         raise TimeoutError(f"timed out waiting for {what}")
 
 
+def released_back_to(baseline: int) -> Callable[[], bool]:
+    """A predicate for ``wait_until``: reaping leaves no more than ``baseline``
+    operations pending (what the test started was seen finished and released;
+    an earlier test's may end too)."""
+    import winsock_ov
+
+    def released() -> bool:
+        winsock_ov.reap()
+        return winsock_ov.pending_operations() <= baseline
+    return released
+
+
 class ReportedOnceMachine(RuleBasedStateMachine):
     """A hypothesis machine over one completion port (``self.port``): whatever it
     dequeues must be reported exactly once.  Subclasses check each item

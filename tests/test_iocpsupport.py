@@ -17,11 +17,11 @@ import signal
 import socket
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import WAIT, run_python, said, wait_until
+from support import WAIT, released_back_to, run_python, said, wait_until
 
 import winsock_ov
 from winsock_ov._unchecked import POST_QUEUED_COMPLETION_STATUS
@@ -45,7 +45,7 @@ def leaves_nothing_pending() -> Iterator[None]:
     baseline = winsock_ov.pending_operations()
     yield
     gc.collect()
-    wait_until(back_to(baseline), "the test's operations to be seen finished")
+    wait_until(released_back_to(baseline), "the test's operations to be seen finished")
 
 
 def collect() -> None:
@@ -61,15 +61,6 @@ def resizable(buffer: bytearray) -> bool:
         return False
     del buffer[-1]
     return True
-
-
-def back_to(baseline: int) -> Callable[[], bool]:
-    """A predicate: reaping leaves no more than ``baseline`` operations pending (what
-    the test started was seen finished and released; an earlier test's may end too)."""
-    def released() -> bool:
-        winsock_ov.reap()
-        return winsock_ov.pending_operations() <= baseline
-    return released
 
 
 @contextlib.contextmanager
@@ -222,13 +213,14 @@ def test_a_port_dropped_with_a_receive_pending_releases_it_once_windows_is_done(
         collect()
         assert gone() is not None and not resizable(buffer)  # Windows may still write
         server.sendall(b"late")
-        wait_until(back_to(baseline), "the orphaned receive to be seen finished")
+        wait_until(released_back_to(baseline), "the orphaned receive to be seen finished")
         assert buffer == b"late" and resizable(buffer)
         collect()
         assert gone() is None
         # The socket is tied to no open port now: what starts on it ends when seen ending.
         assert iocpsupport.send(client.fileno(), b"x", None)[0] in (0, ERROR_IO_PENDING)
-        wait_until(back_to(baseline), "a send on a socket of a closed port to be seen finished")
+        wait_until(released_back_to(baseline),
+                   "a send on a socket of a closed port to be seen finished")
 
 
 def test_an_operation_on_a_socket_tied_to_no_port_ends_when_seen_finished() -> None:
@@ -238,7 +230,7 @@ def test_an_operation_on_a_socket_tied_to_no_port_ends_when_seen_finished() -> N
         assert iocpsupport.recv(client.fileno(), [buffer], None) == (ERROR_IO_PENDING, 0)
         assert not resizable(buffer)
         server.sendall(b"seen")
-        wait_until(back_to(baseline), "the receive to be seen finished")
+        wait_until(released_back_to(baseline), "the receive to be seen finished")
         assert buffer == b"seen" and resizable(buffer)
 
 

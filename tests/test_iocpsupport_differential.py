@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from support import WAIT, wait_until
+from support import WAIT, released_back_to, wait_until
 
 import winsock_ov
 
@@ -55,8 +55,7 @@ def leaves_nothing_pending() -> Iterator[None]:
     baseline = winsock_ov.pending_operations()
     yield
     gc.collect()
-    wait_until(lambda: (winsock_ov.reap(), winsock_ov.pending_operations() <= baseline)[1],
-               "the test's operations to be seen finished")
+    wait_until(released_back_to(baseline), "the test's operations to be seen finished")
 
 
 @pytest.fixture(scope="module")
