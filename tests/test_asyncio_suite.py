@@ -43,13 +43,29 @@ def test_hangs_round_trip_through_their_file(tmp_path: Path) -> None:
     assert suite.load_hangs(tmp_path / "missing.json") == []
 
 
-@pytest.mark.parametrize("hang", suite.load_hangs(suite.HANGS_FILE),
+@pytest.mark.parametrize("hang", [*suite.load_hangs(suite.HANGS_FILE),
+                                  *suite.load_hangs(suite.RACES_FILE)],
                          ids=lambda hang: f"{hang['python']}-{hang['test'].rsplit('.', 1)[-1]}")
-def test_every_pinned_hang_names_a_suite_a_test_and_its_reason(hang: dict[str, str]) -> None:
+def test_every_pinned_hang_or_race_names_a_suite_a_test_and_its_reason(
+        hang: dict[str, str]) -> None:
     assert set(hang) == {"python", "test", "reason"}
     assert hang["python"] in ("3.9", "3.11", "3.13")
     assert hang["test"].startswith("test.") and hang["test"].count(".") >= 3
     assert len(hang["reason"]) > 20
+
+
+def test_only_a_difference_on_a_pinned_race_of_this_version_is_reported_as_a_race(
+        tmp_path: Path) -> None:
+    path = tmp_path / "races.json"
+    suite.save_hangs(path, [{"python": "3.13", "test": "test.x.T.test_race", "reason": "why"},
+                            {"python": "3.11", "test": "test.x.T.test_other", "reason": "why"}])
+    races = suite.pinned_races(path, "3.13")
+    assert races == {"test.x.T.test_race"}
+    race, other = "test.x.T.test_race", "test.x.T.test_other"
+    assert suite.kind_of(("difference", race, "fail", ["fail"] * 6, ["pass"] * 6), races) == "race"
+    assert suite.kind_of(("flaky", race, "fail", ["pass"], ["pass"]), races) == "flaky"
+    assert suite.kind_of(("difference", other, "fail", ["fail"] * 3, ["pass"] * 3),
+                         races) == "difference"
 
 
 def test_loop_classes_count_the_proactor_with_c_and_on_aio_and_the_selector() -> None:

@@ -425,7 +425,7 @@ def asyncio_report(path: Path, **overrides: Any) -> Path:
     data = {"python": "3.13", "modules": 31, "seconds": 300, "counts": {
         "c": counts, "winsock_ov": counts, "aio": {**counts, "pass": 15}},
         "loop_classes": {"Proactor": 5, "Selector": 6, "winsock_ov.aio": 10},
-        "restored": ["r1", "r2"], "differences": [], "flaky": [], "unstable": [],
+        "restored": ["r1", "r2"], "differences": [], "flaky": [], "unstable": [], "races": ["t"],
         "pinned_hangs": 4, "proven_hangs": ["a", "b", "c", "d"], "unpinned_hangs": [],
         "recorded_now": False, "reference_runs": 6, "unrecorded": []}
     data.update(overrides)
@@ -490,7 +490,7 @@ def test_tornado_tier_fails_on_a_difference_or_a_selector_thread_on_aio(
 def test_asyncio_tier_fails_on_a_difference_or_an_unpinned_hang(tmp_path: Path) -> None:
     read = tiers.read_asyncio_report
     good = read("s", asyncio_report(tmp_path / "a.json"), 0)
-    assert good.ok and "4 pinned hangs, 4 proven" in good.note
+    assert good.ok and "1 pinned races lost; 4 pinned hangs, 4 proven" in good.note
     assert "passed: C 10, winsock_ov 10, aio 15" in good.note
     assert "Proactor 5, Selector 6, aio 10 (2 restored)" in good.note
     unstable = read("s", asyncio_report(tmp_path / "u.json", unstable=["t"]), 0)

@@ -33,7 +33,11 @@ pinned, with their reason, in ``tools/asyncio_hangs.json`` and are not run;
 ``--prove-hangs`` runs each of them once more with each module and checks that
 it still hangs with both, dropping from that file the ones that no longer do
 (they are then compared like any other test).  A hang with both modules that is
-not pinned fails the run.
+not pinned fails the run.  Tests whose outcome under Wine is decided by a race
+that our speed loses more often than C's (the race, its reason and the measured
+pass rates pinned in ``tools/asyncio_races.json``) are run and compared as any
+other, and a difference on one of them is reported as a race instead of failing
+the run; a flaky or unstable verdict on them is reported as such.
 
 A test that passes with the C module (in the record) but not with one of ours is
 run again, three times with each of the two, alternating
@@ -62,6 +66,7 @@ import unittest_runs as runs  # noqa: E402
 
 REPO = runs.REPO
 HANGS_FILE = REPO / "tools" / "asyncio_hangs.json"
+RACES_FILE = REPO / "tools" / "asyncio_races.json"
 IMPLEMENTATIONS = ("c", "winsock_ov", "aio", "afd")
 OURS = ("winsock_ov", "aio", "afd")
 LABELS = {"c": "C _overlapped", "winsock_ov": "winsock_ov", "aio": "winsock_ov.aio",
@@ -197,6 +202,18 @@ def load_hangs(path: Path) -> list[dict[str, str]]:
     return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
 
 
+def pinned_races(path: Path, version: str) -> set[str]:
+    """The tests of ``version`` pinned in ``path`` as races under Wine (the module
+    docstring says what that excuses)."""
+    return {race["test"] for race in load_hangs(path) if race["python"] == version}
+
+
+def kind_of(verdict: runs.Verdict, races: set[str]) -> str:
+    """The heading a suspect's verdict goes under: a difference on a pinned race is
+    a race (reported); every other verdict keeps its own."""
+    return "race" if verdict[0] == "difference" and verdict[1] in races else verdict[0]
+
+
 def save_hangs(path: Path, hangs: list[dict[str, str]]) -> None:
     path.write_text(json.dumps(hangs, indent=1) + "\n", encoding="utf-8")
 
@@ -277,8 +294,9 @@ def run_suite(args: argparse.Namespace) -> int:
 
     unpinned_hangs = sorted(t for t, o in outcomes["c"].items()
                             if o == "hung" and outcomes.get("winsock_ov", {}).get(t) == "hung")
+    races = pinned_races(RACES_FILE, VERSION)
     verdicts: dict[str, list[tuple[str, runs.Verdict]]] = {
-        "flaky": [], "unstable": [], "difference": []}
+        "flaky": [], "unstable": [], "race": [], "difference": []}
     reference_runs = 0
     for impl in ours:
         if impl == "afd":  # judged on the tests it ran alone
@@ -288,7 +306,7 @@ def run_suite(args: argparse.Namespace) -> int:
             judged = runs.judge_suspects(suite, outcomes, impl, "c", modules)
         reference_runs += runs.reference_reruns(judged)
         for verdict in judged:
-            verdicts[verdict[0]].append((impl, verdict))
+            verdicts[kind_of(verdict, races)].append((impl, verdict))
 
     counts = {impl: runs.count_outcomes(outcomes[impl]) for impl in labels}
     restored = sorted(t for t, o in outcomes.get("aio", {}).items()
@@ -334,6 +352,7 @@ def run_suite(args: argparse.Namespace) -> int:
     headings = {
         "flaky": "passing only with C, flaky here (passed on a retry with ours)",
         "unstable": "passing only with C once, failing every retry with both",
+        "race": f"passing only with C, a race under Wine pinned in {RACES_FILE.name}",
         "difference": "passing only with C, or restored and failing (differences)"}
     runs.print_verdicts(headings, [(f"{LABELS[impl]} ", verdict)
                                    for kind in headings for impl, verdict in verdicts[kind]], "C")
@@ -343,7 +362,7 @@ def run_suite(args: argparse.Namespace) -> int:
         "afd_selector_seconds": round(selector_seconds),
         **{key: [f"{LABELS[impl]}: {v[1]}" for impl, v in verdicts[kind]]
            for key, kind in (("differences", "difference"), ("flaky", "flaky"),
-                             ("unstable", "unstable"))},
+                             ("unstable", "unstable"), ("races", "race"))},
         "only_ours": only_ours,
         "pinned_hangs": len(pinned), "proven_hangs": proven if args.prove_hangs else None,
         "unpinned_hangs": unpinned_hangs, "recorded_now": args.record,

@@ -315,7 +315,8 @@ def read_asyncio_report(name: str, path: Path, code: int) -> TierResult:
             f"aio {loops['winsock_ov.aio']} ({len(data['restored'])} restored); "
             f"{len(data['differences'])} only with C, "
             f"{len(data['flaky'])} flaky, {len(data['unstable'])} failing retries "
-            f"with both; {data['pinned_hangs']} pinned hangs"
+            f"with both, {len(data['races'])} pinned races lost; "
+            f"{data['pinned_hangs']} pinned hangs"
             + (f", {len(hangs)} proven" if hangs is not None else "")
             + (f"; {len(data['unpinned_hangs'])} unpinned hangs" if data["unpinned_hangs"]
                else ""))
