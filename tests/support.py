@@ -4,6 +4,7 @@ a run, free ports."""
 from __future__ import annotations
 
 import importlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -231,3 +232,18 @@ class ReportedOnceMachine(RuleBasedStateMachine):
             self.report(batch)
         assert all(count == 1 for count in self.reported.values())
 
+
+
+def broken_winsock_ov(folder: Path, module: str, bug: str) -> Path:
+    """A copy of winsock_ov in ``folder`` whose ``module`` (a path inside the package)
+    ends with ``bug``, the code that breaks it: a suite tool given ``folder`` first on
+    its children's path runs on the broken copy."""
+    import winsock_ov
+
+    copy = folder / "winsock_ov"
+    # copyfile: CPython 3.12+'s copy2 calls CopyFile2, which Wine 8 lacks.
+    shutil.copytree(Path(winsock_ov.__file__).parent, copy, copy_function=shutil.copyfile,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / module, "a", encoding="utf-8") as source:
+        source.write(bug)
+    return copy

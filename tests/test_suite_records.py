@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import REPO, load_tool
+from support import REPO, broken_winsock_ov, load_tool
 
 windows = pytest.mark.windows
 SUITE_SECONDS = 600  # a limit for a run of a dozen children on a loaded machine
@@ -69,14 +68,7 @@ def suite_folder(folder: Path, *, broken: bool) -> Path:
     (folder / "probe" / "__init__.py").write_text("")
     (folder / "probe" / "test_probe.py").write_text(PROBE)
     if broken:
-        import winsock_ov
-
-        copy = folder / "winsock_ov"
-        # copyfile: CPython 3.12+'s copy2 calls CopyFile2, which Wine 8 lacks.
-        shutil.copytree(Path(winsock_ov.__file__).parent, copy, copy_function=shutil.copyfile,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        with open(copy / "compat" / "overlapped.py", "a", encoding="utf-8") as module:
-            module.write(BUG)
+        broken_winsock_ov(folder, "compat/overlapped.py", BUG)
     return folder
 
 

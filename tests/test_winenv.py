@@ -550,12 +550,15 @@ def test_every_windows_tier_gets_cpython_selector_tests_of_a_fetched_suite() -> 
     assert all(tiers.SELECTOR_TESTS[v] == v for v in pins.ASYNCIO_SUITES)
 
 
-def test_the_scale_tests_run_in_one_windows_tier_and_are_deselected_in_the_others() -> None:
-    assert tiers.SCALE_TIER in pins.WINDOWS_VERSIONS
-    assert tiers.scale_selection(tiers.SCALE_TIER, ["-k", "x"]) == ["-k", "x"]
-    others = [v for v in pins.WINDOWS_VERSIONS if v != tiers.SCALE_TIER]
-    assert others and all(tiers.scale_selection(v, ["-m", "scale"]) ==
-                          ["-m", "not scale", "-m", "scale"] for v in others)
+def test_the_one_tier_markers_run_in_their_tier_and_are_deselected_in_the_others() -> None:
+    assert set(tiers.ONE_TIER_MARKERS.values()) <= set(pins.WINDOWS_VERSIONS)
+    assert tiers.ONE_TIER_MARKERS["twisted"] in pins.TWISTED_PYTHONS
+    assert tiers.marker_selection("3.13", ["-k", "x"]) == ["-m", "not twisted", "-k", "x"]
+    assert tiers.marker_selection("3.11", []) == ["-m", "not scale"]
+    # a -m of the caller's comes last, and pytest takes the last one
+    assert tiers.marker_selection("3.9", ["-m", "scale"]) == [
+        "-m", "not scale and not twisted", "-m", "scale"]
+    assert tiers.marker_selection(None, []) == ["-m", "not scale and not twisted"]
 
 
 @pytest.mark.parametrize(("argv", "suites", "on_afd"), [

@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="twisted-suite.json")
     parser.add_argument("--work", default=None, help="scratch folder (default: next to --json)")
     parser.add_argument("--modules", nargs="*", help="default: MODULES")
+    parser.add_argument("--path", action="append", default=[],
+                        help="a folder put first on the children's path (repeatable): "
+                        "test modules of your own, or another winsock_ov")
     runs.add_record_arguments(parser)
     runs.add_child_arguments(parser, IMPLEMENTATIONS, PER_TEST_SECONDS)
     args = parser.parse_args(argv)
@@ -156,7 +159,7 @@ def run_suite(args: argparse.Namespace) -> int:
     work = Path(args.work or Path(args.json).parent / f"twisted-work-{version}")
     work.mkdir(parents=True, exist_ok=True)
     modules = args.modules or list(MODULES)
-    suite = runs.Suite(Path(__file__), [], work, PER_TEST_SECONDS)
+    suite = runs.Suite(Path(__file__), args.path, work, PER_TEST_SECONDS)
     started = time.monotonic()
     print(f"Twisted {twisted.__version__} on CPython {sys.version.split()[0]}, IOCP reactor: "
           f"{len(modules)} modules", flush=True)

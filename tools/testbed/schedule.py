@@ -155,7 +155,8 @@ def provision(env: Env, selection: Selection) -> None:
         ensure_asyncio_tests(env, version)  # CPython's selector tests
     for version in selection.suites:
         ensure_asyncio_tests(env, version)
-    for version in selection.twisted:
+    for version in {*selection.twisted} | ({tiers.ONE_TIER_MARKERS["twisted"]}
+                                           & {*selection.versions}):
         ensure_twisted(env, version)
 
 

@@ -90,9 +90,12 @@ def read_tier_report(name: str, path: Path, code: int, *, windows: bool) -> Tier
 # from, by Windows CPython version: Debian has no 3.10 or 3.12 package, and 3.11's
 # test_selectors runs under 3.10, 3.13's under 3.12.
 SELECTOR_TESTS = {"3.9": "3.9", "3.10": "3.11", "3.11": "3.11", "3.12": "3.13", "3.13": "3.13"}
-# The one Windows tier that runs the tests marked ``scale`` (10,000 sockets, 1,000
-# connections: about 90 s under Wine); the other tiers deselect them.
-SCALE_TIER = "3.13"
+# Tests with one of these markers run in that one Windows tier; the other
+# Windows tiers and the installed wheel's deselect them.
+ONE_TIER_MARKERS = {
+    "scale": "3.13",  # 10,000 sockets, 1,000 connections: about 90 s under Wine
+    "twisted": "3.11",  # needs Twisted's folder (testbed.twisted): the Twisted tier's
+}
 
 
 # The asyncio tier that always also runs the selector loop's modules on AFDSelector
@@ -103,18 +106,25 @@ AFD_SELECTOR_SUITE = "3.13"
 
 def windows_test_environment(env: Env, version: str) -> dict[str, str]:
     """What the Windows tiers' tests are told: where the seed's programs are, the
-    bench's C anchor (tests/test_c_anchor.py), and the folder holding CPython's
-    ``test`` package for ``version`` (tests/test_cpython_selectors.py)."""
-    return {"WINSOCK_OV_SEED_BIN": windows_path(build_seed_programs(env)),
-            "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env)),
-            "WINSOCK_OV_CPYTHON_TESTS": windows_path(
-                ensure_asyncio_tests(env, SELECTOR_TESTS[version]))}
+    bench's C anchor (tests/test_c_anchor.py), the folder holding CPython's
+    ``test`` package for ``version`` (tests/test_cpython_selectors.py) and, in the
+    tier of the ``twisted`` tests, Twisted's folder (tests/test_twisted_suite_records.py)."""
+    environment = {"WINSOCK_OV_SEED_BIN": windows_path(build_seed_programs(env)),
+                   "WINSOCK_OV_C_ANCHOR": windows_path(build_c_anchor(env)),
+                   "WINSOCK_OV_CPYTHON_TESTS": windows_path(
+                       ensure_asyncio_tests(env, SELECTOR_TESTS[version]))}
+    if version == ONE_TIER_MARKERS["twisted"]:
+        environment["WINSOCK_OV_TWISTED"] = windows_path(ensure_twisted(env, version))
+    return environment
 
 
-def scale_selection(version: str, pytest_extra: Sequence[str]) -> list[str]:
-    """pytest's arguments for a Windows tier: the ``scale`` tests deselected except
-    in SCALE_TIER's (before the caller's own, so a ``-m`` given there wins)."""
-    return [*([] if version == SCALE_TIER else ["-m", "not scale"]), *pytest_extra]
+def marker_selection(version: str | None, pytest_extra: Sequence[str]) -> list[str]:
+    """pytest's arguments for the Windows tier of ``version`` (None: the installed
+    wheel's): the tests of ONE_TIER_MARKERS deselected except in their own tier
+    (before the caller's own arguments, so a ``-m`` given there wins)."""
+    left_out = [marker for marker, tier in ONE_TIER_MARKERS.items() if tier != version]
+    deselect = ["-m", " and ".join(f"not {marker}" for marker in left_out)] if left_out else []
+    return [*deselect, *pytest_extra]
 
 
 def tier_portable(env: Env, name: str, pytest_extra: Sequence[str]) -> TierResult:
@@ -132,7 +142,7 @@ def tier_windows(env: Env, name: str, version: str, pytest_extra: Sequence[str])
     report = env.report(f"windows-{version}.json")
     env.out(f"==> {name}: pytest under Wine")
     code = run_windows_python(env, version, [*pytest_args(windows_path(report)),
-                                             *scale_selection(version, pytest_extra)],
+                                             *marker_selection(version, pytest_extra)],
                               extra_env=windows_test_environment(env, version))
     return read_tier_report(name, report, code, windows=True)
 
@@ -202,7 +212,7 @@ def tier_installed_wheel(env: Env, name: str, version: str,
     report = env.report(f"wheel-{version}.json")
     env.out(f"==> {name}: pytest under Wine, winsock_ov from {wheel.name}")
     code = run_windows_python(
-        env, version, [*pytest_args(windows_path(report)), "-m", "not scale", *pytest_extra],
+        env, version, [*pytest_args(windows_path(report)), *marker_selection(None, pytest_extra)],
         extra_env={**windows_test_environment(env, version), "PYTHONPATH": windows_path(site),
                    "WINSOCK_OV_INSTALLED": windows_path(site)}, cwd=tree)
     return read_tier_report(name, report, code, windows=True)
