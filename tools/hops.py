@@ -13,6 +13,11 @@ steady-state loop, after a warm-up, and prints the count per iteration:
   has arrived (the receive pends), the peer sends (a plain ``socket.socket``,
   outside the count), then ``port.dequeue(timeout)`` hands the operation back
   and ``op.result()`` reads it;
+* ``events recv_into`` and ``routine recv_into``: the seed's two styles on a
+  Socket tied to no port: ``op = sock.recv_into(buffer)`` (its event borrowed
+  the default way) or ``sock.recv_into(buffer, routine=callback)``, the peer
+  sends, then ``op.result()`` waits on the event, or ``sleep_ex`` waits until
+  the routine has run (the completion thunk's frame counts);
 * ``asyncio sock_recv``: ``await loop.sock_recv(sock, n)`` on asyncio's
   ProactorEventLoop with ``winsock_ov.compat.overlapped`` installed, the peer's
   send scheduled with ``loop.call_soon`` (so the receive pends, as it does in a
@@ -88,16 +93,48 @@ def port_recv_into(rounds: int, show: bool) -> float:
                 assert done is op, done
                 assert op.result() == 64
 
-        for _ in range(WARM_UP):  # caches filled, lazy imports done
-            one_round()
-        counter.calls = 0
-        for _ in range(rounds):
-            one_round()
-        if show:
-            counter.start_recording()
-            one_round()
-            counter.report("port recv_into")
+        return counted_rounds(counter, one_round, rounds, show, "port recv_into")
+
+
+def counted_rounds(counter: FrameCounter, one_round: Any, rounds: int, show: bool,
+                   what: str) -> float:
+    """Frames per round of ``one_round``, after the warm-up (``--show``: one more, printed)."""
+    for _ in range(WARM_UP):  # caches filled, lazy imports done
+        one_round()
+    counter.calls = 0
+    for _ in range(rounds):
+        one_round()
+    if show:
+        counter.start_recording()
+        one_round()
+        counter.report(what)
     return counter.calls / rounds
+
+
+def seed_style_recv_into(rounds: int, show: bool, *, routine: bool) -> float:
+    import winsock_ov
+
+    peer, mine = socket.socketpair()
+    sock = winsock_ov.Socket.from_socket(mine)
+    buffer = bytearray(64)
+    counter = FrameCounter()
+    finished: list[Any] = []
+    with sock, peer:
+
+        def one_round() -> None:
+            with counter:
+                op = (sock.recv_into(buffer, routine=finished.append) if routine
+                      else sock.recv_into(buffer))
+            peer.send(b"x" * 64)
+            with counter:
+                if routine:
+                    while not finished:
+                        winsock_ov.sleep_ex(WAIT)
+                    assert finished.pop() is op
+                assert op.result() == 64
+
+        what = "routine recv_into" if routine else "events recv_into"
+        return counted_rounds(counter, one_round, rounds, show, what)
 
 
 def asyncio_sock_recv(rounds: int, show: bool) -> float:
@@ -152,10 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     import winsock_ov
 
     print(f"winsock_ov from {Path(winsock_ov.__file__).parent}, Python {sys.version.split()[0]}")
-    port = port_recv_into(args.rounds, args.show)
-    loop = asyncio_sock_recv(args.rounds, args.show)
-    print(f"port recv_into:    {port:.1f} frames per operation")
-    print(f"asyncio sock_recv: {loop:.1f} frames per operation")
+    counts = {
+        "port recv_into": port_recv_into(args.rounds, args.show),
+        "events recv_into": seed_style_recv_into(args.rounds, args.show, routine=False),
+        "routine recv_into": seed_style_recv_into(args.rounds, args.show, routine=True),
+        "asyncio sock_recv": asyncio_sock_recv(args.rounds, args.show),
+    }
+    for what, count in counts.items():
+        print(f"{what + ':':<19} {count:.1f} frames per operation")
     return 0
 
 
