@@ -4,6 +4,8 @@ a run, free ports."""
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -234,16 +236,47 @@ class ReportedOnceMachine(RuleBasedStateMachine):
 
 
 
-def broken_winsock_ov(folder: Path, module: str, bug: str) -> Path:
-    """A copy of winsock_ov in ``folder`` whose ``module`` (a path inside the package)
-    ends with ``bug``, the code that breaks it: a suite tool given ``folder`` first on
-    its children's path runs on the broken copy."""
-    import winsock_ov
+# --- a suite tool run against a record (tests/test_*suite_records.py) ------------------------
 
-    copy = folder / "winsock_ov"
-    # copyfile: CPython 3.12+'s copy2 calls CopyFile2, which Wine 8 lacks.
-    shutil.copytree(Path(winsock_ov.__file__).parent, copy, copy_function=shutil.copyfile,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    with open(copy / module, "a", encoding="utf-8") as source:
-        source.write(bug)
-    return copy
+SUITE_SECONDS = 600  # a limit for a suite tool's run of a few children on a loaded machine
+
+
+def probe_folder(folder: Path, probe: str, broken: tuple[str, str] | None = None) -> Path:
+    """A folder holding the test module ``probe.test_probe`` (source ``probe``) and,
+    with ``broken=(module, bug)``, a copy of winsock_ov whose ``module`` (a path
+    inside the package) ends with ``bug``, the code that breaks it: a suite tool
+    that puts ``folder`` first on its children's path runs on the broken copy."""
+    (folder / "probe").mkdir(parents=True)
+    (folder / "probe" / "__init__.py").write_text("")
+    (folder / "probe" / "test_probe.py").write_text(probe)
+    if broken is not None:
+        import winsock_ov
+
+        module, bug = broken
+        copy = folder / "winsock_ov"
+        # copyfile: CPython 3.12+'s copy2 calls CopyFile2, which Wine 8 lacks.
+        shutil.copytree(Path(winsock_ov.__file__).parent, copy, copy_function=shutil.copyfile,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        with open(copy / module, "a", encoding="utf-8") as source:
+            source.write(bug)
+    return folder
+
+
+def run_against_record(tmp_path: Path, tool: str, args: list[str], *, suite: str,
+                       reference: str, test: str) -> tuple[int, dict[str, Any], str]:
+    """``tools/TOOL ARGS`` on ``probe.test_probe`` against a record saying the
+    reference passes ``test``: its exit code, its JSON report and what it printed."""
+    records = load_tool("outcome_records")
+    expected = {"inputs": {"suite": "probe"}, "rerecord": "(this test writes the record)"}
+    (tmp_path / "expected.json").write_text(json.dumps(expected))
+    records.save(tmp_path / "record.json", suite=suite, reference=reference, expected=expected,
+                 outcomes={"probe.test_probe": {test: "pass"}})
+    report = tmp_path / "report.json"
+    child = subprocess.run(
+        [sys.executable, str(REPO / "tools" / tool), *args, "--modules", "probe.test_probe",
+         "--json", str(report), "--record-file", str(tmp_path / "record.json"),
+         "--expected", str(tmp_path / "expected.json"), "--work", str(tmp_path / "work")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=SUITE_SECONDS, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    data = json.loads(report.read_text()) if report.is_file() else {}
+    return child.returncode, data, child.stdout

@@ -16,17 +16,13 @@ tools/testbed/twisted.py): tools/winenv.py runs them in one Windows tier
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import REPO, broken_winsock_ov, load_tool
+from support import probe_folder, run_against_record
 
 pytestmark = [pytest.mark.windows, pytest.mark.twisted]
-SUITE_SECONDS = 600  # a limit for four children on a loaded machine
 
 PROBE = '''
 from twisted.internet import defer, protocol, reactor
@@ -81,48 +77,28 @@ def send(s, buff, obj, flags=0):
 TEST = "probe.test_probe.ProbeTests.test_the_server_receives_what_the_client_sent"
 
 
-def suite_folder(folder: Path, *, broken: bool) -> Path:
-    """A folder holding the probe module (and, broken, a winsock_ov copy with the bug)."""
-    (folder / "probe").mkdir(parents=True)
-    (folder / "probe" / "__init__.py").write_text("")
-    (folder / "probe" / "test_probe.py").write_text(PROBE)
-    if broken:
-        broken_winsock_ov(folder, "compat/iocpsupport.py", BUG)
-    return folder
-
-
-def run_suite(tmp_path: Path, tests: Path) -> tuple[int, dict, str]:
+def run_suite(tmp_path: Path, *, broken: bool) -> tuple[int, dict, str]:
     twisted = os.environ.get("WINSOCK_OV_TWISTED")
     if not twisted:
         # A Wine tier counts this skip as a failure (a Windows-only test skipped).
         pytest.skip("needs Twisted's folder in WINSOCK_OV_TWISTED, which tools/winenv.py "
                     "sets in the one tier that runs these tests")
-    records = load_tool("outcome_records")
-    expected = {"inputs": {"suite": "probe"}, "rerecord": "(this test writes the record)"}
-    (tmp_path / "expected.json").write_text(json.dumps(expected))
-    records.save(tmp_path / "record.json", suite="twisted", reference="compiled",
-                 expected=expected, outcomes={"probe.test_probe": {TEST: "pass"}})
-    report = tmp_path / "report.json"
-    child = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "twisted_suite.py"), "--twisted", twisted,
-         "--modules", "probe.test_probe", "--path", str(tests), "--json", str(report),
-         "--record-file", str(tmp_path / "record.json"),
-         "--expected", str(tmp_path / "expected.json"), "--work", str(tmp_path / "work")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=SUITE_SECONDS, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    data = json.loads(report.read_text()) if report.is_file() else {}
-    return child.returncode, data, child.stdout
+    tests = probe_folder(tmp_path / "tests", PROBE,
+                         ("compat/iocpsupport.py", BUG) if broken else None)
+    return run_against_record(tmp_path, "twisted_suite.py",
+                              ["--twisted", twisted, "--path", str(tests)],
+                              suite="twisted", reference="compiled", test=TEST)
 
 
 def test_the_twisted_suite_passes_on_winsock_ov_against_the_record(tmp_path: Path) -> None:
-    code, report, said = run_suite(tmp_path, suite_folder(tmp_path / "tests", broken=False))
+    code, report, said = run_suite(tmp_path, broken=False)
     assert (code, report.get("differences")) == (0, []), said
     assert report["outcomes"]["winsock_ov"] == {TEST: "pass"}, said
     assert report["reference_runs"] == 0, said  # the compiled module never ran
 
 
 def test_a_broken_iocpsupport_fails_the_twisted_suite_against_a_record(tmp_path: Path) -> None:
-    code, report, said = run_suite(tmp_path, suite_folder(tmp_path / "tests", broken=True))
+    code, report, said = run_suite(tmp_path, broken=True)
     assert code == 1, said
     assert report["differences"] == [TEST], said
     assert report["reference_runs"] == 3, said  # the compiled module passed it again, now
