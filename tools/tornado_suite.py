@@ -137,14 +137,9 @@ def run_suite(args: argparse.Namespace) -> int:
     for impl in IMPLEMENTATIONS:
         print(f"  {LABELS[impl]:<15} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items())
               + f"; {threads[impl]} '{SELECTOR_THREAD}' threads started")
-    print(f"  passing only on winsock_ov.aio: {len(only_aio)}")
-    for test in only_aio:
-        print(f"    {test} (default loop: {outcomes['default'].get(test)})")
-    headings = {
-        "flaky": "passing only on the default loop, flaky here (passed on a retry on aio)",
-        "unstable": "passing on the default loop once, failing every retry on both",
-        "difference": "passing only on the default loop (differences)"}
-    runs.print_verdicts(headings, [("", verdict) for verdict in verdicts], "default loop")
+    runs.print_one_against_reference(verdicts, only_aio, outcomes["default"],
+                                     ours="on winsock_ov.aio", reference="on the default loop",
+                                     short="default loop")
     Path(args.json).write_text(json.dumps({
         "python": version, "tornado": tornado.version, "modules": len(modules),
         "seconds": round(elapsed), "counts": counts, "selector_threads": threads,

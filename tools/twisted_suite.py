@@ -184,14 +184,9 @@ def run_suite(args: argparse.Namespace) -> int:
               + " ".join(f"{row[impl]:>11}" for impl in IMPLEMENTATIONS))
     for impl in IMPLEMENTATIONS:
         print(f"  {LABELS[impl]:<30} " + ", ".join(f"{n} {k}" for k, n in counts[impl].items()))
-    print(f"  passing only with winsock_ov: {len(only_ours)}")
-    for test in only_ours:
-        print(f"    {test} (compiled: {outcomes[REFERENCE].get(test)})")
-    headings = {
-        "flaky": "passing only with the compiled module, flaky here (passed on a retry)",
-        "unstable": "passing with the compiled module once, failing every retry with both",
-        "difference": "passing only with the compiled module (differences)"}
-    runs.print_verdicts(headings, [("", verdict) for verdict in verdicts], "compiled")
+    runs.print_one_against_reference(verdicts, only_ours, outcomes[REFERENCE],
+                                     ours="with winsock_ov",
+                                     reference="with the compiled module", short="compiled")
     Path(args.json).write_text(json.dumps({
         "python": version, "twisted": twisted.__version__, "modules": len(modules),
         "seconds": round(elapsed), "counts": counts, "per_module": per_module,

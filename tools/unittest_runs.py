@@ -180,6 +180,23 @@ def print_verdicts(headings: dict[str, str],
                   f"{reference} {theirs}")
 
 
+def print_one_against_reference(verdicts: list[Verdict], only_ours: list[str],
+                                reference_outcomes: dict[str, str], *, ours: str,
+                                reference: str, short: str) -> None:
+    """The end of a summary comparing one implementation (``ours``: "on
+    winsock_ov.aio") with its reference (``reference``: "on the default loop";
+    ``short``: "default loop"): the tests passing only with ours, then the
+    suspects' verdicts under their headings."""
+    print(f"  passing only {ours}: {len(only_ours)}")
+    for test in only_ours:
+        print(f"    {test} ({short}: {reference_outcomes.get(test)})")
+    headings = {
+        "flaky": f"passing only {reference}, flaky here (passed on a retry {ours})",
+        "unstable": f"passing {reference} once, failing every retry with both",
+        "difference": f"passing only {reference} (differences)"}
+    print_verdicts(headings, [("", verdict) for verdict in verdicts], short)
+
+
 def passes(outcomes: dict[str, str]) -> int:
     return sum(1 for outcome in outcomes.values() if outcome == "pass")
 
