@@ -26,7 +26,7 @@ bench = load_tool("bench")
 DLL = os.environ.get("WINSOCK_OV_C_ANCHOR")
 needs_dll = pytest.mark.skipif(not DLL, reason="the C anchor is built by tools/winenv.py "
                                "(WINSOCK_OV_C_ANCHOR)")
-STYLES = [style for style, _ in bench.C_STYLES.values()]
+STYLES = list(dict.fromkeys(style for style, _ in bench.C_STYLES.values()))
 Pair = tuple[socket.socket, socket.socket]
 
 WSAENOTSOCK = 10038
