@@ -48,6 +48,37 @@ def test_a_row_one_version_cannot_run_is_shown_as_not_run() -> None:
     assert "not run" in text
 
 
+def test_a_workload_the_older_version_cannot_run_leaves_the_others_compared() -> None:
+    runs: list[tuple[int, str, str]] = []
+
+    def run_side(round_index: int, name: str, side: str) -> list[dict[str, Any]] | None:
+        runs.append((round_index, name, side))
+        if name == "select" and side == "before":  # a module the older version lacks
+            return None
+        return [row(name, "ours", 1.0 if side == "before" else 1.1)]
+
+    table, not_run = compare.run_rounds(["ping-pong", "select"], 2, run_side)
+    assert not_run == {("before", "select")}
+    assert runs.count((0, "select", "before")) == 1
+    assert (1, "select", "before") not in runs  # not tried again
+    assert (1, "select", "after") in runs
+    assert table["ping-pong", "ours"].paired() == pytest.approx([1.1, 1.1])
+    assert table["select", "ours"].paired() == []
+    assert "not run" in compare.render(table)
+
+
+def test_a_workload_this_tree_cannot_run_ends_the_rounds() -> None:
+    runs: list[tuple[int, str, str]] = []
+
+    def run_side(round_index: int, name: str, side: str) -> list[dict[str, Any]] | None:
+        runs.append((round_index, name, side))
+        return None if side == "after" else [row(name, "ours", 1.0)]
+
+    _, not_run = compare.run_rounds(["ping-pong", "bulk"], 3, run_side)
+    assert not_run == {("after", "ping-pong")}
+    assert runs == [(0, "ping-pong", "before"), (0, "ping-pong", "after")]
+
+
 def test_a_row_missing_from_a_round_keeps_the_later_rounds_aligned() -> None:
     table: dict[tuple[str, str], Any] = {}
     compare.record(table, "before", [row("bulk", "port", 1.0)], 0)

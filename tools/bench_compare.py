@@ -24,7 +24,7 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,27 +150,59 @@ def compare(env: Env, args: argparse.Namespace) -> int:
     anchor = ["--c-anchor", windows_path(build_c_anchor(env))]
     names = [workload.name for workload in bench.workloads()
              if not args.only or any(text in workload.name for text in args.only)]
-    table: dict[tuple[str, str], Comparison] = {}
-    for round_index in range(args.rounds):
-        for name in names:
-            for side in SIDES if round_index % 2 == 0 else SIDES[::-1]:
-                report = work / f"{side}.json"
-                report.unlink(missing_ok=True)
-                env.out(f"==> round {round_index + 1}/{args.rounds}, {name}: {side}")
-                code = run_windows_python(
-                    env, args.python, [windows_path(scripts[side]), "--rounds", "1",
-                                       "--json", windows_path(report), "--only", name,
-                                       *anchor], timeout=3600)
-                if code != 0 or not report.is_file():
-                    env.out(f"!! bench.py ({side}) exited {code}: see its output above")
-                    return 1
-                record(table, side, json.loads(report.read_text())["rows"], round_index)
+
+    def run_side(round_index: int, name: str, side: str) -> list[dict] | None:
+        report = work / f"{side}.json"
+        report.unlink(missing_ok=True)
+        env.out(f"==> round {round_index + 1}/{args.rounds}, {name}: {side}")
+        code = run_windows_python(
+            env, args.python, [windows_path(scripts[side]), "--rounds", "1",
+                               "--json", windows_path(report), "--only", name, *anchor],
+            timeout=3600)
+        if code != 0 or not report.is_file():
+            env.out(f"!! bench.py ({side}) exited {code} on {name}: see its output above")
+            return None
+        return list(json.loads(report.read_text())["rows"])
+
+    table, not_run = run_rounds(names, args.rounds, run_side)
+    if any(side == "after" for side, _ in not_run):
+        return 1
     env.out("")
     env.out(f"{args.before} (before) against this tree (after), {args.rounds} rounds, "
             f"CPython {args.python}; ratios against the anchor measured in the same run "
             "(the C module, or the C program of the rows named '/ C')")
+    for _, name in sorted(not_run):
+        env.out(f"{name}: the before version could not run it (its rows: 'not run')")
     env.out(render(table))
     return 0
+
+
+def run_rounds(names: list[str], rounds: int,
+               run_side: Callable[[int, str, str], list[dict] | None]
+               ) -> tuple[dict[tuple[str, str], Comparison], set[tuple[str, str]]]:
+    """The rounds: each workload of ``names`` by both versions, in alternating order;
+    ``run_side(round, workload, side)`` gives a run's rows, or None when it failed.
+
+    The workloads a version failed, as ``(side, workload)``, are not run again.  A
+    failure of this tree ("after") ends the rounds: this tree must run them all.  The
+    other version may be older than a workload (a module it lacks): its rows there are
+    left unmeasured, and the other workloads still compared.
+    """
+    table: dict[tuple[str, str], Comparison] = {}
+    not_run: set[tuple[str, str]] = set()
+    for round_index in range(rounds):
+        for name in names:
+            for side in SIDES if round_index % 2 == 0 else SIDES[::-1]:
+                if (side, name) in not_run:
+                    continue
+                rows = run_side(round_index, name, side)
+                if rows is None:
+                    not_run.add((side, name))
+                    if side == "after":
+                        return table, not_run
+                    continue
+                record(table, side, rows, round_index)
+    return table, not_run
 
 
 if __name__ == "__main__":
