@@ -337,3 +337,16 @@ def test_winenv_bench_passes_bench_options_through_and_can_skip_the_count() -> N
     assert (args.python, args.no_calls, args.bench_args) == ("3.13", False,
                                                              ["--quick", "--markdown"])
     assert cli.parse_args(["bench", "--no-calls"]).no_calls
+
+
+def test_a_whole_workload_name_selects_that_workload_alone() -> None:
+    bench = load("bench")
+    every = bench.workloads()
+
+    def names(only: list[str]) -> list[str]:
+        return [w.name for w in bench.select(bench.workloads(), only, only_c=False)]
+
+    assert names(["echo x64"]) == ["echo x64"]  # not "asyncio echo x64"
+    assert names(["asyncio echo"]) == ["asyncio echo"]
+    assert names(["echo x"]) == [w.name for w in every if "echo x" in w.name]
+    assert len(names(["echo x"])) > 2

@@ -1034,9 +1034,12 @@ def attach_calls(rows: list[stats.Row], calls: dict[str, Any]) -> None:
 
 
 def select(every: list[Workload], only: list[str], only_c: bool) -> list[Workload]:
-    """The workloads whose name contains one of ``only`` (all if empty); with ``only_c``,
-    only their rows against the C program."""
-    selected = [w for w in every if not only or any(text in w.name for text in only)]
+    """The workloads whose name contains one of ``only`` (all if empty; a workload's
+    whole name selects that one alone: "echo x64" is not "asyncio echo x64"); with
+    ``only_c``, only their rows against the C program."""
+    names = {w.name for w in every}
+    selected = [w for w in every if not only or any(
+        w.name == text if text in names else text in w.name for text in only)]
     if not only_c:
         return selected
     for workload in selected:
@@ -1088,7 +1091,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="work per timed run (default 1, quick 0.2)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
-                        help="only workloads whose name contains TEXT (repeatable)")
+                        help="only workloads whose name contains TEXT, or the one "
+                        "whose whole name it is (repeatable)")
     parser.add_argument("--c-anchor", metavar="DLL",
                         help="tools/anchor/anchor.c built (by winenv.py bench): adds the rows "
                              "against the C program")
