@@ -198,10 +198,7 @@ class RecvMsgOperation(BufferOperation[_T_co]):
     @property
     def peer(self) -> Address | None:
         """The sender's address, or None if Windows reported none."""
-        self._require_done()
-        if self._error is not None or self._msg.namelen == 0:
-            return None
-        return _addresses.from_sockaddr(self._from)
+        return self._sender(self._from, self._msg.namelen)
 
     def _value(self) -> _T_co:
         # bytes (a buffer of its own: recvmsg) or the count (recvmsg_into), as its _T_co says.

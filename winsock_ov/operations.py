@@ -361,6 +361,14 @@ class BufferOperation(Operation[_T_co]):
         if self._pinned is not None:
             self._pinned.release()
 
+    def _sender(self, storage: Any, length: int) -> Address | None:
+        """The address a receive wrote into ``storage`` (``length`` bytes), once done;
+        None if it failed or Windows wrote none (a connected socket's receive)."""
+        self._require_done()
+        if self._error is not None or length == 0:
+            return None
+        return _addresses.from_sockaddr(storage)
+
 
 class SendOperation(BufferOperation[int]):
     """WSASend of one buffer or several (gather), without copying them.
@@ -456,10 +464,7 @@ class RecvFromOperation(RecvOperation[_T_co]):
     @property
     def peer(self) -> Address | None:
         """The sender's address, or None if Windows reported none."""
-        self._require_done()
-        if self._error is not None or self._fromlen.value == 0:
-            return None
-        return _addresses.from_sockaddr(self._from)
+        return self._sender(self._from, self._fromlen.value)
 
     def _value(self) -> _T_co:
         # (bytes or count, as RecvOperation's, and the sender's address or None)
