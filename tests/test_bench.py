@@ -293,7 +293,7 @@ def test_benchmark_runs_the_rows_against_the_c_program(tmp_path: Path) -> None:
         (workload, name) for workload in ("ping-pong", "bulk 64 KiB", "echo x64")
         for name in C_ROWS}
     for row in rows:
-        style = row["implementation"].removesuffix(" / C")
+        style = bench.C_STYLES[row["implementation"]][0]
         assert row["anchor"] == f"C program: {style}", row
         assert row["ratio"]["rounds"] == 2 and all(value > 0 for value in row["ratios"]), row
 
